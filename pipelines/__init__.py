@@ -1,0 +1,46 @@
+"""keras-pipelines: named, well-evaluated Keras pipelines that run from one call.
+
+Example:
+    >>> import pipelines
+    >>> "mnist" in pipelines.list_pipelines()
+    True
+    >>> pipelines.get_config("mnist", epochs=3).epochs  # doctest: +SKIP
+    3
+    >>> result = pipelines.run("mnist", epochs=3)  # doctest: +SKIP
+"""
+
+from pipelines.errors import (
+    ChecksumMismatch,
+    ConfigError,
+    DatasetUnavailable,
+    DataValidationError,
+    DeviceUnavailableError,
+    ModelLoadError,
+    OutputDirError,
+    PipelinesError,
+    TrainingDivergedError,
+    UnknownPipelineError,
+)
+from pipelines.registry import list_pipelines, register
+from pipelines.runner import RunResult, evaluate, get_config, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "list_pipelines",
+    "get_config",
+    "run",
+    "evaluate",
+    "register",
+    "RunResult",
+    "PipelinesError",
+    "ConfigError",
+    "UnknownPipelineError",
+    "DataValidationError",
+    "DatasetUnavailable",
+    "ChecksumMismatch",
+    "OutputDirError",
+    "ModelLoadError",
+    "TrainingDivergedError",
+    "DeviceUnavailableError",
+]

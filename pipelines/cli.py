@@ -1,0 +1,133 @@
+"""The `pipelines` command.
+
+    pipelines list
+    pipelines run NAME [--epochs N] [--set key=value]... [--data-dir D] [--out DIR]
+                       [--device auto|cpu|gpu|gpu:0,1] [--seed S] [--quiet]
+                       [--fallback-dataset NAME]
+    pipelines evaluate NAME --model PATH [--out DIR]
+    pipelines config NAME
+
+Bad input exits with status 2 and one line on stderr (`--debug` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Sequence
+
+from pipelines import registry
+from pipelines.errors import PipelinesError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pipelines", description="Named, well-evaluated Keras pipelines.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list the pipelines")
+
+    show = sub.add_parser("config", help="print a pipeline's config fields and defaults")
+    show.add_argument("name")
+
+    run = sub.add_parser("run", help="train and evaluate a pipeline")
+    run.add_argument("name")
+    run.add_argument("--epochs", type=int)
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field (repeatable; dotted keys for sections)")
+    run.add_argument("--data-dir")
+    run.add_argument("--out")
+    run.add_argument("--device")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--fallback-dataset", help="dataset to run when the configured one is unavailable")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ev = sub.add_parser("evaluate", help="evaluate a saved model on a pipeline's test data")
+    ev.add_argument("name")
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--out")
+    ev.add_argument("--data-dir")
+    ev.add_argument("--device")
+    ev.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Collects flags and --set pairs as strings; the config parses them by field type."""
+    from pipelines.config import parse_assignment
+
+    values: dict[str, Any] = {}
+    for text in args.sets:
+        key, value = parse_assignment(text)
+        values[key] = value
+    for flag, key in (("epochs", "epochs"), ("data_dir", "data_dir"), ("out", "out"), ("device", "device"),
+                      ("seed", "seed"), ("fallback_dataset", "fallback_dataset")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            values[key] = str(value)
+    if getattr(args, "quiet", False):
+        values["verbose"] = "0"
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the CLI; returns the exit status."""
+    # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is not for CLI users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (PipelinesError, OSError) as e:
+        if args.debug:
+            raise
+        message = " ".join(str(e).split())
+        print(f"pipelines: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pipelines: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        for name in registry.list_pipelines():
+            print(name)
+        return 0
+    registry.check_name(args.name)  # fail fast, before TensorFlow loads
+    from pipelines.config import apply_overrides, field_docs
+
+    task = registry.get_task(args.name)
+    if args.command == "config":
+        for key, type_name, default, doc in field_docs(task.config_cls):
+            print(f"{key:28} {type_name:18} {default!r:20} {doc}")
+        return 0
+    config = apply_overrides(task.config_cls(), _overrides(args), from_strings=True)
+    from pipelines import runner
+
+    if args.command == "run":
+        result = runner.run(config)
+    else:
+        result = runner.evaluate(args.name, args.model, **_config_fields(config))
+    headline = {k: v for k, v in result.metrics.items() if "class_" not in k}
+    if config.verbose:
+        print("  ".join(f"{k}={v:.4f}" for k, v in list(headline.items())[:6] if v is not None))
+    return 0
+
+
+def _config_fields(config: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

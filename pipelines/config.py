@@ -1,0 +1,335 @@
+"""Typed configuration dataclasses and the override machinery shared by every pipeline.
+
+A pipeline's config is a dataclass whose every field has a default, a type hint and a
+line of documentation (`param(..., doc=...)`). Overrides are plain keyword arguments;
+nested sections are reached with dotted keys (`augment.rotation=0.05`). Values coming
+from the command line are strings and are parsed against the field's type hint.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Toy(RunConfig):
+    ...     epochs: int = param(3, "Training epochs.", ge=1)
+    >>> cfg = apply_overrides(Toy(), {"epochs": "5"}, from_strings=True)
+    >>> cfg.epochs
+    5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Mapping, Sequence
+
+from pipelines.errors import ConfigError
+
+__all__ = [
+    "param",
+    "RunConfig",
+    "TrainConfig",
+    "AugmentConfig",
+    "apply_overrides",
+    "parse_assignment",
+    "config_to_dict",
+    "validate_config",
+    "field_docs",
+]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def param(
+    default: Any = dataclasses.MISSING,
+    doc: str = "",
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: Sequence[Any] | None = None,
+    factory: Any = None,
+) -> Any:
+    """Declares a config field with its documentation and constraints.
+
+    Args:
+        default: The default value. Mutable defaults go through `factory`.
+        doc: One line saying what the field controls.
+        ge, gt, le, lt: Numeric bounds checked by `validate_config`.
+        choices: The allowed values, checked by `validate_config`.
+        factory: A zero-argument callable building the default (nested configs, lists).
+
+    Returns:
+        A `dataclasses.field`.
+    """
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class AugmentConfig:
+    """Training-only image augmentation (Keras preprocessing layers).
+
+    Rotation is a fraction of a full turn, as in `keras.layers.RandomRotation`; translation
+    and zoom are fractions of the image size. No flips: they turn digits into other digits.
+    """
+
+    use_augmentation: bool = param(True, "Apply augmentation to the training split.")
+    rotation: float = param(0.03, "RandomRotation factor (fraction of 2*pi).", ge=0, le=0.5)
+    translation: float = param(0.08, "RandomTranslation height/width factor.", ge=0, le=0.5)
+    zoom: float = param(0.08, "RandomZoom height/width factor.", ge=0, lt=1)
+
+
+@dataclass
+class RunConfig:
+    """Run-level settings every pipeline shares: where data and outputs go, devices, seeds."""
+
+    seed: int = param(1337, "Seed for Python, NumPy, TensorFlow and the data pipeline.", ge=0)
+    data_dir: str | None = param(None, "Explicit dataset directory (else env var, cache, download).")
+    out: str | None = param(None, "Run directory (default reports/<pipeline>/<timestamp>/).")
+    device: str = param("auto", "auto | cpu | gpu | gpu:0,1 | cpu:0,1 (logical CPUs, for tests).")
+    precision: str = param(
+        "float32",
+        "Keras dtype policy.",
+        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+    )
+    jit_compile: bool = param(False, "XLA-compile the train step (slower for small CPU nets).")
+    deterministic: bool = param(False, "Enable TensorFlow op determinism (slower).")
+    verbose: int = param(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line/epoch.", choices=(0, 1, 2))
+    tensorboard: bool = param(False, "Write TensorBoard logs into the run directory.")
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """Settings of a supervised Keras training loop."""
+
+    epochs: int = param(10, "Maximum number of training epochs.", ge=1)
+    batch_size: int = param(128, "Global batch size.", ge=1)
+    learning_rate: float = param(1e-3, "Peak learning rate.", gt=0)
+    weight_decay: float = param(0.0, "Decoupled weight decay (AdamW); 0 means Adam.", ge=0)
+    warmup_epochs: float = param(0.0, "Linear warm-up length before cosine decay.", ge=0)
+    validation_fraction: float = param(0.1, "Share of the training set held out for validation.", gt=0, lt=1)
+    early_stopping_patience: int = param(5, "Epochs without validation gain before stopping; 0 disables.", ge=0)
+    max_train_samples: int | None = param(None, "Use only this many training samples (quick runs).", ge=1)
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+def apply_overrides(config: Any, overrides: Mapping[str, Any], *, from_strings: bool = False) -> Any:
+    """Returns a copy of `config` with `overrides` applied, then validated.
+
+    Args:
+        config: A config dataclass instance. It is not modified.
+        overrides: Field names to values. Dotted names reach nested sections; a dict value
+            for a nested section updates several of its fields.
+        from_strings: Parse string values against the field type (command-line input).
+
+    Returns:
+        A new, validated config.
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type, or one out of range.
+    """
+    new = _deep_copy(config)
+    for key, value in overrides.items():
+        _assign(new, str(key), value, from_strings, path=str(key))
+    validate_config(new)
+    return new
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Splits a command-line `key=value` into its parts.
+
+    Raises:
+        ConfigError: No `=` or an empty key.
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"expected key=value. Received: {text!r}")
+    return key.strip(), value.strip()
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of the config (nested sections become dicts)."""
+    return dataclasses.asdict(config)
+
+
+def field_docs(config_cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """Lists (dotted name, type, default, doc) for every field, nested ones included."""
+    rows = []
+    hints = typing.get_type_hints(config_cls)
+    for f in fields(config_cls):
+        tp = hints[f.name]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if is_dataclass(default):
+            rows.extend(field_docs(type(default), prefix=f"{prefix}{f.name}."))
+        else:
+            rows.append((prefix + f.name, _type_name(tp), default, f.metadata.get("doc", "")))
+    return rows
+
+
+def validate_config(config: Any) -> None:
+    """Checks every field's type and declared bounds, then the config's own `validate()`.
+
+    Raises:
+        ConfigError: The first problem found, naming the field, the expectation and the value.
+    """
+    _validate(config, prefix="")
+    check = getattr(config, "validate", None)
+    if callable(check):
+        check()
+
+
+def _validate(config: Any, prefix: str) -> None:
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        name = prefix + f.name
+        value = getattr(config, f.name)
+        if is_dataclass(value):
+            _validate(value, prefix=name + ".")
+            continue
+        _check_type(name, value, hints[f.name])
+        meta = f.metadata
+        if value is None:
+            continue
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            allowed = ", ".join(repr(c) for c in meta["choices"])
+            raise ConfigError(f"{name} must be one of {allowed}. Received: {name}={value!r}")
+        for bound, ok, word in (
+            ("ge", lambda v, b: v >= b, ">="),
+            ("gt", lambda v, b: v > b, ">"),
+            ("le", lambda v, b: v <= b, "<="),
+            ("lt", lambda v, b: v < b, "<"),
+        ):
+            b = meta.get(bound)
+            if b is not None and isinstance(value, (int, float)) and not ok(value, b):
+                raise ConfigError(f"{name} must be {word} {b}. Received: {name}={value!r}")
+
+
+def _check_type(name: str, value: Any, tp: Any) -> None:
+    if not _matches(value, tp):
+        raise ConfigError(
+            f"{name} must be of type {_type_name(tp)}. Received: {name}={value!r} "
+            f"({type(value).__name__})"
+        )
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, t) for t in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok and math.isfinite(value)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_matches(v, t) for v, t in zip(value, args))
+    if origin is typing.Literal:
+        return value in typing.get_args(tp)
+    return isinstance(value, tp) if isinstance(tp, type) else True
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _deep_copy(config: Any) -> Any:
+    changes = {f.name: _deep_copy(getattr(config, f.name)) for f in fields(config) if is_dataclass(getattr(config, f.name))}
+    return dataclasses.replace(config, **changes)
+
+
+def _assign(config: Any, key: str, value: Any, from_strings: bool, path: str) -> None:
+    head, _, rest = key.partition(".")
+    known = {f.name: f for f in fields(config)}
+    if head not in known:
+        close = [k for k in known if head.lower() in k or k in head.lower()]
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown config key {path!r} for {type(config).__name__}.{hint} "
+            f"Known keys: {', '.join(sorted(known))}"
+        )
+    current = getattr(config, head)
+    if is_dataclass(current):
+        if rest:
+            _assign(current, rest, value, from_strings, path)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                _assign(current, str(k), v, from_strings, f"{path}.{k}")
+        elif is_dataclass(value) and type(value) is type(current):
+            setattr(config, head, _deep_copy(value))
+        else:
+            raise ConfigError(f"{path} is a section; set its fields, e.g. {path}.<field>=... Received: {value!r}")
+        return
+    if rest:
+        raise ConfigError(f"{head!r} has no sub-keys. Received: {path!r}")
+    tp = typing.get_type_hints(type(config))[head]
+    if from_strings and isinstance(value, str):
+        value = _parse_string(path, value, tp)
+    elif isinstance(value, list) and typing.get_origin(tp) is tuple:
+        value = tuple(value)
+    setattr(config, head, value)
+
+
+def _parse_string(name: str, text: str, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if type(None) in args and text.lower() in {"none", "null", ""}:
+            return None
+        errors = []
+        for t in args:
+            if t is type(None):
+                continue
+            try:
+                return _parse_string(name, text, t)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"cannot parse {name}={text!r}")
+    try:
+        if tp is bool:
+            low = text.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError
+        if tp is int:
+            return int(text)
+        if tp is float:
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if tp is str:
+            return text
+        if origin is tuple:
+            args = typing.get_args(tp)
+            parts = [p.strip() for p in text.split(",") if p.strip()]
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(_parse_string(name, p, args[0]) for p in parts)
+            return tuple(_parse_string(name, p, t) for p, t in zip(parts, args))
+    except ValueError:
+        pass
+    else:
+        return text
+    raise ConfigError(f"{name} must be of type {_type_name(tp)}. Received: {name}={text!r}")

@@ -1,0 +1,88 @@
+"""The tf.data input step for image classifiers: scale, cache, shuffle, batch, augment, prefetch.
+
+Augmentation uses Keras preprocessing layers on whole batches (cheaper than per image)
+and runs on the training split only. The cache sits before augmentation, so every epoch
+sees fresh random transforms of the same cached pixels.
+
+Example:
+    >>> import numpy as np
+    >>> x = np.zeros((10, 28, 28), "uint8"); y = np.arange(10)
+    >>> ds = make_image_dataset(x, y, batch_size=4, training=False)
+    >>> [tuple(b[0].shape) for b in ds]
+    [(4, 28, 28, 1), (4, 28, 28, 1), (2, 28, 28, 1)]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from pipelines.config import AugmentConfig
+
+__all__ = ["make_augmenter", "make_image_dataset", "to_float_images"]
+
+
+def to_float_images(x: np.ndarray) -> np.ndarray:
+    """uint8 (n, h, w) or (n, h, w, c) in 0..255 -> float32 (n, h, w, c) in [0, 1]."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    return x.astype("float32") / 255.0
+
+
+def make_augmenter(config: AugmentConfig, seed: int) -> keras.Sequential | None:
+    """A Sequential of the enabled random layers, or None when augmentation is off."""
+    if not config.use_augmentation:
+        return None
+    layers = []
+    # "constant" fill: MNIST backgrounds are zero, reflections would invent strokes.
+    if config.rotation > 0:
+        layers.append(keras.layers.RandomRotation(config.rotation, fill_mode="constant", seed=seed))
+    if config.translation > 0:
+        layers.append(
+            keras.layers.RandomTranslation(config.translation, config.translation, fill_mode="constant", seed=seed + 1)
+        )
+    if config.zoom > 0:
+        layers.append(keras.layers.RandomZoom(config.zoom, config.zoom, fill_mode="constant", seed=seed + 2))
+    return keras.Sequential(layers, name="augment") if layers else None
+
+
+def make_image_dataset(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    *,
+    batch_size: int,
+    training: bool,
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    cache: bool = True,
+) -> tf.data.Dataset:
+    """Builds the batched dataset for uint8 images.
+
+    Args:
+        x: uint8 images, (n, h, w) or (n, h, w, c).
+        y: Integer labels (n,), or None for an unlabeled dataset.
+        batch_size: Global batch size.
+        training: Shuffle (seeded, reshuffled each epoch) and augment.
+        augment: Augmentation settings; ignored unless `training`.
+        seed: Seed of the shuffle and the random layers.
+        cache: Cache the decoded, scaled images in memory.
+
+    Returns:
+        A dataset of `(images, labels)` or `images` batches, float32 in [0, 1].
+    """
+    images = to_float_images(x)
+    ds = tf.data.Dataset.from_tensor_slices(images if y is None else (images, np.asarray(y, "int32")))
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    augmenter = make_augmenter(augment, seed) if (training and augment is not None) else None
+    if augmenter is not None:
+        if y is None:
+            ds = ds.map(lambda a: augmenter(a, training=True), num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

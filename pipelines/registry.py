@@ -1,0 +1,95 @@
+"""The pipeline registry: a name maps to a config dataclass, a train function and an evaluator.
+
+Built-in pipelines are listed by module so that `list_pipelines()` and name checks do not
+import TensorFlow; a task module registers itself with `@register(...)` when imported.
+
+Example:
+    >>> "mnist" in list_pipelines()
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pipelines.errors import UnknownPipelineError
+
+__all__ = ["Task", "register", "get_task", "list_pipelines", "BUILTIN_MODULES"]
+
+# Name -> module that registers it. Only modules that exist are listed.
+BUILTIN_MODULES: dict[str, str] = {
+    "mnist": "pipelines.tasks.mnist",
+}
+
+_TASKS: dict[str, "Task"] = {}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registered pipeline.
+
+    Attributes:
+        name: The registry name.
+        config_cls: The config dataclass; its defaults are the pipeline's defaults.
+        train: `train(config, ctx) -> keras.Model`; builds data and model, trains, evaluates
+            into `ctx.report` and returns the model to save.
+        evaluate: `evaluate(model, config, ctx) -> None`; evaluates a saved model on the
+            pipeline's test data into `ctx.report` (the CLI's `evaluate` command).
+        summary: One line for `pipelines list`.
+    """
+
+    name: str
+    config_cls: type
+    train: Callable[..., Any]
+    evaluate: Callable[..., Any] | None
+    summary: str
+
+
+def register(
+    name: str, *, config: type, summary: str, evaluate: Callable[..., Any] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Registers a pipeline's train function under `name`.
+
+    Raises:
+        ValueError: `name` is already registered.
+    """
+
+    def decorator(train: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _TASKS:
+            raise ValueError(f"pipeline {name!r} is already registered by {_TASKS[name].train.__module__}")
+        _TASKS[name] = Task(name=name, config_cls=config, train=train, evaluate=evaluate, summary=summary)
+        return train
+
+    return decorator
+
+
+def list_pipelines() -> list[str]:
+    """The names of every available pipeline, sorted."""
+    return sorted(set(BUILTIN_MODULES) | set(_TASKS))
+
+
+def check_name(name: object) -> str:
+    """Returns `name` if it is a known pipeline, without importing it.
+
+    Raises:
+        UnknownPipelineError: Not a registered pipeline name.
+    """
+    if not isinstance(name, str) or name not in list_pipelines():
+        raise UnknownPipelineError(
+            f"unknown pipeline {name!r}. Available pipelines: {', '.join(list_pipelines())}"
+        )
+    return name
+
+
+def get_task(name: str) -> Task:
+    """Imports (if needed) and returns the registered pipeline `name`.
+
+    Raises:
+        UnknownPipelineError: Not a registered pipeline name.
+    """
+    check_name(name)
+    if name not in _TASKS:
+        importlib.import_module(BUILTIN_MODULES[name])
+    return _TASKS[name]

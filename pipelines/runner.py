@@ -1,0 +1,302 @@
+"""Runs a registered pipeline: resolve and validate the config, prepare the run directory,
+seed and place, call the pipeline, then write the model, its card and the report atomically.
+
+Example:
+    >>> result = run("mnist", epochs=1, max_train_samples=2000, verbose=0)  # doctest: +SKIP
+    >>> result.metrics["accuracy"] > 0.8  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from pipelines import registry
+from pipelines.config import apply_overrides, config_to_dict, validate_config
+from pipelines.errors import ConfigError, ModelLoadError, OutputDirError
+
+__all__ = ["RunResult", "RunContext", "run", "evaluate", "get_config", "make_run_dir"]
+
+
+@dataclass
+class RunResult:
+    """What `run()` returns.
+
+    Attributes:
+        model: The trained Keras model (also saved as `report_dir/model.keras`).
+        history: Per-epoch training history (metric name -> values).
+        metrics: The report's flat metrics (name -> number).
+        report_dir: The run directory holding the report, plots and model.
+        config: The resolved config dataclass.
+        report: The full `report.json` content.
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    metrics: dict[str, float | None]
+    report_dir: Path
+    config: Any
+    report: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class RunContext:
+    """What a pipeline's train/evaluate functions receive besides their config.
+
+    Attributes:
+        run_dir: Where the run writes (checkpoints, backups, report).
+        strategy: The `tf.distribute.Strategy` to build and compile the model under.
+        report: The `Report` to fill with dataset info, metrics, tables and figures.
+        model_card: Entries the pipeline adds to `model_card.json` (inputs, outputs, ...).
+    """
+
+    run_dir: Path
+    strategy: Any
+    report: Any
+    model_card: dict[str, Any] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def timer(self, key: str) -> Iterator[None]:
+        """Adds the block's wall time to `report.timings[key]`."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.report.timings[key] = self.report.timings.get(key, 0.0) + time.perf_counter() - start
+
+
+def get_config(name: str, **overrides: Any) -> Any:
+    """The default config dataclass of pipeline `name`, with `overrides` applied.
+
+    Raises:
+        UnknownPipelineError: `name` is not registered.
+        ConfigError: An unknown key or a bad value.
+    """
+    task = registry.get_task(name)
+    config = task.config_cls()
+    return apply_overrides(config, overrides) if overrides else _validated(config)
+
+
+def run(name_or_config: Any, **overrides: Any) -> RunResult:
+    """Runs a pipeline end to end and writes its report.
+
+    Args:
+        name_or_config: A registered name (`"mnist"`) or a config dataclass instance of a
+            registered pipeline.
+        **overrides: Config fields to change, e.g. `epochs=3`, `augment={"zoom": 0.1}`.
+
+    Returns:
+        A `RunResult`.
+
+    Raises:
+        UnknownPipelineError, ConfigError: Before any work starts.
+        DatasetUnavailable, ChecksumMismatch: The data cannot be found or is corrupt.
+        OutputDirError: The run directory cannot be written.
+    """
+    task, config = _resolve(name_or_config, overrides)
+    run_dir = make_run_dir(config.out, task.name)
+    from pipelines import devices  # TensorFlow is imported only once a run really starts
+    from pipelines.evaluation.report import Report
+
+    report = Report(task.name, config=config_to_dict(config))
+    total_start = time.perf_counter()
+    with _seeded(config), devices.precision_policy(config.precision):
+        strategy = devices.make_strategy(config.device)
+        ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
+        report.environment = _environment(config, devices.describe_strategy(strategy))
+        model = task.train(config, ctx)
+    report.timings["total_seconds"] = time.perf_counter() - total_start
+    _save_model(model, run_dir / "model.keras")
+    _write_model_card(run_dir, task.name, config, report, ctx.model_card)
+    report.write(run_dir)
+    _print_done(config, run_dir)
+    return RunResult(
+        model=model,
+        history=report.history,
+        metrics=dict(report.metrics),
+        report_dir=run_dir,
+        config=config,
+        report=report.to_dict(),
+    )
+
+
+def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunResult:
+    """Evaluates a saved `.keras` model on pipeline `name`'s test data and writes a report.
+
+    The model is loaded with `safe_mode=True`: files that would run arbitrary code (Lambda
+    layers, unregistered custom objects) are refused.
+
+    Raises:
+        UnknownPipelineError, ConfigError: Before any work starts.
+        ModelLoadError: The file is missing or cannot be loaded safely.
+    """
+    task, config = _resolve(name, overrides)
+    if task.evaluate is None:
+        raise ConfigError(f"pipeline {name!r} has no separate evaluation of saved models.")
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelLoadError(f"no model file at {str(model_path)!r}. Pass the path of a saved .keras model.")
+    run_dir = make_run_dir(config.out, f"{task.name}-evaluate")
+    from pipelines import devices
+    from pipelines.evaluation.report import Report
+    from pipelines.models import load_model
+
+    report = Report(task.name, config=config_to_dict(config))
+    report.extra["evaluated_model"] = str(model_path.resolve())
+    total_start = time.perf_counter()
+    with _seeded(config), devices.precision_policy(config.precision):
+        strategy = devices.make_strategy(config.device)
+        ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
+        report.environment = _environment(config, devices.describe_strategy(strategy))
+        model = load_model(model_path)
+        task.evaluate(model, config, ctx)
+    report.timings["total_seconds"] = time.perf_counter() - total_start
+    report.write(run_dir)
+    _print_done(config, run_dir)
+    return RunResult(model=model, history={}, metrics=dict(report.metrics), report_dir=run_dir,
+                     config=config, report=report.to_dict())
+
+
+def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
+    """Creates and returns the run directory; checks that it is writable.
+
+    With `out=None` it is `reports/<pipeline>/<timestamp>/`; two runs started in the same
+    second get distinct directories (`-2`, `-3`, ... suffixes, created exclusively).
+
+    Raises:
+        OutputDirError: The directory cannot be created or written.
+    """
+    try:
+        if out is not None:
+            path = Path(out)
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            parent = Path("reports") / pipeline
+            parent.mkdir(parents=True, exist_ok=True)
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            for i in range(1, 1000):
+                path = parent / (stamp if i == 1 else f"{stamp}-{i}")
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise OutputDirError(f"could not create a fresh run directory under {parent}")
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OutputDirError:
+        raise
+    except OSError as e:
+        target = out if out is not None else f"reports/{pipeline}"
+        raise OutputDirError(
+            f"cannot write the run directory {str(target)!r}: {e.strerror or e}. Pass a writable --out DIR."
+        ) from e
+    return path
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _resolve(name_or_config: Any, overrides: Mapping[str, Any]) -> tuple[registry.Task, Any]:
+    if isinstance(name_or_config, str):
+        task = registry.get_task(registry.check_name(name_or_config))
+        config = task.config_cls()
+    elif dataclasses.is_dataclass(name_or_config) and not isinstance(name_or_config, type):
+        config = name_or_config
+        matches = [n for n in registry.list_pipelines() if type(config) is registry.get_task(n).config_cls]
+        if not matches:
+            raise ConfigError(f"{type(config).__name__} is not the config of any registered pipeline.")
+        task = registry.get_task(matches[0])
+    else:
+        raise ConfigError(
+            f"run() takes a pipeline name or its config dataclass. Received: {type(name_or_config).__name__}"
+        )
+    config = apply_overrides(config, overrides) if overrides else _validated(config)
+    return task, config
+
+
+def _validated(config: Any) -> Any:
+    validate_config(config)
+    return config
+
+
+@contextlib.contextmanager
+def _seeded(config: Any) -> Iterator[None]:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    yield
+
+
+def _environment(config: Any, placement: Mapping[str, Any]) -> dict[str, Any]:
+    import keras
+    import numpy as np
+    import sklearn
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "scikit_learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        **placement,
+        "precision_policy": keras.config.dtype_policy().name,
+        "jit_compile": bool(config.jit_compile),
+        "op_determinism": bool(config.deterministic),
+        "seed": config.seed,
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+    }
+
+
+def _save_model(model: Any, path: Path) -> None:
+    from pipelines.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def _write_model_card(run_dir: Path, pipeline: str, config: Any, report: Any, extra: Mapping[str, Any]) -> None:
+    from pipelines.atomic import write_text
+
+    card = {
+        "pipeline": pipeline,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "file": "model.keras",
+        "load_with": "keras.saving.load_model(path, safe_mode=True)",
+        **dict(extra),
+        "dataset": report.dataset,
+        "metrics": report.metrics,
+        "config": config_to_dict(config),
+        "environment": {k: report.environment.get(k) for k in ("python", "tensorflow", "keras")},
+    }
+    write_text(run_dir / "model_card.json", json.dumps(card, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _print_done(config: Any, run_dir: Path) -> None:
+    if config.verbose:
+        print(f"Report: {(run_dir / 'report.html').resolve()}", flush=True)
+

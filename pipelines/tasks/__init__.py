@@ -1,0 +1,1 @@
+"""One module per task pipeline; each registers itself with `pipelines.registry.register`."""

@@ -1,0 +1,87 @@
+"""Tests of the `pipelines` command: exit codes, one-line errors, a real run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import PYTHON
+from pipelines.cli import main
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    assert "mnist" in capsys.readouterr().out.split()
+
+
+def test_config_prints_fields_with_docs(capsys):
+    assert main(["config", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "augment.rotation" in out and "Maximum number of training epochs" in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["run", "nope"], "unknown pipeline 'nope'. Available pipelines:"),
+        (["run", "mnist", "--set", "epochs=-1"], "epochs must be >= 1. Received: epochs=-1"),
+        (["run", "mnist", "--set", "batch_size=big"], "batch_size must be of type int"),
+        (["run", "mnist", "--set", "epoch=2"], "unknown config key 'epoch'"),
+        (["run", "mnist", "--set", "noequals"], "expected key=value"),
+        (["run", "mnist", "--device", "tpu"], "device must be auto, cpu, gpu"),
+        (["run", "mnist", "--set", "dataset=cifar"], "dataset must be one of"),
+        (["evaluate", "mnist", "--model", "/nonexistent/m.keras"], "no model file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pipelines: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_argparse_errors_also_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "mnist", "--epochs", "three"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_debug_shows_the_traceback():
+    from pipelines.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        main(["--debug", "run", "mnist", "--set", "epochs=-1"])
+
+
+def test_console_script_runs_and_evaluates(tmp_path, python_env):
+    """The installed entry point end to end: run on digits, then evaluate the saved model."""
+    out = tmp_path / "run"
+    cmd = [PYTHON, "-m", "pipelines", "run", "mnist", "--epochs", "1", "--out", str(out),
+           "--set", "dataset=digits", "--set", "augment.zoom=0.05", "--seed", "3", "--device", "cpu", "--quiet"]
+    done = subprocess.run(cmd, env=python_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["seed"] == 3 and report["config"]["augment"]["zoom"] == 0.05
+    assert report["config"]["verbose"] == 0 and report["environment"]["devices"]
+
+    ev = subprocess.run([PYTHON, "-m", "pipelines", "evaluate", "mnist", "--model", str(out / "model.keras"),
+                         "--out", str(tmp_path / "ev"), "--set", "dataset=digits", "--quiet"],
+                        env=python_env, capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    again = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert again["metrics"]["accuracy"] == pytest.approx(report["metrics"]["accuracy"])
+
+
+def test_demo_fallback_runs_digits_and_says_so(tmp_path, python_env):
+    env = dict(python_env, PIPELINES_DATA_DIR=str(tmp_path / "empty"), PIPELINES_OFFLINE="1")
+    out = tmp_path / "run"
+    done = subprocess.run([PYTHON, "-m", "pipelines", "run", "mnist", "--epochs", "1", "--out", str(out),
+                           "--fallback-dataset", "digits", "--quiet"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"]["name"] == "digits" and report["dataset"]["fallback_for"] == "mnist"
+    assert "'mnist' was unavailable" in (out / "report.md").read_text()

@@ -1,0 +1,45 @@
+"""Tests of the registry and of every registered pipeline's default config."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import pipelines
+from pipelines import registry
+from pipelines.config import TrainConfig, field_docs, validate_config
+from pipelines.errors import UnknownPipelineError
+
+
+def test_list_pipelines_is_sorted_and_has_mnist():
+    names = pipelines.list_pipelines()
+    assert names == sorted(names) and "mnist" in names
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(UnknownPipelineError, match=r"unknown pipeline 'mnits'\. Available pipelines: .*mnist"):
+        pipelines.get_config("mnits")
+    with pytest.raises(LookupError):
+        pipelines.run("mnits")
+
+
+def test_duplicate_registration_is_an_error():
+    registry.get_task("mnist")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("mnist", config=TrainConfig, summary="x")(lambda config, ctx: None)
+
+
+@pytest.mark.parametrize("name", registry.list_pipelines())
+def test_every_pipeline_has_a_valid_documented_default_config(name):
+    config = pipelines.get_config(name)
+    assert dataclasses.is_dataclass(config)
+    validate_config(config)
+    undocumented = [row[0] for row in field_docs(type(config)) if not row[3]]
+    assert not undocumented
+    assert registry.get_task(name).summary
+
+
+@pytest.mark.parametrize("name", registry.list_pipelines())
+def test_get_config_applies_overrides(name):
+    assert pipelines.get_config(name, seed=7).seed == 7

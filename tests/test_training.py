@@ -1,0 +1,40 @@
+"""Tests of pipelines.training: the learning-rate schedule and the NaN guard."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines.config import TrainConfig
+from pipelines.errors import TrainingDivergedError
+from pipelines.training import fit, make_optimizer
+
+
+def test_warmup_then_cosine_to_zero():
+    config = TrainConfig(epochs=4, learning_rate=0.01, warmup_epochs=1.0)
+    opt = make_optimizer(config, steps_per_epoch=10)
+    lr = opt.learning_rate  # reading evaluates the schedule at the current iteration
+    schedule = opt._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.0001)
+    assert float(schedule(10)) == pytest.approx(0.01)  # warm-up end: the peak
+    assert float(schedule(25)) == pytest.approx(0.005, rel=1e-4)  # half-way through the decay
+    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-8)  # last planned step
+    assert float(lr) == pytest.approx(0.0001)
+
+
+def test_weight_decay_selects_adamw():
+    assert isinstance(make_optimizer(TrainConfig(weight_decay=1e-4), 5), keras.optimizers.AdamW)
+    assert type(make_optimizer(TrainConfig(), 5)) is keras.optimizers.Adam
+
+
+def test_non_finite_loss_raises_a_clear_error(tmp_path):
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = x.sum(1, keepdims=True)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+    config = TrainConfig(epochs=5, learning_rate=1e12, verbose=0, early_stopping_patience=0)
+    model.compile(optimizer=keras.optimizers.SGD(config.learning_rate), loss="mse")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with pytest.raises(TrainingDivergedError, match="non-finite.*Lower learning_rate"):
+        fit(model, ds, ds, config, tmp_path)
