@@ -116,6 +116,7 @@ class TrainConfig(RunConfig):
     validation_fraction: float = param(0.1, "Share of the training set held out for validation.", gt=0, lt=1)
     early_stopping_patience: int = param(5, "Epochs without validation gain before stopping; 0 disables.", ge=0)
     max_train_samples: int | None = param(None, "Use only this many training samples (quick runs).", ge=1)
+    steps_per_execution: int = param(1, "Training steps per compiled graph call (less Python overhead).", ge=1)
 
 
 # ----------------------------------------------------------------------------- overrides

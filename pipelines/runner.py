@@ -237,10 +237,18 @@ def _seeded(config: Any) -> Iterator[None]:
     import keras
     import tensorflow as tf
 
+    from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled is not public
+
     keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
+    was_deterministic = tf_config.is_op_determinism_enabled()
+    if config.deterministic and not was_deterministic:
         tf.config.experimental.enable_op_determinism()
-    yield
+    try:
+        yield
+    finally:
+        # A later run in the same process must not inherit this run's (slower) determinism.
+        if config.deterministic and not was_deterministic:
+            tf_config.disable_op_determinism()
 
 
 def _environment(config: Any, placement: Mapping[str, Any]) -> dict[str, Any]:

@@ -85,7 +85,7 @@ def test_bad_overrides_raise_config_error(overrides, match):
         ("batch_size", "abc", r"batch_size must be of type int\. Received: batch_size='abc'"),
         ("deterministic", "maybe", r"deterministic must be of type bool"),
         ("learning_rate", "inf", r"learning_rate must be of type float"),
-        ("widths", "4,x", r"widths must be of type int"),
+        ("widths", "4,x", r"widths must be of type tuple\[int, \.\.\.\]\. Received: widths=.4,x."),
     ],
 )
 def test_bad_strings_raise_config_error(key, text, match):

@@ -64,7 +64,14 @@ def test_missing_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "digits"
-    return pipelines.run("mnist", out=str(out), **QUICK)
+    return pipelines.run("mnist", out=str(out), deterministic=True, **QUICK)
+
+
+def test_op_determinism_is_recorded_and_switched_off_after_the_run(digits_run):
+    from tensorflow.python.framework import config as tf_config
+
+    assert digits_run.report["environment"]["op_determinism"] is True
+    assert not tf_config.is_op_determinism_enabled()
 
 
 def test_run_result_and_files(digits_run):

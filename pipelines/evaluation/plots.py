@@ -132,7 +132,7 @@ def roc_figure(
     Example:
         >>> fig = roc_figure([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.4], ["neg", "pos"])
         >>> fig.axes[0].get_legend_handles_labels()[1][0]
-        'pos (AUC = 1.000)'
+        'pos (AUC = 1.0000)'
     """
     return _curves_figure(y_true, proba, class_names, kind="roc")
 
@@ -385,6 +385,17 @@ def _curves_figure(
         loc = "lower left"
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
+    if kind == "roc" and macro_scores and min(macro_scores) > 0.99:
+        # Near-perfect curves hug the corner on a linear axis; a log FPR axis shows
+        # where they differ (down to one false positive among the negatives).
+        negatives = int((onehot[:, columns] == 0).sum(axis=0).max())
+        left = 1.0 / max(negatives, 2)
+        ax.set_xscale("log")
+        ax.set_xlim(left, 1.0)
+        ax.get_lines()[-1].remove()  # the chance diagonal is a curve on this axis, and off-scale
+        lowest = min(float(np.interp(left, line.get_xdata(), line.get_ydata())) for line in ax.get_lines())
+        ax.set_ylim(max(0.0, min(lowest, 0.98) - 0.01), 1.002)
+        ax.set_xlabel("False positive rate (log scale)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc=loc, fontsize="x-small")
     return fig
@@ -410,7 +421,8 @@ def _on_grid(x: np.ndarray, y: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _label(name: str, score: float, kind: str) -> str:
-    return f"{name} ({'AUC' if kind == 'roc' else 'AP'} = {score:.3f})"
+    # 4 decimals: for strong models the interesting differences are past the third.
+    return f"{name} ({'AUC' if kind == 'roc' else 'AP'} = {score:.4f})"
 
 
 def _check_class_names(class_names: Sequence[str], k: int) -> None:

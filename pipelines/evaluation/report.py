@@ -398,8 +398,6 @@ class Report:
         ]
         if self.dataset:
             blocks += [("h2", "Dataset"), ("kv", _flat_items(self.dataset))]
-        if self.config:
-            blocks += [("h2", "Configuration"), ("kv", _flat_items(self.config))]
         if self.metrics:
             rows = [(name, _format_value(v)) for name, v in self.metrics.items()]
             blocks += [("h2", "Metrics"), ("table", ["metric", "value"], rows)]
@@ -417,6 +415,9 @@ class Report:
                 blocks.append(("figure", section))
             else:
                 blocks.append(("text", section.markdown))
+        # Results first; the settings that produced them follow.
+        if self.config:
+            blocks += [("h2", "Configuration"), ("kv", _flat_items(self.config))]
         if self.timings:
             rows = [(name, _format_value(v)) for name, v in self.timings.items()]
             blocks += [("h2", "Timings"), ("table", ["stage", "seconds"], rows)]
@@ -462,7 +463,11 @@ def _format_value(value: Any) -> str:
         # 4 decimals, but keep 4 significant digits of tiny or huge values.
         if value != 0 and not 1e-3 <= abs(value) < 1e6:
             return f"{value:.4g}"
-        return f"{value:.4f}"
+        text = f"{value:.4f}"
+        # Near-perfect scores (AUC 0.99998) must not print as a perfect 1.0000.
+        if abs(value) != 1.0 and abs(float(text)) == 1.0:
+            text = f"{value:.6f}"
+        return text
     return str(value)
 
 

@@ -41,11 +41,12 @@ class MnistConfig(TrainConfig):
         None, "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
         choices=(None, *IMAGE_DATASETS),
     )
-    epochs: int = param(12, "Maximum number of training epochs.", ge=1)
+    epochs: int = param(7, "Maximum number of training epochs.", ge=1)
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(3e-3, "Peak learning rate.", gt=0)
     warmup_epochs: float = param(0.5, "Linear warm-up length before cosine decay.", ge=0)
     augment: AugmentConfig = param(doc="Training-only augmentation.", factory=AugmentConfig)
+    use_cache: bool = param(True, "Cache the scaled images in memory before augmentation.")
     stem_filters: int = param(32, "Filters of the 5x5 stem convolution.", ge=1)
     filters: tuple[int, ...] = param((64,), "Filters of each CNN stage after the stem.")
     convs: tuple[int, ...] = param((2,), "Convolutions in each stage.")
@@ -134,8 +135,8 @@ def train(config: MnistConfig, ctx) -> keras.Model:
     ctx.report.dataset = describe_dataset(data, len(y_train), len(y_val))
 
     train_ds = make_image_dataset(x_train, y_train, batch_size=config.batch_size, training=True,
-                                  augment=config.augment, seed=config.seed)
-    val_ds = make_image_dataset(x_val, y_val, batch_size=512, training=False)
+                                  augment=config.augment, seed=config.seed, cache=config.use_cache)
+    val_ds = make_image_dataset(x_val, y_val, batch_size=512, training=False, cache=config.use_cache)
 
     # Build the model under the device strategy.
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
@@ -146,6 +147,7 @@ def train(config: MnistConfig, ctx) -> keras.Model:
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
             jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
         )
 
     # Train.
