@@ -21,6 +21,7 @@ __all__ = ["Task", "register", "get_task", "list_pipelines", "BUILTIN_MODULES"]
 # Name -> module that registers it. Only modules that exist are listed.
 BUILTIN_MODULES: dict[str, str] = {
     "mnist": "pipelines.tasks.mnist",
+    "advertising": "pipelines.tasks.advertising",
 }
 
 _TASKS: dict[str, "Task"] = {}
