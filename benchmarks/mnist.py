@@ -2,8 +2,10 @@
 
 Both train on the same canonical files from PIPELINES_DATA_DIR, each in its own fresh
 process (so neither inherits the other's TensorFlow state), one after the other on a
-quiet machine. Reported: canonical 10k test accuracy and total training time (`fit`
-wall time, validation included, as the Keras example does it).
+quiet machine, alternating which goes first per seed. Reported: canonical 10k test
+accuracy and total training time (`fit` wall time, validation included, as the Keras
+example does it). Use several seeds: on this VM one run's speed varies by up to ~50 %
+from minute to minute.
 
     PIPELINES_DATA_DIR=../shared/datasets python benchmarks/mnist.py [--seeds 1]
 """
@@ -83,9 +85,11 @@ def main() -> None:
     if not os.environ.get("PIPELINES_DATA_DIR"):
         raise SystemExit("set PIPELINES_DATA_DIR to the folder holding mnist/")
     rows = []
+    sides = [("Keras mnist_convnet (15 epochs, batch 128)", KERAS_EXAMPLE), ("keras-pipelines `mnist` defaults", OURS)]
     for seed in range(1, args.seeds + 1):
-        for name, script in (("Keras mnist_convnet (15 epochs, batch 128)", KERAS_EXAMPLE),
-                             ("keras-pipelines `mnist` defaults", OURS)):
+        # This machine's speed drifts by tens of percent over minutes: alternate which
+        # side runs first so neither always gets the slower slot.
+        for name, script in (sides if seed % 2 else sides[::-1]):
             r = _run(script, seed)
             rows.append([name, seed, f"{100 * r['accuracy']:.2f} %", f"{r['train_seconds']:.0f}", r["epochs"],
                          f"{r['params']:,}"])

@@ -17,7 +17,17 @@ import keras
 from pipelines.config import TrainConfig
 from pipelines.errors import TrainingDivergedError
 
-__all__ = ["make_optimizer", "make_callbacks", "fit", "EpochTimer"]
+__all__ = ["make_optimizer", "make_callbacks", "fit", "EpochTimer", "steps_per_execution_for"]
+
+
+def steps_per_execution_for(strategy: Any, requested: int) -> int:
+    """The `steps_per_execution` to compile with under `strategy`.
+
+    Keras 3.15's multi-step train loop fails under MirroredStrategy ("You must feed a
+    value for placeholder tensor ... while/cond"), so several replicas run one step per
+    call; a single device keeps the requested value.
+    """
+    return requested if strategy.num_replicas_in_sync == 1 else 1
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int, **kwargs: Any) -> keras.optimizers.Optimizer:

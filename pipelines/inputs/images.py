@@ -1,4 +1,4 @@
-"""The tf.data input step for image classifiers: scale, cache, shuffle, batch, augment, prefetch.
+"""The tf.data input step for image classifiers: cache, shuffle, batch, scale, augment, prefetch.
 
 Augmentation uses Keras preprocessing layers on whole batches (cheaper than per image)
 and runs on the training split only. The cache sits before augmentation, so every epoch
@@ -72,17 +72,25 @@ def make_image_dataset(
     Returns:
         A dataset of `(images, labels)` or `images` batches, float32 in [0, 1].
     """
-    images = to_float_images(x)
-    ds = tf.data.Dataset.from_tensor_slices(images if y is None else (images, np.asarray(y, "int32")))
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    # Cache and shuffle uint8 pixels: a quarter of float32's memory traffic (54k MNIST
+    # images are 42 MB instead of 170 MB); scaling happens per batch, vectorized.
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y, "int32")))
     if cache:
         ds = ds.cache()
     if training:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     augmenter = make_augmenter(augment, seed) if (training and augment is not None) else None
-    if augmenter is not None:
-        if y is None:
-            ds = ds.map(lambda a: augmenter(a, training=True), num_parallel_calls=tf.data.AUTOTUNE)
-        else:
-            ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def prepare(images: tf.Tensor) -> tf.Tensor:
+        images = tf.cast(images, tf.float32) / 255.0
+        return augmenter(images, training=True) if augmenter is not None else images
+
+    if y is None:
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda a, b: (prepare(a), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -41,7 +41,7 @@ from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
 from pipelines.nets.mlp import extract_member, make_fold_mlp
 from pipelines.registry import register
-from pipelines.training import make_optimizer
+from pipelines.training import make_optimizer, steps_per_execution_for
 
 DATAFRAME_FILE = "input.csv"
 
@@ -118,7 +118,7 @@ def fit_folds(config: AdvertisingConfig, data: TabularData, fold_ids: np.ndarray
     mask = fold_train_mask(fold_ids)  # (n, folds + 1): the last member trains on every row
     steps_per_pass = 1 if config.batch_size is None else math.ceil(n / config.batch_size)
     total_steps = config.epochs * steps_per_pass
-    per_call = min(config.steps_per_execution, total_steps)
+    per_call = min(steps_per_execution_for(ctx.strategy, config.steps_per_execution), total_steps)
     with ctx.strategy.scope():
         model = make_fold_mlp(data.x, data.y, mask, widths=() if linear else config.widths,
                               activation=config.activation, input_noise=0.0 if linear else config.input_noise)

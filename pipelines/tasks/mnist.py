@@ -27,7 +27,7 @@ from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.nets.cnn import make_cnn
 from pipelines.registry import register
-from pipelines.training import fit, make_optimizer
+from pipelines.training import fit, make_optimizer, steps_per_execution_for
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
 
@@ -148,7 +148,7 @@ def train(config: MnistConfig, ctx) -> keras.Model:
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
             jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
 
     # Train.
