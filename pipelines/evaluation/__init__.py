@@ -1,7 +1,7 @@
 """Evaluation shared by every pipeline: metrics, figures and the run report.
 
 - `classification`: validated scikit-learn metrics (and the ECE).
-- `plots`: matplotlib figures (headless, Agg backend).
+- `plots`: matplotlib figures, rendered headless without touching pyplot's backend.
 - `report`: the `Report` written as JSON, Markdown and self-contained HTML.
 - `classifier_report`: the standard evaluation section of a classifier's report.
 """

@@ -2,7 +2,7 @@
 
 Every function returns a `matplotlib.figure.Figure`. Figures are built directly (not
 through pyplot's global figure manager), so one that is never closed is still garbage
-collected; `figure_to_png` renders one and closes it.
+collected; `figure_to_png` renders one to PNG bytes.
 """
 
 from __future__ import annotations
