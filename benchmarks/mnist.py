@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -22,7 +22,7 @@ import tensorflow as tf
 from pipelines.config import AugmentConfig, TrainConfig, param
 from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
-from pipelines.inputs.images import make_image_dataset, to_float_images
+from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.nets.cnn import make_cnn
@@ -95,12 +95,11 @@ def describe_dataset(data: ImageData, n_train: int, n_val: int) -> dict:
 
 
 def make_model(config: MnistConfig, num_classes: int) -> keras.Model:
-    model = make_cnn(
+    return make_cnn(
         (28, 28, 1), num_classes,
         stem_filters=config.stem_filters, filters=config.filters, convs=config.convs,
         dense_units=config.dense_units, dropout=config.dropout, head_dropout=config.head_dropout,
     )
-    return model
 
 
 def evaluate_model(model: keras.Model, data: ImageData, config: MnistConfig, ctx) -> dict:
