@@ -83,6 +83,9 @@ class AugmentConfig:
     rotation: float = param(0.03, "RandomRotation factor (fraction of 2*pi).", ge=0, le=0.5)
     translation: float = param(0.08, "RandomTranslation height/width factor.", ge=0, le=0.5)
     zoom: float = param(0.08, "RandomZoom height/width factor.", ge=0, lt=1)
+    strength: float = param(
+        1.0, "RandAugment-style global magnitude: multiplies rotation, translation and zoom.", ge=0, le=4
+    )
 
 
 @dataclass

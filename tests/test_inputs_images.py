@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipelines.config import AugmentConfig
 from pipelines.inputs.images import make_augmenter, make_image_dataset, to_float_images
@@ -72,3 +73,16 @@ def test_unlabeled_dataset():
 def _sorted_rows(images):
     flat = images.reshape(len(images), -1)
     return flat[np.lexsort(flat.T[::-1])]
+
+
+def test_strength_scales_every_transform_within_its_range():
+    augmenter = make_augmenter(AugmentConfig(rotation=0.1, translation=0.2, zoom=0.3, strength=2.0), seed=0)
+    rotation, translation, zoom = augmenter.layers
+    assert rotation.factor == pytest.approx((-0.2, 0.2))
+    assert translation.height_factor == pytest.approx(0.4)
+    assert zoom.height_factor == pytest.approx(0.6)
+    capped = make_augmenter(AugmentConfig(rotation=0.3, translation=0.3, zoom=0.3, strength=4.0), seed=0)
+    assert capped.layers[0].factor == pytest.approx((-0.5, 0.5))
+    assert capped.layers[1].height_factor == pytest.approx(0.5)
+    assert capped.layers[2].height_factor == pytest.approx(0.9)
+    assert make_augmenter(AugmentConfig(strength=0.0), seed=0) is None

@@ -38,15 +38,18 @@ def make_augmenter(config: AugmentConfig, seed: int) -> keras.Sequential | None:
     if not config.use_augmentation:
         return None
     layers = []
+    # One magnitude scales every transform (as RandAugment's M does), kept inside each
+    # layer's valid range.
+    rotation = min(config.rotation * config.strength, 0.5)
+    translation = min(config.translation * config.strength, 0.5)
+    zoom = min(config.zoom * config.strength, 0.9)
     # "constant" fill: MNIST backgrounds are zero, reflections would invent strokes.
-    if config.rotation > 0:
-        layers.append(keras.layers.RandomRotation(config.rotation, fill_mode="constant", seed=seed))
-    if config.translation > 0:
-        layers.append(
-            keras.layers.RandomTranslation(config.translation, config.translation, fill_mode="constant", seed=seed + 1)
-        )
-    if config.zoom > 0:
-        layers.append(keras.layers.RandomZoom(config.zoom, config.zoom, fill_mode="constant", seed=seed + 2))
+    if rotation > 0:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="constant", seed=seed))
+    if translation > 0:
+        layers.append(keras.layers.RandomTranslation(translation, translation, fill_mode="constant", seed=seed + 1))
+    if zoom > 0:
+        layers.append(keras.layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 2))
     return keras.Sequential(layers, name="augment") if layers else None
 
 

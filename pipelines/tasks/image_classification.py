@@ -1,0 +1,176 @@
+"""What the image classifier pipelines (`mnist`, `vit`) share: the MNIST-family data with a
+seeded validation split, the tf.data step, training under the device strategy, and the
+classification report on the canonical test set.
+
+A task module supplies its config (a subclass of `ImageClassifierConfig`) and a model
+builder, then calls `train_image_classifier`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipelines.config import AugmentConfig, TrainConfig, param
+from pipelines.errors import DatasetUnavailable
+from pipelines.evaluation.classifier_report import add_classification_evaluation
+from pipelines.inputs.images import make_image_dataset
+from pipelines.inputs.mnist import ImageData, load_mnist_family
+from pipelines.inputs.splits import train_val_split
+from pipelines.training import fit, make_optimizer, steps_per_execution_for
+
+__all__ = [
+    "IMAGE_DATASETS", "ImageClassifierConfig", "load_images", "to_28x28", "describe_dataset",
+    "evaluate_model", "evaluate_saved", "train_image_classifier",
+]
+
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
+
+
+@dataclass
+class ImageClassifierConfig(TrainConfig):
+    """Data and input-step settings shared by the image classifier pipelines."""
+
+    dataset: str = param("mnist", "Which images: mnist, fashion_mnist or digits.", choices=IMAGE_DATASETS)
+    fallback_dataset: str | None = param(
+        None, "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
+        choices=(None, *IMAGE_DATASETS),
+    )
+    augment: AugmentConfig = param(doc="Training-only augmentation.", factory=AugmentConfig)
+    use_cache: bool = param(True, "Cache the images in memory before augmentation.")
+    label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
+
+
+def load_images(config: ImageClassifierConfig) -> ImageData:
+    """Loads the configured dataset, or the fallback when its files are unavailable."""
+    try:
+        return load_mnist_family(config.dataset, config.data_dir)
+    except DatasetUnavailable:
+        if config.fallback_dataset is None or config.fallback_dataset == config.dataset:
+            raise
+        print(f"Dataset {config.dataset!r} is unavailable; running on the fallback {config.fallback_dataset!r}.")
+        data = load_mnist_family(config.fallback_dataset, None)
+        data.info["fallback_for"] = config.dataset
+        return data
+
+
+def to_28x28(x: np.ndarray) -> np.ndarray:
+    """Bilinearly resizes uint8 images to 28x28 (for the 8x8 `digits`); others pass through."""
+    if x.shape[1:3] == (28, 28):
+        return x
+    resized = tf.image.resize(x[..., None].astype("float32"), (28, 28)).numpy()[..., 0]
+    return np.clip(np.round(resized), 0, 255).astype("uint8")
+
+
+def describe_dataset(data: ImageData, n_train: int | None, n_val: int | None) -> dict:
+    """The report's dataset section; `None` split sizes (a saved model's evaluation) are left out."""
+    info = dict(data.info)
+    info["splits"] = {"test": len(data.y_test)}
+    if n_train is not None:
+        info["splits"] = {"train": n_train, "validation": n_val, "test": len(data.y_test)}
+    info["image_shape"] = list(data.x_train.shape[1:])
+    if "fallback_for" in info:
+        info["note"] = (f"The requested dataset {info['fallback_for']!r} was unavailable; "
+                        f"this report is for {info['name']!r}.")
+    return info
+
+
+def evaluate_model(model: keras.Model, data: ImageData, ctx) -> dict:
+    """Predicts the test set and adds the classification report; returns the metrics."""
+    x_test = to_28x28(data.x_test)
+    with ctx.timer("eval_seconds"):
+        test_ds = make_image_dataset(x_test, None, batch_size=512, training=False)
+        logits = model.predict(test_ds, verbose=0)
+        proba = tf.nn.softmax(logits.astype("float64")).numpy()
+        metrics = add_classification_evaluation(
+            ctx.report, data.y_test, proba, data.class_names, images=x_test, history=ctx.report.history or None
+        )
+    return metrics
+
+
+def evaluate_saved(model: keras.Model, config: ImageClassifierConfig, ctx) -> None:
+    """The CLI's `evaluate`: a saved model on the configured dataset's test split."""
+    data = load_images(config)
+    ctx.report.dataset = describe_dataset(data, None, None)
+    evaluate_model(model, data, ctx)
+
+
+def _sparse_or_smoothed(ds: tf.data.Dataset, num_classes: int, label_smoothing: float) -> tf.data.Dataset:
+    # Keras 3's SparseCategoricalCrossentropy has no label smoothing: one-hot labels instead.
+    if label_smoothing == 0:
+        return ds
+    return ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def train_image_classifier(
+    config: ImageClassifierConfig,
+    ctx,
+    build_model: Callable[[int], keras.Model],
+    extra_evaluation: Callable[[keras.Model, ImageData, object], None] | None = None,
+) -> keras.Model:
+    """Splits, trains `build_model(num_classes)` under `ctx.strategy`, evaluates on test.
+
+    Args:
+        config: The pipeline's config.
+        ctx: The run context (strategy, report, model card, timers).
+        build_model: Returns an uncompiled model of float32 logits for `num_classes`.
+        extra_evaluation: Called as `(model, data, ctx)` after the standard report, to add
+            the pipeline's own sections.
+
+    Returns:
+        The trained model (restored to its best validation epoch by early stopping).
+    """
+    # Prepare the data: a seeded, stratified validation split of the training set.
+    data = load_images(config)
+    x_train, y_train, x_val, y_val = train_val_split(
+        to_28x28(data.x_train), data.y_train, config.validation_fraction, config.seed
+    )
+    if config.max_train_samples is not None and config.max_train_samples < len(y_train):
+        x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
+    ctx.report.dataset = describe_dataset(data, len(y_train), len(y_val))
+    num_classes = len(data.class_names)
+
+    train_ds = make_image_dataset(x_train, y_train, batch_size=config.batch_size, training=True,
+                                  augment=config.augment, seed=config.seed, cache=config.use_cache)
+    val_ds = make_image_dataset(x_val, y_val, batch_size=512, training=False, cache=config.use_cache)
+    train_ds = _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing)
+    val_ds = _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing)
+    if config.label_smoothing > 0:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
+        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    # Build the model under the device strategy.
+    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+    with ctx.strategy.scope():
+        model = build_model(num_classes)
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_epoch),
+            loss=loss,
+            metrics=[accuracy],
+            jit_compile=config.jit_compile,
+            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
+        )
+
+    # Train.
+    with ctx.timer("train_seconds"):
+        ctx.report.history = fit(model, train_ds, val_ds, config, ctx.run_dir)
+
+    # Evaluate on the canonical test set.
+    evaluate_model(model, data, ctx)
+    if extra_evaluation is not None:
+        extra_evaluation(model, data, ctx)
+    ctx.model_card.update(
+        inputs="float32 images (n, 28, 28, 1) in [0, 1]: uint8 pixels divided by 255",
+        outputs=f"logits over {num_classes} classes; apply softmax for probabilities",
+        class_names=list(data.class_names),
+        parameters=int(model.count_params()),
+    )
+    return model
