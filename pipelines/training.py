@@ -17,6 +17,9 @@ import keras
 from pipelines.config import TrainConfig
 from pipelines.errors import TrainingDivergedError
 
+# Substrings of variable names that AdamW does not decay.
+NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
+
 __all__ = ["make_optimizer", "make_callbacks", "fit", "EpochTimer", "steps_per_execution_for"]
 
 
@@ -53,7 +56,11 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int, **kwargs: Any) -> 
     else:
         schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
     if config.weight_decay > 0:
-        return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay, **kwargs)
+        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay, **kwargs)
+        # Decay shrinks weights toward zero; for biases, norm scales/shifts, class tokens and
+        # position tables zero is not a simpler solution, so they are left alone (as in BERT, DeiT).
+        optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
+        return optimizer
     return keras.optimizers.Adam(learning_rate=schedule, **kwargs)
 
 

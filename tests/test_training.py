@@ -38,3 +38,16 @@ def test_non_finite_loss_raises_a_clear_error(tmp_path):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     with pytest.raises(TrainingDivergedError, match="non-finite.*Lower learning_rate"):
         fit(model, ds, ds, config, tmp_path)
+
+
+def test_adamw_leaves_biases_norms_and_embeddings_undecayed():
+    layer_norm = keras.layers.LayerNormalization()
+    dense = keras.layers.Dense(2)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, dense(layer_norm(inputs)))
+    optimizer = make_optimizer(TrainConfig(weight_decay=0.5, learning_rate=0.5), 5)
+    before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+    # A zero gradient isolates the decay: only decayed variables move.
+    optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in model.trainable_variables])
+    moved = {v.path for v in model.trainable_variables if not np.allclose(v.numpy(), before[v.path])}
+    assert moved == {dense.kernel.path}
