@@ -22,6 +22,9 @@ __all__ = ["Task", "register", "get_task", "list_pipelines", "BUILTIN_MODULES"]
 BUILTIN_MODULES: dict[str, str] = {
     "mnist": "pipelines.tasks.mnist",
     "advertising": "pipelines.tasks.advertising",
+    "denoising_autoencoder": "pipelines.tasks.denoising_autoencoder",
+    "sentiment": "pipelines.tasks.sentiment",
+    "vit": "pipelines.tasks.vit",
 }
 
 _TASKS: dict[str, "Task"] = {}

@@ -1,0 +1,98 @@
+"""Tests of the `sentiment` pipeline: config checks, ensemble weighting, the raw-string
+model round trip on synthetic texts, and short runs on the real MR and IMDB data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import pipelines
+from pipelines.errors import ConfigError, DataValidationError
+from pipelines.models import load_model
+from pipelines.tasks.sentiment import EXAMPLE_TEXTS, ensemble_weight, run_texts
+
+POSITIVE = ["good", "great", "wonderful", "superb", "lovely", "fine"]
+NEGATIVE = ["bad", "awful", "dull", "boring", "poor", "terrible"]
+NEUTRAL = ["film", "movie", "plot", "actor", "scene", "the", "a", "and", "was", "long"]
+
+
+def _synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        polar = POSITIVE if i % 2 else NEGATIVE
+        words = list(rng.choice(NEUTRAL, size=rng.integers(3, 9))) + list(rng.choice(polar, size=2))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append("pos" if i % 2 else "neg")
+    return texts, labels
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(dataset="custom"), "custom_csv"),
+    (dict(custom_csv="x.csv"), "dataset='custom'"),
+    (dict(units=()), "units"),
+    (dict(class_names=("a", "a")), "class_names"),
+    (dict(rnn="transformer"), "rnn"),
+])
+def test_bad_config_is_refused_before_any_work(overrides, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        pipelines.run("sentiment", out=str(tmp_path / "run"), **overrides)
+    assert not (tmp_path / "run").exists()
+
+
+def test_ensemble_weight_prefers_the_better_model():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    informative = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.1, 400), 0.01, 0.99)
+    noise = rng.uniform(0.01, 0.99, 400)
+    assert ensemble_weight(y, informative, noise) >= 0.9
+    assert ensemble_weight(y, noise, informative) <= 0.1
+
+
+def test_run_texts_rejects_bad_labels_before_writing(tmp_path):
+    with pytest.raises(DataValidationError):
+        run_texts(["good", "bad", "fine"], ["pos", "neg", "meh"], class_names=["neg", "pos"], out=str(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
+
+
+def test_custom_texts_cross_validate_and_export_a_raw_string_model(tmp_path):
+    texts, labels = _synthetic(240)
+    result = run_texts(texts, labels, class_names=["neg", "pos"], out=str(tmp_path / "run"), cv_folds=2,
+                       epochs=4, batch_size=16, learning_rate=1e-2, embed_dim=16, units=(8,),
+                       max_tokens=100, sequence_length=16, verbose=0)
+    m = result.metrics
+    for key in ("cv_accuracy_mean", "cv_accuracy_std", "baseline_cv_accuracy_mean", "ensemble_cv_accuracy_mean",
+                "accuracy", "roc_auc", "f1", "average_precision"):
+        assert 0.0 <= m[key] <= 1.0, key
+    assert m["cv_accuracy_mean"] > 0.8 and m["baseline_cv_accuracy_mean"] > 0.8
+    # The saved model takes raw strings and survives a safe reload.
+    reloaded = load_model(result.report_dir / "model.keras")
+    probe = tf.constant([["good great film"], ["awful boring film"], *[[t] for t in EXAMPLE_TEXTS]])
+    p = reloaded.predict(probe, verbose=0)[:, 0]
+    np.testing.assert_allclose(p, result.model.predict(probe, verbose=0)[:, 0], rtol=1e-5)
+    assert p[0] > 0.5 > p[1]
+    assert (result.report_dir / "input.csv").exists()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_mr_cross_validation_on_real_data(real_data_dir, tmp_path):
+    result = pipelines.run("sentiment", dataset="mr", data_dir=str(real_data_dir), out=str(tmp_path / "run"),
+                           cv_folds=2, epochs=1, refit=False, max_tokens=8000, sequence_length=40, verbose=0)
+    assert result.report["dataset"]["splits"]["total"] == 10662
+    assert result.metrics["baseline_cv_accuracy_mean"] > 0.72
+    assert result.metrics["cv_accuracy_mean"] > 0.6
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
+    result = pipelines.run("sentiment", data_dir=str(real_data_dir), out=str(tmp_path / "run"), epochs=1,
+                           max_train_samples=3000, sequence_length=100, with_baseline=True, verbose=0)
+    assert result.report["dataset"]["splits"]["test"] == 25000
+    assert result.metrics["accuracy"] > 0.6
+    assert result.metrics["baseline_accuracy"] > 0.8
+    assert {"ensemble_accuracy", "ensemble_roc_auc", "baseline_roc_auc"} <= set(result.metrics)
+    assert (result.report_dir / "report.html").exists() and (result.report_dir / "model.keras").exists()
