@@ -16,6 +16,9 @@ from pipelines.errors import ModelLoadError
 
 __all__ = ["load_model"]
 
+# Modules that register custom layers or functions with `keras.saving`.
+_SERIALIZABLE_MODULES = ("pipelines.nets.mlp", "pipelines.nets.rnn", "pipelines.nets.vit", "pipelines.inputs.text_dataset")
+
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = None) -> Any:
     """Loads a `.keras` model with `safe_mode=True`.
@@ -31,8 +34,14 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = 
         ModelLoadError: The file is missing, not a `.keras` archive, or would need unsafe
             deserialization (e.g. it contains a Lambda layer).
     """
+    import importlib
+
     import keras
 
+    # Our registered layers and functions must be known to Keras before it reads a file
+    # that names them; importing their modules registers them.
+    for module in _SERIALIZABLE_MODULES:
+        importlib.import_module(module)
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"no model file at {str(path)!r}.")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import keras
 import pytest
+import tensorflow as tf
 
 from pipelines.errors import ModelLoadError
 from pipelines.models import load_model
@@ -28,3 +31,23 @@ def test_not_a_keras_archive(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(ModelLoadError, match="not a .keras model archive"):
         load_model(path)
+
+
+def test_a_fresh_process_loads_a_raw_string_sentiment_model(tmp_path, python_env):
+    import subprocess
+
+    from pipelines.inputs.text_dataset import make_vectorizer
+    from pipelines.nets.rnn import make_text_rnn
+    from pipelines.tasks.sentiment import make_end_to_end
+
+    vectorizer = make_vectorizer(["a good film", "a bad film"], max_tokens=10, sequence_length=5)
+    model = make_end_to_end(vectorizer, make_text_rnn(vectorizer.vocabulary_size(), embed_dim=4, units=(2,)))
+    model.save(tmp_path / "m.keras")
+    expected = float(model.predict(tf.constant([["a good film"]]), verbose=0)[0, 0])
+    # Only pipelines.models is imported: it must register the custom standardizer and layers itself.
+    script = ("import tensorflow as tf; from pipelines.models import load_model; "
+              f"m = load_model({str(tmp_path / 'm.keras')!r}); "
+              "print(float(m.predict(tf.constant([['a good film']]), verbose=0)[0, 0]))")
+    done = subprocess.run([sys.executable, "-c", script], env=python_env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(expected, rel=1e-5)
