@@ -40,6 +40,10 @@ class MnistConfig(ImageClassifierConfig):
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(3e-3, "Peak learning rate.", gt=0)
     warmup_epochs: float = param(0.5, "Linear warm-up length before cosine decay.", ge=0)
+    validation_fraction: float = param(
+        0.05, "Share of the training set held out for validation (3k images tell epochs apart; "
+        "the other 3k train: measured 99.41/99.45 % vs 99.39/99.38 % at 0.1).", gt=0, lt=1
+    )
     stem_filters: int = param(32, "Filters of the 5x5 stem convolution.", ge=1)
     filters: tuple[int, ...] = param((48,), "Filters of each CNN stage after the stem.")
     convs: tuple[int, ...] = param((2,), "Convolutions in each stage.")
