@@ -22,6 +22,7 @@ REAL_DATA_DIR = os.environ.get("PIPELINES_DATA_DIR")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINES_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("PIPELINES_OFFLINE", "1")
+    monkeypatch.setenv("PIPELINES_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
 
 
 @pytest.fixture

@@ -96,3 +96,25 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
     assert result.metrics["baseline_accuracy"] > 0.8
     assert {"ensemble_accuracy", "ensemble_roc_auc", "baseline_roc_auc"} <= set(result.metrics)
     assert (result.report_dir / "report.html").exists() and (result.report_dir / "model.keras").exists()
+
+
+def test_init_from_fine_tunes_a_saved_model_and_keeps_its_vocabulary(tmp_path):
+    texts, labels = _synthetic(160, seed=1)
+    first = run_texts(texts, labels, class_names=["neg", "pos"], out=str(tmp_path / "first"), cv_folds=2,
+                      refit=False, epochs=3, batch_size=16, learning_rate=1e-2, embed_dim=16, units=(8,),
+                      max_tokens=100, sequence_length=16, with_baseline=False, verbose=0)
+    # New texts with a word the first vocabulary never saw: it must stay out of vocabulary.
+    more_texts = [t + " zyzzyva" for t in _synthetic(120, seed=2)[0]]
+    tuned = run_texts(more_texts, _synthetic(120, seed=2)[1], class_names=["neg", "pos"],
+                      out=str(tmp_path / "tuned"), init_from=str(first.report_dir / "model.keras"), cv_folds=2,
+                      refit=False, epochs=1, batch_size=16, learning_rate=1e-3, with_baseline=False, verbose=0)
+    vocabulary = [layer for layer in tuned.model.layers if hasattr(layer, "get_vocabulary")][0].get_vocabulary()
+    first_vocabulary = [layer for layer in first.model.layers if hasattr(layer, "get_vocabulary")][0].get_vocabulary()
+    assert vocabulary == first_vocabulary and "zyzzyva" not in vocabulary
+    # One gentle epoch from a trained start already separates the classes.
+    assert tuned.metrics["cv_accuracy_mean"] > 0.8
+
+
+def test_init_from_must_name_a_model(tmp_path):
+    with pytest.raises(ConfigError, match="init_from"):
+        pipelines.get_config("sentiment", init_from=str(tmp_path / "missing.keras"))

@@ -58,6 +58,9 @@ class SentimentConfig(TrainConfig):
     label_column: str = param("label", "Label column of custom_csv: 0/1 or the two class_names.")
     encoding: str = param("utf-8", "Text encoding of custom_csv.")
     class_names: tuple[str, ...] | None = param(None, "Names of labels 0 and 1 (custom data).")
+    init_from: str | None = param(
+        None, "Fine-tune a saved sentiment model instead of starting from random weights: a model.keras "
+        "path, or 'imdb' for the package's kept IMDB model (trained once on first use). Its vocabulary is kept.")
     cv_folds: int = param(10, "Stratified folds for data without a test split (mr, custom).", ge=2)
     refit: bool = param(True, "After cross-validation, train the model to save on all the data.")
     epochs: int = param(3, "Maximum number of training epochs.", ge=1)
@@ -88,6 +91,9 @@ class SentimentConfig(TrainConfig):
                               "(or call pipelines.tasks.sentiment.run_texts(texts, labels)).")
         if self.custom_csv and self.dataset != "custom":
             raise ConfigError(f"custom_csv is read only with dataset='custom'. Received: dataset={self.dataset!r}")
+        if self.init_from not in (None, "imdb") and not Path(self.init_from).is_file():
+            raise ConfigError(f"init_from must be 'imdb' or a saved sentiment model.keras. "
+                              f"Received: {self.init_from!r} (no such file)")
         if self.class_names is not None and (len(self.class_names) != 2 or len(set(self.class_names)) != 2):
             raise ConfigError(f"class_names needs two distinct names. Received: {self.class_names}")
 
@@ -150,16 +156,50 @@ class _Trained:
     p_val: np.ndarray
 
 
+def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectorization, keras.Model] | None:
+    """The vectorizer and id-level net of `config.init_from`, or None without one."""
+    if config.init_from is None:
+        return None
+    from pipelines.model_store import kept_model
+    from pipelines.models import load_model
+
+    path = config.init_from
+    if path == "imdb":
+        path = kept_model("sentiment_imdb", lambda out: runner.run(
+            "sentiment", dataset="imdb", data_dir=config.data_dir, seed=config.seed, out=out, verbose=config.verbose))
+    model = load_model(path)
+    vectorizers = [layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization)]
+    nets = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(vectorizers) != 1 or len(nets) != 1:
+        raise ConfigError(f"init_from needs a model saved by the sentiment pipeline (raw strings in). "
+                          f"Received: {str(path)!r}, with layers {[layer.name for layer in model.layers]}")
+    return vectorizers[0], nets[0]
+
+
 def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_val: np.ndarray,
-              y_val: np.ndarray, ctx, run_dir: Path) -> _Trained:
-    """Adapts the vectorizer on `texts` only, trains the net, returns it with P(positive) on validation."""
-    vectorizer = make_vectorizer(texts, config.max_tokens, config.sequence_length)
+              y_val: np.ndarray, ctx, run_dir: Path,
+              pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None) -> _Trained:
+    """Trains the net on `texts` and returns it with P(positive) on validation.
+
+    From scratch, the vectorizer is adapted on `texts` only. With `pretrained`
+    (vectorizer, net), both are reused: the vocabulary stays the pretrained one (adapted
+    on its own training texts, never on these validation or test texts) and a copy of the
+    net is fine-tuned.
+    """
+    if pretrained is None:
+        vectorizer = make_vectorizer(texts, config.max_tokens, config.sequence_length)
+    else:
+        vectorizer = pretrained[0]
     train_ds = make_text_dataset(texts, y, vectorizer, config.batch_size, training=True, seed=config.seed,
                                  augment=config.augment)
     val_ds = make_text_dataset(texts_val, y_val, vectorizer, batch_size=256, training=False)
     steps_per_epoch = math.ceil(len(y) / config.batch_size)
     with ctx.strategy.scope():
-        net = make_net(config, vectorizer.vocabulary_size())
+        if pretrained is None:
+            net = make_net(config, vectorizer.vocabulary_size())
+        else:
+            net = keras.models.clone_model(pretrained[1])
+            net.set_weights(pretrained[1].get_weights())
         net.compile(
             optimizer=make_optimizer(config, steps_per_epoch, **({"clipnorm": config.clipnorm} if config.clipnorm else {})),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
@@ -263,7 +303,7 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     ctx.report.dataset = {**data.info, "splits": {"train": len(y_fit), "validation": len(y_val),
                                                   "test": len(data.y_test)}}
     with ctx.timer("train_seconds"):
-        trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir)
+        trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, load_pretrained(config))
     ctx.report.history = trained.history
     with ctx.timer("eval_seconds"):
         p_test = predict_proba(trained.net, data.texts_test, trained.vectorizer)
@@ -285,6 +325,7 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     folds = stratified_fold_ids(y, config.cv_folds, config.seed)
     ctx.report.dataset = {**data.info, "evaluation": f"stratified {config.cv_folds}-fold cross-validation",
                           "splits": {"total": len(y)}}
+    pretrained = load_pretrained(config)
     p_rnn, p_base, p_ens = (np.zeros(len(y)) for _ in range(3))
     thresholds, weights, fold_rows = [], [], []
     for k in range(config.cv_folds):
@@ -293,7 +334,7 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         x_fit, y_fit, x_val, y_val = train_val_split(x_part, y_part, config.validation_fraction, config.seed + k)
         start = time.perf_counter()
         with ctx.timer("train_seconds"):
-            trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir / "folds" / str(k))
+            trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir / "folds" / str(k), pretrained)
         p_rnn[held_out] = predict_proba(trained.net, texts[held_out], trained.vectorizer)
         thresholds.append(best_f1_threshold(y_val, trained.p_val))
         row = {"fold": k, "epochs": len(trained.history.get("loss", [])),
@@ -334,7 +375,7 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     # The model to keep learns from every text; a slice stays out for early stopping.
     x_fit, y_fit, x_val, y_val = train_val_split(texts, y, config.validation_fraction, config.seed)
     with ctx.timer("refit_seconds"):
-        final = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir / "refit")
+        final = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir / "refit", pretrained)
     ctx.report.history = final.history
     return _finish(final, data, ctx)
 
