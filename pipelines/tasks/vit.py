@@ -37,13 +37,15 @@ from pipelines.tasks.image_classification import (
 class VitConfig(ImageClassifierConfig):
     """Configuration of the `vit` pipeline. Defaults are sized for a 2-core CPU and 10 minutes."""
 
-    epochs: int = param(12, "Maximum number of training epochs.", ge=1)
+    epochs: int = param(7, "Maximum number of training epochs.", ge=1)
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     weight_decay: float = param(0.05, "AdamW decoupled weight decay.", ge=0)
     warmup_epochs: float = param(1.0, "Linear warm-up length before cosine decay.", ge=0)
     label_smoothing: float = param(0.1, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
-    patch_size: int = param(4, "Side of the square patches (4: 49 tokens on 28x28).", ge=1)
+    patch_size: int = param(
+        7, "Side of the square patches. 7 (16 tokens) by default: on 2 CPU cores a 54k-image epoch of the "
+        "default net took 66 s, against 299 s with patch 4 (49 tokens), which fits 2 epochs in 10 minutes.", ge=1)
     dim: int = param(64, "Token width.", ge=1)
     depth: int = param(6, "Number of transformer blocks.", ge=1)
     heads: int = param(4, "Attention heads per block.", ge=1)

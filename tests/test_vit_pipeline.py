@@ -1,0 +1,48 @@
+"""Tests of the `vit` pipeline: it shares the mnist data step and report, adds attention maps,
+wires label smoothing and AdamW, and its model reloads safely."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import pipelines
+from pipelines.errors import ConfigError
+from pipelines.models import load_model
+
+TINY = dict(epochs=2, depth=2, dim=32, heads=2, mlp_dim=64, patch_size=7, batch_size=64, verbose=0)
+
+
+@pytest.mark.parametrize("overrides", [dict(patch_size=5), dict(dim=30, heads=4), dict(label_smoothing=1.0)])
+def test_bad_net_settings_are_refused_before_any_work(overrides, tmp_path):
+    with pytest.raises(ConfigError):
+        pipelines.run("vit", out=str(tmp_path / "run"), **overrides)
+    assert not (tmp_path / "run").exists()
+
+
+def test_vit_on_digits_reports_like_mnist_plus_attention(tmp_path):
+    result = pipelines.run("vit", dataset="digits", out=str(tmp_path / "run"), learning_rate=3e-3, **TINY)
+    mnist_names = {"accuracy", "f1_macro", "roc_auc_ovr_macro", "log_loss", "ece"}
+    assert mnist_names <= set(result.metrics)
+    assert result.metrics["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    report = json.loads((result.report_dir / "report.json").read_text())
+    assert "attention_rollout.png" in report["figures"]
+    assert isinstance(result.model.optimizer, keras.optimizers.AdamW)
+    # Label smoothing 0.1 is on by default: the loss is categorical on one-hot labels.
+    assert isinstance(result.model.loss, keras.losses.CategoricalCrossentropy)
+    assert result.model.loss.label_smoothing == pytest.approx(0.1)
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+    reloaded = load_model(result.report_dir / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_vit_short_run_on_real_mnist(real_data_dir, tmp_path):
+    result = pipelines.run("vit", data_dir=str(real_data_dir), out=str(tmp_path / "run"),
+                           max_train_samples=3000, learning_rate=3e-3, warmup_epochs=0.2, **TINY)
+    assert result.report["dataset"]["splits"]["test"] == 10000
+    assert result.metrics["accuracy"] > 0.5
