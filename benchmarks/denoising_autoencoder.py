@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import ROOT, append_section, markdown_table  # noqa: E402
+from _common import append_section, markdown_table, run_script  # noqa: E402
 
 # Noise, budget and test-set seed are shared by both sides; anything else of ours may vary.
 FIXED_KEYS = ("dataset", "corruption", "noise_factor", "test_noise_seed", "anomaly_class", "validation_fraction",
@@ -98,14 +97,6 @@ OURS = textwrap.dedent(
 )
 
 
-def _run(script: str, *args: str) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-seconds", type=float, default=240.0, help="training wall time of each side")
@@ -129,7 +120,7 @@ def main() -> None:
     for seed in range(1, args.seeds + 1):
         # The machine's speed drifts over minutes: alternate which side gets the first slot.
         for name, script, extra in (sides if seed % 2 else sides[::-1]):
-            r = _run(script, str(seed), str(args.budget_seconds), *extra)
+            r = run_script(script, str(seed), str(args.budget_seconds), *extra)
             psnr.setdefault(name, []).append(r["psnr_denoised"])
             rows.append([name, seed, f"{r['psnr_denoised']:.2f}", f"{r['ssim_denoised']:.4f}",
                          f"{r['psnr_noisy']:.2f}", f"{r['train_seconds']:.0f}", r["epochs"], r["train_images"],

@@ -13,14 +13,12 @@ from minute to minute.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import ROOT, append_section, markdown_table  # noqa: E402
+from _common import append_section, markdown_table, run_script  # noqa: E402
 
 # The keras.io example (examples/vision/mnist_convnet.py), unchanged but for timing and
 # the data source: our checked IDX reader instead of keras.datasets (no internet here).
@@ -68,14 +66,6 @@ OURS = textwrap.dedent(
 )
 
 
-def _run(script: str, seed: int) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script, str(seed)], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=1, help="repeat each side with seeds 1..N")
@@ -89,7 +79,7 @@ def main() -> None:
         # This machine's speed drifts by tens of percent over minutes: alternate which
         # side runs first so neither always gets the slower slot.
         for name, script in (sides if seed % 2 else sides[::-1]):
-            r = _run(script, seed)
+            r = run_script(script, str(seed))
             rows.append([name, seed, f"{100 * r['accuracy']:.2f} %", f"{r['train_seconds']:.0f}", r["epochs"],
                          f"{r['params']:,}"])
             print(rows[-1], flush=True)

@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import ROOT, append_section, markdown_table  # noqa: E402
+from _common import append_section, markdown_table, run_script  # noqa: E402
 
 KERAS_EXAMPLE = textwrap.dedent(
     """
@@ -78,14 +77,6 @@ OURS = textwrap.dedent(
 )
 
 
-def _run(script: str, *args: str) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f} %"
 
@@ -95,9 +86,9 @@ def _epochs(seconds: list[float] | None) -> str:
 
 
 def imdb(seed: int, write: bool) -> None:
-    ours = _run(OURS, str(seed), "{}")
+    ours = run_script(OURS, str(seed), "{}")
     print("ours", ours, flush=True)
-    keras_side = _run(KERAS_EXAMPLE, str(seed))
+    keras_side = run_script(KERAS_EXAMPLE, str(seed))
     print("keras", keras_side, flush=True)
     m = ours["metrics"]
     rows = [
@@ -118,7 +109,7 @@ def imdb(seed: int, write: bool) -> None:
 
 
 def mr(seed: int, write: bool) -> None:
-    ours = _run(OURS, str(seed), json.dumps({"dataset": "mr"}))
+    ours = run_script(OURS, str(seed), json.dumps({"dataset": "mr"}))
     m = ours["metrics"]
     rows = [[name, f"{100 * m[key + '_mean']:.2f} %", f"{100 * m[key + '_std']:.2f}"]
             for name, key in (("RNN", "cv_accuracy"), ("TF-IDF 1-2-gram + logistic regression", "baseline_cv_accuracy"),

@@ -14,14 +14,12 @@ on all cores), so the fraction says how well the small ViT uses this CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import ROOT, append_section, markdown_table  # noqa: E402
+from _common import append_section, markdown_table, run_script  # noqa: E402
 
 BUDGET_SECONDS = 600
 
@@ -69,14 +67,6 @@ PEAK = textwrap.dedent(
 )
 
 
-def _run(args: list[str]) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"])
@@ -85,11 +75,11 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("PIPELINES_DATA_DIR"):
         raise SystemExit("set PIPELINES_DATA_DIR to the folder holding mnist/")
-    peak = _run([PEAK])["peak_flops"]
+    peak = run_script(PEAK)["peak_flops"]
     print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
     rows = []
     for dataset in args.datasets:
-        r = _run([RUN, dataset, str(args.seed)])
+        r = run_script(RUN, dataset, str(args.seed))
         achieved = r["train_flops"] / r["train_seconds"]
         rows.append([dataset, f"{100 * r['accuracy']:.2f} %", f"{r['train_seconds']:.0f}",
                      "yes" if r["train_seconds"] <= BUDGET_SECONDS else "NO", r["epochs"], f"{r['params']:,}",
