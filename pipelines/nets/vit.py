@@ -25,6 +25,7 @@ from keras import layers, ops
 from pipelines.errors import ConfigError
 
 __all__ = [
+    "check_vit_args",
     "PatchEmbedding",
     "ClassToken",
     "PositionEmbedding",
@@ -354,6 +355,42 @@ def make_vit(
         ((None, 10), (1, 17, 32))
     """
     input_shape = tuple(input_shape)
+    check_vit_args(input_shape, num_classes, patch_size=patch_size, dim=dim, depth=depth, heads=heads,
+                   mlp_dim=mlp_dim, dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path,
+                   head_dropout=head_dropout)
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = PatchEmbedding(patch_size, dim, name="patch_embedding")(inputs)
+    x = ClassToken(name="class_token")(x)
+    x = PositionEmbedding(name="position_embedding")(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name="embedding_dropout")(x)
+    for i in range(depth):
+        rate = drop_path * i / (depth - 1) if depth > 1 else drop_path
+        x = TransformerBlock(heads, mlp_dim, dropout=dropout, attention_dropout=attention_dropout,
+                             drop_path=rate, name=f"block_{i}")(x)
+    x = x[:, 0]
+    x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    if head_dropout > 0:
+        x = layers.Dropout(head_dropout, name="head_dropout")(x)
+    logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def check_vit_args(
+    input_shape: Sequence[int], num_classes: int, *, patch_size: int, dim: int, depth: int, heads: int,
+    mlp_dim: int, dropout: float = 0.0, attention_dropout: float = 0.0, drop_path: float = 0.0,
+    head_dropout: float = 0.0,
+) -> None:
+    """Checks `make_vit`'s arguments without building anything (configs call it to fail early).
+
+    Raises:
+        ConfigError: As `make_vit` describes.
+
+    Example:
+        >>> check_vit_args((28, 28, 1), 10, patch_size=7, dim=64, depth=2, heads=4, mlp_dim=128)
+    """
+    input_shape = tuple(input_shape)
     try:
         _check_positive(num_classes=num_classes, patch_size=patch_size, dim=dim, depth=depth, heads=heads,
                         mlp_dim=mlp_dim)
@@ -376,23 +413,6 @@ def make_vit(
     if dim % heads:
         raise ConfigError(f"expected dim divisible by heads. Received: dim={dim}, heads={heads}. "
                           f"Pass heads in {[h for h in range(1, dim + 1) if dim % h == 0]}.")
-
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = PatchEmbedding(patch_size, dim, name="patch_embedding")(inputs)
-    x = ClassToken(name="class_token")(x)
-    x = PositionEmbedding(name="position_embedding")(x)
-    if dropout > 0:
-        x = layers.Dropout(dropout, name="embedding_dropout")(x)
-    for i in range(depth):
-        rate = drop_path * i / (depth - 1) if depth > 1 else drop_path
-        x = TransformerBlock(heads, mlp_dim, dropout=dropout, attention_dropout=attention_dropout,
-                             drop_path=rate, name=f"block_{i}")(x)
-    x = x[:, 0]
-    x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-    if head_dropout > 0:
-        x = layers.Dropout(head_dropout, name="head_dropout")(x)
-    logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
-    return keras.Model(inputs, logits, name=name)
 
 
 def make_attention_model(vit_model: keras.Model) -> keras.Model:

@@ -20,7 +20,7 @@ import numpy as np
 from pipelines.config import param
 from pipelines.evaluation.attention import attention_overlay_figure, attention_rollout
 from pipelines.inputs.images import to_float_images
-from pipelines.nets.vit import make_attention_model, make_vit
+from pipelines.nets.vit import check_vit_args, make_attention_model, make_vit
 from pipelines.registry import register
 from pipelines.inputs.mnist import ImageData
 from pipelines.tasks.image_classification import (
@@ -57,9 +57,8 @@ class VitConfig(ImageClassifierConfig):
     attention_images: int = param(8, "Test images shown with their attention rollout (0: none).", ge=0)
 
     def validate(self) -> None:
-        # The net's own checks (patches divide the image, dim divides into heads) raise
-        # ConfigError; building it on the meta level costs milliseconds and nothing runs.
-        make_vit((28, 28, 1), 10, **self.net_kwargs())
+        # The net's own checks (patches divide the image, dim divides into heads), without building it.
+        check_vit_args((28, 28, 1), 10, **self.net_kwargs())
 
     def net_kwargs(self) -> dict:
         return dict(patch_size=self.patch_size, dim=self.dim, depth=self.depth, heads=self.heads,
