@@ -236,3 +236,30 @@ def test_a_few_training_steps_reduce_the_loss():
     initial = float(_loss(model, x, labels))
     _train_steps(model, x, labels, steps=8)
     assert float(_loss(model, x, labels)) < 0.6 * initial
+
+
+@pytest.mark.parametrize("stem, patch_size, tokens", [((8,), 2, 49), ((8, 16), 1, 49), ((8, 16, 16), 1, 16)])
+def test_convolutional_stem_halves_the_grid_per_layer(stem, patch_size, tokens):
+    layer = PatchEmbedding(patch_size, 12, stem_channels=stem)
+    assert tuple(layer(IMAGES[:2]).shape) == (2, tokens, 12)
+    assert layer.compute_output_shape((None, 28, 28, 1)) == (None, tokens, 12)
+    # One conv, one batch norm (scale, shift and two moving statistics) per stem layer, then the projection.
+    assert len(layer.weights) == 5 * len(stem) + 2
+
+
+def test_stem_patches_must_divide_the_stem_output():
+    # Two stride-2 layers leave 7x7, which patch 2 does not divide.
+    with pytest.raises(ConfigError, match="stem's 7x7 output"):
+        make_vit(patch_size=2, stem_channels=(8, 8), dim=16, depth=1, heads=2, mlp_dim=16)
+    with pytest.raises(ConfigError, match="stem_channels"):
+        make_vit(patch_size=1, stem_channels=(8, 0), dim=16, depth=1, heads=2, mlp_dim=16)
+
+
+def test_vit_with_a_stem_saves_and_reloads_with_safe_mode(tmp_path):
+    model = make_vit(patch_size=1, stem_channels=(8, 16, 16), dim=16, depth=1, heads=2, mlp_dim=16)
+    _train_steps(model, IMAGES, np.arange(8) % 10, steps=2)  # moves the batch-norm statistics off their init
+    path = tmp_path / "vit_stem.keras"
+    model.save(path)
+    reloaded = load_model(path)
+    assert reloaded.get_layer("patch_embedding").stem_channels == (8, 16, 16)
+    np.testing.assert_allclose(_numpy(reloaded(IMAGES)), _numpy(model(IMAGES)), rtol=1e-5, atol=1e-5)

@@ -59,34 +59,61 @@ class PatchEmbedding(layers.Layer):
         (2, 49, 8)
     """
 
-    def __init__(self, patch_size: int, dim: int, **kwargs) -> None:
+    def __init__(self, patch_size: int, dim: int, stem_channels: Sequence[int] = (), **kwargs) -> None:
         super().__init__(**kwargs)
         _check_positive(patch_size=patch_size, dim=dim)
+        _check_positive(**{f"stem_channels[{i}]": c for i, c in enumerate(stem_channels)})
         self.patch_size = patch_size
         self.dim = dim
+        self.stem_channels = tuple(stem_channels)
+        self.stem = []
+        for i, channels in enumerate(self.stem_channels):
+            self.stem += [
+                layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, name=f"stem_conv_{i}"),
+                layers.BatchNormalization(name=f"stem_norm_{i}"),
+                layers.ReLU(name=f"stem_relu_{i}"),
+            ]
         self.projection = layers.Conv2D(dim, patch_size, strides=patch_size, padding="valid", name="projection")
 
     def build(self, input_shape: tuple) -> None:
-        height, width = input_shape[1], input_shape[2]
+        height, width = stem_output_size(input_shape[1:3], len(self.stem_channels))
         if height is None or width is None or height % self.patch_size or width % self.patch_size:
+            where = f" after the stem (here {height}x{width})" if self.stem_channels else ""
             raise ValueError(
-                f"expected a static image height and width divisible by patch_size={self.patch_size}. "
+                f"expected a static image height and width{where} divisible by patch_size={self.patch_size}. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
-        self.projection.build(input_shape)
+        shape = tuple(input_shape)
+        for layer in self.stem:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.projection.build(shape)
 
-    def call(self, inputs):
-        x = self.projection(inputs)
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self.stem:
+            x = layer(x, training=training)
+        x = self.projection(x)
         return ops.reshape(x, (ops.shape(x)[0], -1, self.dim))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        height, width = input_shape[1], input_shape[2]
+        height, width = stem_output_size(input_shape[1:3], len(self.stem_channels))
         return (input_shape[0], (height // self.patch_size) * (width // self.patch_size), self.dim)
 
     def get_config(self) -> dict:
         base_config = super().get_config()
-        config = {"patch_size": self.patch_size, "dim": self.dim}
+        config = {"patch_size": self.patch_size, "dim": self.dim, "stem_channels": list(self.stem_channels)}
         return {**base_config, **config}
+
+
+def stem_output_size(size: Sequence[int | None], n_stem: int) -> tuple:
+    """Height and width after `n_stem` stride-2 'same' convolutions (each halves, rounding up)."""
+    out = []
+    for side in size:
+        for _ in range(n_stem):
+            side = None if side is None else -(-side // 2)
+        out.append(side)
+    return tuple(out)
 
 
 @keras.saving.register_keras_serializable(package="pipelines")
@@ -305,6 +332,7 @@ def make_vit(
     num_classes: int = 10,
     *,
     patch_size: int = 4,
+    stem_channels: Sequence[int] = (),
     dim: int = 64,
     depth: int = 6,
     heads: int = 4,
@@ -331,6 +359,11 @@ def make_vit(
             `patch_size`. Defaults to `(28, 28, 1)`.
         num_classes: Number of output logits. Defaults to `10`.
         patch_size: Side of a square patch. Defaults to `4` (49 patches on 28x28).
+            With a stem, patches are cut from the stem's output feature map.
+        stem_channels: Channels of optional stride-2 3x3 Conv-BN-ReLU layers before the
+            patch projection: the convolutional stem of Xiao et al. 2021 ("Early
+            convolutions help transformers see better"), which makes small ViTs train
+            faster and more stably. `()` (the default) is the plain ViT.
         dim: Token width; divisible by `heads`. Defaults to `64`.
         depth: Number of transformer blocks. Defaults to `6`.
         heads: Attention heads per block. Defaults to `4`.
@@ -355,12 +388,12 @@ def make_vit(
         ((None, 10), (1, 17, 32))
     """
     input_shape = tuple(input_shape)
-    check_vit_args(input_shape, num_classes, patch_size=patch_size, dim=dim, depth=depth, heads=heads,
-                   mlp_dim=mlp_dim, dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path,
-                   head_dropout=head_dropout)
+    check_vit_args(input_shape, num_classes, patch_size=patch_size, stem_channels=stem_channels, dim=dim,
+                   depth=depth, heads=heads, mlp_dim=mlp_dim, dropout=dropout,
+                   attention_dropout=attention_dropout, drop_path=drop_path, head_dropout=head_dropout)
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = PatchEmbedding(patch_size, dim, name="patch_embedding")(inputs)
+    x = PatchEmbedding(patch_size, dim, stem_channels=stem_channels, name="patch_embedding")(inputs)
     x = ClassToken(name="class_token")(x)
     x = PositionEmbedding(name="position_embedding")(x)
     if dropout > 0:
@@ -379,7 +412,7 @@ def make_vit(
 
 def check_vit_args(
     input_shape: Sequence[int], num_classes: int, *, patch_size: int, dim: int, depth: int, heads: int,
-    mlp_dim: int, dropout: float = 0.0, attention_dropout: float = 0.0, drop_path: float = 0.0,
+    mlp_dim: int, stem_channels: Sequence[int] = (), dropout: float = 0.0, attention_dropout: float = 0.0, drop_path: float = 0.0,
     head_dropout: float = 0.0,
 ) -> None:
     """Checks `make_vit`'s arguments without building anything (configs call it to fail early).
@@ -393,7 +426,7 @@ def check_vit_args(
     input_shape = tuple(input_shape)
     try:
         _check_positive(num_classes=num_classes, patch_size=patch_size, dim=dim, depth=depth, heads=heads,
-                        mlp_dim=mlp_dim)
+                        mlp_dim=mlp_dim, **{f"stem_channels[{i}]": c for i, c in enumerate(stem_channels)})
         _check_rate(dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path,
                     head_dropout=head_dropout)
     except ValueError as e:
@@ -403,12 +436,13 @@ def check_vit_args(
     if len(input_shape) != 3 or not all(isinstance(s, int) and s > 0 for s in input_shape):
         raise ConfigError(f"expected input_shape=(height, width, channels) of positive integers. "
                           f"Received: input_shape={input_shape}")
-    if input_shape[0] % patch_size or input_shape[1] % patch_size:
-        divisors = [p for p in range(1, min(input_shape[:2]) + 1)
-                    if input_shape[0] % p == 0 and input_shape[1] % p == 0]
+    height, width = stem_output_size(input_shape[:2], len(tuple(stem_channels)))
+    if height % patch_size or width % patch_size:
+        divisors = [p for p in range(1, min(height, width) + 1) if height % p == 0 and width % p == 0]
+        where = f"the stem's {height}x{width} output" if stem_channels else "the image height and width"
         raise ConfigError(
-            f"expected a patch_size that divides the image height and width. Received: patch_size={patch_size} "
-            f"for input_shape={input_shape}. Pass one of {divisors}."
+            f"expected a patch_size that divides {where}. Received: patch_size={patch_size} "
+            f"for input_shape={input_shape}, stem_channels={tuple(stem_channels)}. Pass one of {divisors}."
         )
     if dim % heads:
         raise ConfigError(f"expected dim divisible by heads. Received: dim={dim}, heads={heads}. "

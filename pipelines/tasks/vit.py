@@ -46,6 +46,9 @@ class VitConfig(ImageClassifierConfig):
     patch_size: int = param(
         7, "Side of the square patches. 7 (16 tokens) by default: on 2 CPU cores a 54k-image epoch of the "
         "default net took 66 s, against 299 s with patch 4 (49 tokens), which fits 2 epochs in 10 minutes.", ge=1)
+    stem_channels: tuple[int, ...] = param(
+        (), "Channels of stride-2 3x3 Conv-BN-ReLU layers before the patch projection (a convolutional stem, "
+        "Xiao et al. 2021); patches are then cut from the stem's output. () is the plain ViT.")
     dim: int = param(64, "Token width.", ge=1)
     depth: int = param(6, "Number of transformer blocks.", ge=1)
     heads: int = param(4, "Attention heads per block.", ge=1)
@@ -61,7 +64,7 @@ class VitConfig(ImageClassifierConfig):
         check_vit_args((28, 28, 1), 10, **self.net_kwargs())
 
     def net_kwargs(self) -> dict:
-        return dict(patch_size=self.patch_size, dim=self.dim, depth=self.depth, heads=self.heads,
+        return dict(patch_size=self.patch_size, stem_channels=self.stem_channels, dim=self.dim, depth=self.depth, heads=self.heads,
                     mlp_dim=self.mlp_dim, dropout=self.dropout, attention_dropout=self.attention_dropout,
                     drop_path=self.drop_path)
 
