@@ -6,7 +6,7 @@ so the resamples are held as a count matrix `C` of shape `(B, n)` (`C[b, i]` = c
 item `i` in resample `b`), and each metric of all `B` resamples is one weighted sum:
 accuracy is `C @ correct / n`, the confusion counts behind F1 are `C @ one_hot`, R^2 needs
 `C @ y`, `C @ y**2` and `C @ residual**2`, and the ROC AUC is a weighted Mann-Whitney
-statistic over the scores sorted once. `C` is built in chunks of resamples, so memory
+statistic over the negatives' scores sorted once. `C` is built in chunks of resamples, so memory
 stays at `chunk * n` floats whatever `B`.
 
 The interval is the percentile interval (2.5th and 97.5th percentiles of the resampled
@@ -225,24 +225,28 @@ def roc_auc_binary_stat(y_true: np.ndarray, score: np.ndarray) -> Statistic:
     """ROC AUC of `score` for `y_true == 1`, as `roc_auc_score`; NaN without both classes.
 
     The AUC is the probability that a random positive outscores a random negative, ties
-    counting one half (Mann-Whitney). With item weights `w`, sorting the scores once and
-    grouping ties, it is `sum_g Wpos_g * (Wneg below g + Wneg_g / 2) / (Wpos * Wneg)`.
+    counting one half (Mann-Whitney). With item weights `w` it is
+    `sum_i w_i * (W_neg below s_i + W_neg tied with s_i / 2) / (W_pos * W_neg)` over the
+    positives `i`. The negatives are sorted once; a cumulative sum of their weights, read
+    at each positive's precomputed rank (`searchsorted`), gives both terms exactly.
     """
     positive = np.asarray(y_true) == 1
     score = np.asarray(score, dtype=np.float64)
-    order = np.argsort(score, kind="stable")
-    sorted_score = score[order]
-    starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
-    pos_sorted = positive[order].astype(np.float64)
+    neg_order = np.flatnonzero(~positive)[np.argsort(score[~positive], kind="stable")]
+    pos_items = np.flatnonzero(positive)
+    neg_sorted = score[neg_order]
+    below = np.searchsorted(neg_sorted, score[pos_items], side="left")
+    up_to = np.searchsorted(neg_sorted, score[pos_items], side="right")
 
     def stat(counts: np.ndarray) -> np.ndarray:
-        c = counts[:, order]
-        w_pos = np.add.reduceat(c * pos_sorted, starts, axis=1)
-        w_neg = np.add.reduceat(c * (1.0 - pos_sorted), starts, axis=1)
-        below = np.cumsum(w_neg, axis=1) - w_neg
-        total_pos, total_neg = w_pos.sum(axis=1), w_neg.sum(axis=1)
+        # neg_cum[:, j]: weight of the j lowest-scored negatives (a leading 0 column).
+        neg_cum = np.zeros((len(counts), len(neg_order) + 1))
+        np.cumsum(counts[:, neg_order], axis=1, out=neg_cum[:, 1:])
+        w_pos = counts[:, pos_items]
+        lower, lower_or_tied = neg_cum[:, below], neg_cum[:, up_to]
+        total_pos, total_neg = w_pos.sum(axis=1), neg_cum[:, -1]
         with np.errstate(invalid="ignore", divide="ignore"):
-            auc = (w_pos * (below + 0.5 * w_neg)).sum(axis=1) / (total_pos * total_neg)
+            auc = (w_pos * (lower + lower_or_tied)).sum(axis=1) / (2.0 * total_pos * total_neg)
         return np.where((total_pos > 0) & (total_neg > 0), auc, np.nan)
 
     return stat
