@@ -37,6 +37,7 @@ __all__ = [
     "resample_indices",
     "count_matrix",
     "bootstrap",
+    "bootstrap_many",
     "paired_bootstrap",
     "accuracy_stat",
     "f1_macro_stat",
@@ -179,6 +180,19 @@ def paired_bootstrap(
         return interval, float("nan")
     p = 2 * min(np.mean(finite <= 0), np.mean(finite >= 0))
     return interval, float(min(1.0, p))
+
+
+def bootstrap_many(
+    stats: Mapping[str, Statistic], n: int, *, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> dict[str, Interval]:
+    """`bootstrap` of several statistics of one test set, on the same resamples.
+
+    Example:
+        >>> ci = bootstrap_many({"mean": mean_stat(np.ones(4))}, 4, n_resamples=10)
+        >>> ci["mean"].low, ci["mean"].high
+        (1.0, 1.0)
+    """
+    return _many(stats, n, n_resamples, seed)
 
 
 # ------------------------------------------------------------------- batched statistics

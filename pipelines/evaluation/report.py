@@ -108,6 +108,7 @@ class Report:
         history: A Keras `History.history`, metric name to one value per epoch.
         timings: Stage name to seconds.
         status: `"ok"` or `"failed"`.
+        title: The page's heading and HTML title. Defaults to `"<pipeline> report"`.
         extra: Additional JSON data merged into the top level of `to_dict()`; its keys
             must not collide with the fixed keys.
 
@@ -127,6 +128,7 @@ class Report:
         environment: Mapping[str, Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.title = f"{pipeline} report"
         self.dataset: dict[str, Any] = dict(dataset or {})
         self.config: dict[str, Any] = dict(config or {})
         self.environment: dict[str, Any] = dict(environment or {})
@@ -403,7 +405,7 @@ class Report:
                 body.append(f'<div class="text">{esc(args[0].strip())}</div>')
         # Concatenated, not str.format-ed: the CSS is full of braces.
         return (
-            _HTML_HEAD.replace("$title", esc(f"{self.pipeline} report"))
+            _HTML_HEAD.replace("$title", esc(self.title))
             + "\n".join(body)
             + "\n</body>\n</html>\n"
         )
@@ -455,7 +457,7 @@ class Report:
     def _blocks(self) -> list[tuple]:
         """The report as a flat list of blocks that both renderers walk in order."""
         blocks: list[tuple] = [
-            ("h1", f"{self.pipeline} report"),
+            ("h1", self.title),
             ("kv", [("Status", self.status)]),
         ]
         if self.dataset:
