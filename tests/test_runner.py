@@ -64,7 +64,7 @@ def test_missing_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "digits"
-    return pipelines.run("mnist", out=str(out), deterministic=True, **QUICK)
+    return pipelines.run("mnist", out=str(out), deterministic=True, tensorboard=True, **QUICK)
 
 
 def test_op_determinism_is_recorded_and_switched_off_after_the_run(digits_run):
@@ -131,3 +131,27 @@ def test_evaluate_a_saved_model_reproduces_its_test_metrics(digits_run, tmp_path
 def test_evaluate_refuses_a_missing_model(tmp_path):
     with pytest.raises(ModelLoadError, match="no model file"):
         pipelines.evaluate("mnist", tmp_path / "none.keras", out=str(tmp_path / "ev"))
+
+
+def test_report_links_its_files_and_tensorboard_logs(digits_run):
+    report = json.loads((digits_run.report_dir / "report.json").read_text())
+    rows = {row["what"]: row for row in report["tables"]["Files of this run"]}
+    logs = digits_run.report_dir / "tensorboard"
+    assert logs.is_dir() and report["tensorboard_logdir"] == str(logs.resolve())
+    assert rows["TensorBoard logs"]["link"] == {"text": "tensorboard/", "href": "tensorboard/"}
+    assert rows["TensorBoard logs"]["open with"] == f"tensorboard --logdir {logs.resolve()}"
+    assert rows["Saved model"]["link"]["href"] == "model.keras"
+    assert (digits_run.report_dir / "predictions.npz").is_file() and report["created"].endswith("+00:00")
+    assert '<a href="tensorboard/">tensorboard/</a>' in (digits_run.report_dir / "report.html").read_text()
+
+
+def test_a_verbose_run_ends_with_its_metrics_then_the_report_path(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from pipelines.runner import _print_done
+
+    _print_done(SimpleNamespace(verbose=1), tmp_path, {"accuracy": 0.5, "accuracy_ci_low": 0.4, "f1_class_0": 1.0})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["accuracy=0.5000", f"Report: {(tmp_path / 'report.html').resolve()}"]
+    _print_done(SimpleNamespace(verbose=0), tmp_path, {"accuracy": 0.5})
+    assert capsys.readouterr().out == ""

@@ -39,7 +39,7 @@ from pipelines.evaluation import bootstrap as bs
 from pipelines.evaluation import plots
 from pipelines.evaluation.report import PREDICTIONS_FILE, Link, Report
 
-__all__ = ["RunRecord", "load_run", "check_same_test_set", "mcnemar_test", "compare_runs", "HEADLINES"]
+__all__ = ["RunRecord", "load_run", "check_same_test_set", "mcnemar_test", "compare_runs", "overlay_figure", "HEADLINES"]
 
 # Per kind: the metrics compared, each with its batched statistic built from the arrays.
 HEADLINES: dict[str, tuple[str, ...]] = {
@@ -187,7 +187,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike) 
                      note=_PAIRED_NOTES[kind])
     if kind == "classification":
         for curve, title in (("roc", "ROC curves"), ("pr", "Precision-recall curves")):
-            report.add_figure(f"{curve}_overlay", _overlay_figure(runs, curve), title=title,
+            report.add_figure(f"{curve}_overlay", overlay_figure(runs, curve), title=title,
                               caption="Each run's macro-average curve over the one-vs-rest classes (class 1's "
                               "curve for two classes); the legend gives the run's macro AUC or AP.")
     paths = report.write(out)
@@ -237,7 +237,12 @@ def _paired_rows(runs: Sequence[RunRecord], statistics: dict, n: int) -> list[di
     return rows
 
 
-def _overlay_figure(runs: Sequence[RunRecord], kind: str) -> Figure:
+def overlay_figure(runs: Sequence[RunRecord], kind: str) -> Figure:
+    """Overlays each classification run's ROC (`kind="roc"`) or PR (`"pr"`) curve, labeled by run.
+
+    The curve is `plots.average_curve`: the macro average over one-vs-rest classes, or
+    class 1's curve for two classes.
+    """
     fig = Figure(figsize=(5.5, 4.5), layout="constrained")
     ax = fig.add_subplot()
     scores, lowest = [], []
