@@ -39,7 +39,9 @@ from pipelines.evaluation import bootstrap as bs
 from pipelines.evaluation import plots
 from pipelines.evaluation.report import PREDICTIONS_FILE, Link, Report
 
-__all__ = ["RunRecord", "load_run", "check_same_test_set", "mcnemar_test", "compare_runs", "overlay_figure", "HEADLINES"]
+__all__ = [
+    "RunRecord", "load_run", "check_same_test_set", "mcnemar_test", "compare_runs", "overlay_figure", "HEADLINES",
+]
 
 # Per kind: the metrics compared, each with its batched statistic built from the arrays.
 HEADLINES: dict[str, tuple[str, ...]] = {
@@ -80,8 +82,9 @@ def load_run(run_dir: str | os.PathLike, name: str | None = None) -> RunRecord:
         raise ComparisonError(f"expected a run directory holding report.json. Received: {str(run_dir)!r}. "
                               "Pass the --out directory of a run.")
     if not npz_path.is_file():
-        raise ComparisonError(f"expected {PREDICTIONS_FILE} in {str(run_dir)!r}: runs made before comparisons "
-                              "existed do not save their predictions. Re-run or re-evaluate the model.")
+        raise ComparisonError(f"expected {PREDICTIONS_FILE} in {str(run_dir)!r}. Received a run without saved "
+                              "test-set predictions: made before comparisons existed (re-run, or re-evaluate its "
+                              "model with `pipelines evaluate`), or of a pipeline that saves none.")
     try:
         report = json.loads(report_path.read_text())
         with np.load(npz_path, allow_pickle=False) as data:

@@ -145,8 +145,6 @@ def add_regression_evaluation(
     intervals = {"oof_r2": bootstrap(r2_stat(y_true, results[0].oof), len(y_true))}
     metrics["oof_r2"] = intervals["oof_r2"].estimate
     metrics.update(interval_metrics(intervals))
-    add_interval_table(report, intervals, what=f"the {len(y_true):,} rows' out-of-fold predictions of "
-                       f"{results[0].name} (it does not cover refitting on other folds)")
     report.extra.setdefault("headline_metric", "cv_r2_mean")
     report.add_predictions("regression", y_true=np.asarray(y_true, dtype=np.float64),
                            y_pred=np.asarray(results[0].oof, dtype=np.float64), fold_ids=np.asarray(fold_ids),
@@ -179,7 +177,9 @@ def add_regression_evaluation(
             caption="loss: the training loss averaged over the steps of each point; val_loss: the loss on "
             "the held-out rows of every fold at its end. Recorded only, never used to select anything.",
         )
-    report.add_metrics(metrics)
+    report.add_metrics(metrics)  # first, so the metrics keep their documented order
+    add_interval_table(report, intervals, what=f"the {len(y_true):,} rows' out-of-fold predictions of "
+                       f"{results[0].name} (it does not cover refitting on other folds)")
     return metrics
 
 

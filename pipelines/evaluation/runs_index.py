@@ -93,8 +93,9 @@ def write_index(directory: str | os.PathLike = "reports") -> Path:
     report = Report("index")
     report.title = f"Runs under {directory.resolve()}"
     report.extra["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    report.add_table(f"Runs ({len(rows)})", rows, note="Newest first. Headline: the pipeline's main metric with its bootstrap "
-                     "95% interval when the run has one. Dates are the runs' start times, else the report file's.")
+    report.add_table(f"Runs ({len(rows)})", rows,
+                     note="Newest first. Headline: the pipeline's main metric with its bootstrap 95% interval "
+                     "when the run has one. Dates are the runs' start times, else the report file's.")
     return report.write(directory, stem=INDEX_STEM)[f"{INDEX_STEM}.html"]
 
 
