@@ -64,7 +64,7 @@ def test_missing_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "digits"
-    return pipelines.run("mnist", out=str(out), deterministic=True, tensorboard=True, **QUICK)
+    return pipelines.run("mnist", out=str(out), deterministic=True, **QUICK)
 
 
 def test_op_determinism_is_recorded_and_switched_off_after_the_run(digits_run):
@@ -133,16 +133,28 @@ def test_evaluate_refuses_a_missing_model(tmp_path):
         pipelines.evaluate("mnist", tmp_path / "none.keras", out=str(tmp_path / "ev"))
 
 
-def test_report_links_its_files_and_tensorboard_logs(digits_run):
+def test_report_links_its_files(digits_run):
     report = json.loads((digits_run.report_dir / "report.json").read_text())
     rows = {row["what"]: row for row in report["tables"]["Files of this run"]}
-    logs = digits_run.report_dir / "tensorboard"
-    assert logs.is_dir() and report["tensorboard_logdir"] == str(logs.resolve())
-    assert rows["TensorBoard logs"]["link"] == {"text": "tensorboard/", "href": "tensorboard/"}
-    assert rows["TensorBoard logs"]["open with"] == f"tensorboard --logdir {logs.resolve()}"
-    assert rows["Saved model"]["link"]["href"] == "model.keras"
+    assert rows["Saved model"]["link"] == {"text": "model.keras", "href": "model.keras"}
+    assert "TensorBoard logs" not in rows and "tensorboard_logdir" not in report  # none written
     assert (digits_run.report_dir / "predictions.npz").is_file() and report["created"].endswith("+00:00")
-    assert '<a href="tensorboard/">tensorboard/</a>' in (digits_run.report_dir / "report.html").read_text()
+    assert '<a href="model_card.json">model_card.json</a>' in (digits_run.report_dir / "report.html").read_text()
+
+
+def test_tensorboard_logs_are_linked_when_written(tmp_path):
+    # Unit-level: TensorBoard itself is not a dependency (tensorboard=True needs `pip install tensorboard`).
+    from pipelines.evaluation.report import Report
+    from pipelines.runner import _add_links
+
+    (tmp_path / "tensorboard" / "train").mkdir(parents=True)
+    report = Report("demo")
+    _add_links(report, tmp_path)
+    row = report.to_dict()["tables"]["Files of this run"][0]
+    logs = (tmp_path / "tensorboard").resolve()
+    assert row == {"what": "TensorBoard logs", "link": {"text": "tensorboard/", "href": "tensorboard/"},
+                   "open with": f"tensorboard --logdir {logs}"}
+    assert report.extra["tensorboard_logdir"] == str(logs)
 
 
 def test_a_verbose_run_ends_with_its_metrics_then_the_report_path(tmp_path, capsys):
