@@ -6,6 +6,8 @@
                        [--fallback-dataset NAME]
     pipelines evaluate NAME --model PATH [--out DIR]
     pipelines config NAME
+    pipelines compare RUN_DIR RUN_DIR... [--out DIR]
+    pipelines reports [DIR]
 
 Bad input exits with status 2 and one line on stderr (`--debug` shows the traceback).
 """
@@ -58,6 +60,13 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device")
     ev.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--quiet", action="store_true")
+
+    cmp = sub.add_parser("compare", help="compare runs evaluated on the same test set")
+    cmp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp.add_argument("--out", help="output directory (default: reports/compare/<timestamp>)")
+
+    idx = sub.add_parser("reports", help="write an index page of every run under a reports directory")
+    idx.add_argument("directory", nargs="?", default="reports", metavar="DIR")
     return parser
 
 
@@ -102,6 +111,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         for name in registry.list_pipelines():
             print(name)
         return 0
+    if args.command == "compare":
+        from pipelines.evaluation.compare import compare_runs
+        from pipelines.runner import make_run_dir
+
+        if len(args.run_dirs) < 2:  # checked before creating the output directory
+            from pipelines.errors import ComparisonError
+
+            raise ComparisonError(f"expected at least two run directories. Received: {len(args.run_dirs)}.")
+        page = compare_runs(args.run_dirs, make_run_dir(args.out, "compare"))
+        print(f"Comparison: {page.resolve()}")
+        return 0
+    if args.command == "reports":
+        from pipelines.evaluation.runs_index import write_index
+
+        print(f"Index: {write_index(args.directory).resolve()}")
+        return 0
     registry.check_name(args.name)  # fail fast, before TensorFlow loads
     from pipelines.config import apply_overrides, field_docs
 
@@ -117,9 +142,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         result = runner.run(config)
     else:
         result = runner.evaluate(args.name, args.model, **_config_fields(config))
-    headline = {k: v for k, v in result.metrics.items() if "class_" not in k}
-    if config.verbose:
-        print("  ".join(f"{k}={v:.4f}" for k, v in list(headline.items())[:6] if v is not None))
+    if not config.verbose:  # a verbose run printed it already, after its metrics
+        print(f"Report: {(result.report_dir / 'report.html').resolve()}")
     return 0
 
 

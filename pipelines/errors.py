@@ -18,6 +18,7 @@ __all__ = [
     "ModelLoadError",
     "TrainingDivergedError",
     "DeviceUnavailableError",
+    "ComparisonError",
 ]
 
 
@@ -62,3 +63,7 @@ class TrainingDivergedError(PipelinesError, RuntimeError):
 
 class DeviceUnavailableError(PipelinesError, RuntimeError):
     """The requested device or precision is not available on this machine."""
+
+
+class ComparisonError(PipelinesError, ValueError):
+    """Runs cannot be compared: a run lacks its saved predictions, or the test sets differ."""

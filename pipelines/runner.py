@@ -109,6 +109,7 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     from pipelines.evaluation.report import Report
 
     report = Report(task.name, config=config_to_dict(config))
+    report.extra["created"] = _now()
     total_start = time.perf_counter()
     with _seeded(config), devices.precision_policy(config.precision):
         strategy = devices.make_strategy(config.device)
@@ -118,8 +119,9 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     report.timings["total_seconds"] = time.perf_counter() - total_start
     _save_model(model, run_dir / "model.keras")
     _write_model_card(run_dir, task.name, config, report, ctx.model_card)
+    _add_links(report, run_dir)
     report.write(run_dir)
-    _print_done(config, run_dir)
+    _print_done(config, run_dir, report.metrics)
     return RunResult(
         model=model,
         history=report.history,
@@ -152,6 +154,7 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
     from pipelines.models import load_model
 
     report = Report(task.name, config=config_to_dict(config))
+    report.extra["created"] = _now()
     report.extra["evaluated_model"] = str(model_path.resolve())
     total_start = time.perf_counter()
     with _seeded(config), devices.precision_policy(config.precision):
@@ -161,8 +164,9 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
         model = load_model(model_path)
         task.evaluate(model, config, ctx)
     report.timings["total_seconds"] = time.perf_counter() - total_start
+    _add_links(report, run_dir)
     report.write(run_dir)
-    _print_done(config, run_dir)
+    _print_done(config, run_dir, report.metrics)
     return RunResult(model=model, history={}, metrics=dict(report.metrics), report_dir=run_dir,
                      config=config, report=report.to_dict())
 
@@ -304,7 +308,35 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _print_done(config: Any, run_dir: Path) -> None:
-    if config.verbose:
-        print(f"Report: {(run_dir / 'report.html').resolve()}", flush=True)
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _add_links(report: Any, run_dir: Path) -> None:
+    """Links the run's other outputs (TensorBoard logs, model, card) from the report."""
+    from pipelines.evaluation.report import Link
+
+    rows = []
+    logs = run_dir / "tensorboard"
+    if logs.is_dir():
+        # Relative, so the link survives moving the run directory; the command needs the absolute path.
+        rows.append({"what": "TensorBoard logs", "link": Link("tensorboard/", "tensorboard/"),
+                     "open with": f"tensorboard --logdir {logs.resolve()}"})
+        report.extra["tensorboard_logdir"] = str(logs.resolve())
+    for name, what in (("model.keras", "Saved model"), ("model_card.json", "Model card"),
+                       ("predictions.npz", "Test-set predictions (for `pipelines compare`)")):
+        if (run_dir / name).is_file() or (name == "predictions.npz" and "predictions" in report.extra):
+            rows.append({"what": what, "link": Link(name, name), "open with": ""})
+    if rows:
+        report.add_table("Files of this run", rows, note="Paths relative to this report's folder.")
+
+
+def _print_done(config: Any, run_dir: Path, metrics: Mapping[str, float | None]) -> None:
+    """Ends a verbose run with its headline metrics and, last, the path of its HTML report."""
+    if not config.verbose:
+        return
+    headline = [(k, v) for k, v in metrics.items() if "class_" not in k and "_ci_" not in k and v is not None]
+    if headline:
+        print("  ".join(f"{k}={v:.4f}" for k, v in headline[:6]), flush=True)
+    print(f"Report: {(run_dir / 'report.html').resolve()}", flush=True)
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import pipelines
+from browser import assert_report_renders
 from pipelines.cli import main
 from pipelines.errors import ConfigError, DatasetUnavailable, DataValidationError
 from pipelines.evaluation.regression import kfold_ids
@@ -162,6 +163,9 @@ def test_report_content(quick_run):
     assert report["dataset"]["name"] == "input.csv" and report["dataset"]["rows"] == 40
     assert (run_dir / "input.csv").read_text().splitlines()[0] == "tv,radio,units"
     assert set(report["history"]) == {"loss", "val_loss"} and len(report["history"]["loss"]) == 2
+    m = report["metrics"]
+    assert m["oof_r2_ci_low"] < m["oof_r2"] < m["oof_r2_ci_high"] and report["headline_metric"] == "cv_r2_mean"
+    assert_report_renders(run_dir / "report.html", min_images=len(FIGURES))
 
 
 def test_saved_model_takes_raw_budgets_and_has_a_card(quick_run):
@@ -179,7 +183,7 @@ def test_evaluate_scores_a_saved_model(quick_run, tmp_path):
     run_dir = result.report_dir
     scored = pipelines.evaluate("advertising", run_dir / "model.keras", csv=str(run_dir / "input.csv"),
                                 features=("tv", "radio"), target="units", out=str(tmp_path / "ev"), verbose=0)
-    assert list(scored.metrics) == ["r2", "rmse", "mae"]
+    assert list(scored.metrics) == ["r2", "rmse", "mae", "r2_ci_low", "r2_ci_high"]
     assert scored.report["figures"] == ["predicted_vs_actual.png", "residuals_vs_fitted.png"]
 
 

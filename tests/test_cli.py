@@ -66,6 +66,8 @@ def test_console_script_runs_and_evaluates(tmp_path, python_env):
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["seed"] == 3 and report["config"]["augment"]["zoom"] == 0.05
     assert report["config"]["verbose"] == 0 and report["environment"]["devices"]
+    # --quiet prints one line: where the report is.
+    assert done.stdout.strip().splitlines()[-1] == f"Report: {(out / 'report.html').resolve()}"
 
     ev = subprocess.run([PYTHON, "-m", "pipelines", "evaluate", "mnist", "--model", str(out / "model.keras"),
                          "--out", str(tmp_path / "ev"), "--set", "dataset=digits", "--quiet"],

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pipelines
+from browser import assert_report_renders
 from pipelines.errors import ConfigError
 from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData
 from pipelines.tasks import denoising_autoencoder as task
@@ -91,6 +92,9 @@ def test_synthetic_end_to_end_run_and_evaluate(synthetic_data, tmp_path):
     assert {"denoising_examples.png", "psnr_vs_noise.png", "anomaly_roc.png", "learning_curves.png"} <= set(
         report["figures"])
     assert [row["level"] for row in report["tables"]["PSNR against noise level"]] == list(result.config.curve_levels)
+    m = report["metrics"]
+    assert m["psnr_denoised_ci_low"] < m["psnr_denoised"] < m["psnr_denoised_ci_high"]
+    assert_report_renders(result.report_dir / "report.html", min_images=4)
     card = json.loads((result.report_dir / "model_card.json").read_text())
     assert card["anomaly_class"] == "0" and card["corruption"]["noise_factor"] == 0.4
 

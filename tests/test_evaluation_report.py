@@ -229,3 +229,36 @@ def test_metric_formatting_keeps_small_and_large_values_readable():
     assert "| big | 1.235e+07 |" in markdown
     assert "| zero | 0.0000 |" in markdown
     assert "| inf | n/a |" in markdown
+
+
+# ------------------------------------------------------------- intervals, links, predictions
+
+def test_metrics_with_intervals_show_them_in_one_column(tmp_path):
+    from pipelines.evaluation.report import Link
+
+    report = Report("demo")
+    report.add_metrics({"accuracy": 0.9, "accuracy_ci_low": 0.85, "accuracy_ci_high": 0.93, "loss": 0.2})
+    report.add_table("Links", [{"what": "logs", "link": Link("TensorBoard <logs>", "tensorboard/")}])
+    report.write(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| accuracy | 0.9000 | [0.8500, 0.9300] |" in md and "| loss | 0.2000 |  |" in md
+    assert "accuracy_ci_low" not in md  # folded into the CI column, yet kept in the JSON:
+    assert json.loads((tmp_path / "report.json").read_text())["metrics"]["accuracy_ci_low"] == 0.85
+    assert "[TensorBoard <logs>](<tensorboard/>)" in md
+    page = (tmp_path / "report.html").read_text()
+    assert '<a href="tensorboard/">TensorBoard &lt;logs&gt;</a>' in page
+    assert json.loads((tmp_path / "report.json").read_text())["tables"]["Links"][0]["link"] == {
+        "text": "TensorBoard <logs>", "href": "tensorboard/"}
+
+
+def test_predictions_are_written_beside_the_report(tmp_path):
+    report = Report("demo")
+    report.add_predictions("regression", y_true=np.arange(3.0), y_pred=np.ones(3))
+    written = report.write(tmp_path, stem="index")
+    assert sorted(written) == ["index.html", "index.json", "index.md", "predictions.npz"]
+    with np.load(tmp_path / "predictions.npz") as saved:
+        assert str(saved["kind"]) == "regression"
+        np.testing.assert_array_equal(saved["y_true"], np.arange(3.0))
+    assert json.loads((tmp_path / "index.json").read_text())["predictions"]["file"] == "predictions.npz"
+    with pytest.raises(ValueError, match="at least one array"):
+        report.add_predictions("regression")

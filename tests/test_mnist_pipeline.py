@@ -8,21 +8,59 @@ import numpy as np
 import pytest
 
 import pipelines
+from browser import assert_report_renders
+from pipelines.evaluation.compare import compare_runs, load_run, overlay_figure
 from pipelines.models import load_model
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    from conftest import REAL_DATA_DIR
+
+    if not REAL_DATA_DIR:
+        pytest.skip("PIPELINES_DATA_DIR is not set; point it at a folder holding mnist/")
+    return pipelines.run("mnist", data_dir=REAL_DATA_DIR, out=str(tmp_path_factory.mktemp("mnist") / "run"),
+                         epochs=1, max_train_samples=6000, verbose=0)
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_short_real_run_is_well_above_chance(real_data_dir, tmp_path):
-    result = pipelines.run("mnist", data_dir=str(real_data_dir), out=str(tmp_path / "run"),
-                           epochs=1, max_train_samples=6000, verbose=0)
+def test_short_real_run_is_well_above_chance(short_run):
+    result = short_run
     report = json.loads((result.report_dir / "report.json").read_text())
     assert report["dataset"]["name"] == "mnist" and report["dataset"]["checksum_verified"] is True
     assert report["dataset"]["splits"] == {"train": 6000, "validation": 3000, "test": 10000}  # 5 % of 60k
     # Chance is 10 %; one epoch on 6k images gives about 95 %.
     assert result.metrics["accuracy"] > 0.85
     assert result.metrics["roc_auc_ovr_macro"] > 0.98
+    for name in ("accuracy", "f1_macro", "roc_auc_ovr_macro"):
+        low, high = result.metrics[f"{name}_ci_low"], result.metrics[f"{name}_ci_high"]
+        assert low < result.metrics[name] < high and high - low < 0.02, name  # 10k test images: narrow
+    assert_report_renders(result.report_dir / "report.html", min_images=len(report["figures"]))
 
     reloaded = load_model(result.report_dir / "model.keras")
     x = np.random.default_rng(0).random((8, 28, 28, 1), dtype="float32")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_two_seeds_compare_on_the_same_test_set(short_run, tmp_path):
+    other = pipelines.run("mnist", data_dir=str(short_run.config.data_dir), out=str(tmp_path / "seed1"), epochs=1,
+                          max_train_samples=2000, seed=1, verbose=0)
+    page = compare_runs([short_run.report_dir, other.report_dir], tmp_path / "compare")
+    data = json.loads((tmp_path / "compare" / "report.json").read_text())
+    side = data["tables"]["Metrics side by side"]
+    assert [row["seed"] for row in side] == [short_run.config.seed, 1]
+    assert [row["accuracy"] for row in side] == [short_run.metrics["accuracy"], other.metrics["accuracy"]]
+    paired = data["tables"]["Paired tests against run"][0]
+    assert paired["only reference right"] + paired["only this run right"] > 0
+    assert 0.0 <= paired["McNemar p"] <= 1.0 and 0.0 <= paired["bootstrap p"] <= 1.0
+    assert {"roc_overlay.png", "pr_overlay.png"} <= set(data["figures"])
+    # Both runs' ROC curves are drawn, each labeled with its own macro AUC.
+    roc = overlay_figure([load_run(short_run.report_dir), load_run(other.report_dir, "seed1")], "roc")
+    labels = roc.axes[0].get_legend_handles_labels()[1]
+    assert labels == [f"run (AUC = {short_run.metrics['roc_auc_ovr_macro']:.4f})",
+                      f"seed1 (AUC = {other.metrics['roc_auc_ovr_macro']:.4f})"]
+    assert_report_renders(page, min_images=2)
+    print(f"\nmnist seeds {short_run.config.seed} vs 1: {side} {paired}")

@@ -131,3 +131,39 @@ def test_evaluate_a_saved_model_reproduces_its_test_metrics(digits_run, tmp_path
 def test_evaluate_refuses_a_missing_model(tmp_path):
     with pytest.raises(ModelLoadError, match="no model file"):
         pipelines.evaluate("mnist", tmp_path / "none.keras", out=str(tmp_path / "ev"))
+
+
+def test_report_links_its_files(digits_run):
+    report = json.loads((digits_run.report_dir / "report.json").read_text())
+    rows = {row["what"]: row for row in report["tables"]["Files of this run"]}
+    assert rows["Saved model"]["link"] == {"text": "model.keras", "href": "model.keras"}
+    assert "TensorBoard logs" not in rows and "tensorboard_logdir" not in report  # none written
+    assert (digits_run.report_dir / "predictions.npz").is_file() and report["created"].endswith("+00:00")
+    assert '<a href="model_card.json">model_card.json</a>' in (digits_run.report_dir / "report.html").read_text()
+
+
+def test_tensorboard_logs_are_linked_when_written(tmp_path):
+    # Unit-level: TensorBoard itself is not a dependency (tensorboard=True needs `pip install tensorboard`).
+    from pipelines.evaluation.report import Report
+    from pipelines.runner import _add_links
+
+    (tmp_path / "tensorboard" / "train").mkdir(parents=True)
+    report = Report("demo")
+    _add_links(report, tmp_path)
+    row = report.to_dict()["tables"]["Files of this run"][0]
+    logs = (tmp_path / "tensorboard").resolve()
+    assert row == {"what": "TensorBoard logs", "link": {"text": "tensorboard/", "href": "tensorboard/"},
+                   "open with": f"tensorboard --logdir {logs}"}
+    assert report.extra["tensorboard_logdir"] == str(logs)
+
+
+def test_a_verbose_run_ends_with_its_metrics_then_the_report_path(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from pipelines.runner import _print_done
+
+    _print_done(SimpleNamespace(verbose=1), tmp_path, {"accuracy": 0.5, "accuracy_ci_low": 0.4, "f1_class_0": 1.0})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["accuracy=0.5000", f"Report: {(tmp_path / 'report.html').resolve()}"]
+    _print_done(SimpleNamespace(verbose=0), tmp_path, {"accuracy": 0.5})
+    assert capsys.readouterr().out == ""

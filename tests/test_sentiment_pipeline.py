@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import pipelines
+from browser import assert_report_renders
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.models import load_model
 from pipelines.tasks.sentiment import EXAMPLE_TEXTS, ensemble_weight, run_texts
@@ -74,6 +75,9 @@ def test_custom_texts_cross_validate_and_export_a_raw_string_model(tmp_path):
     np.testing.assert_allclose(p, result.model.predict(probe, verbose=0)[:, 0], rtol=1e-5)
     assert p[0] > 0.5 > p[1]
     assert (result.report_dir / "input.csv").exists()
+    for key in ("accuracy", "roc_auc", "f1"):  # out-of-fold predictions of all 240 texts, resampled
+        assert m[f"{key}_ci_low"] <= m[key] <= m[f"{key}_ci_high"], key
+    assert_report_renders(result.report_dir / "report.html", min_images=5)
 
 
 @pytest.mark.realdata

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pipelines
+from browser import assert_report_renders
 from pipelines.errors import ConfigError
 from pipelines.models import load_model
 
@@ -30,6 +31,7 @@ def test_vit_on_digits_reports_like_mnist_plus_attention(tmp_path):
     assert result.metrics["accuracy"] > 0.3  # 10 classes: chance is 0.1
     report = json.loads((result.report_dir / "report.json").read_text())
     assert "attention_rollout.png" in report["figures"]
+    assert_report_renders(result.report_dir / "report.html", min_images=len(report["figures"]))
     assert isinstance(result.model.optimizer, keras.optimizers.AdamW)
     # Label smoothing 0.1 is on by default: the loss is categorical on one-hot labels.
     assert isinstance(result.model.loss, keras.losses.CategoricalCrossentropy)

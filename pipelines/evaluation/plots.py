@@ -29,6 +29,7 @@ __all__ = [
     "confusion_matrix_figure",
     "roc_figure",
     "pr_figure",
+    "average_curve",
     "reliability_figure",
     "learning_curves_figure",
     "image_grid_figure",
@@ -322,6 +323,43 @@ def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
     # importing this module never switches a notebook's backend.
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
+
+
+def average_curve(
+    y_true: np.ndarray, proba: np.ndarray, *, kind: str
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The curve `roc_figure` or `pr_figure` summarizes a classifier by, as `(x, y, score)`.
+
+    With two classes, class 1's curve and its AUC (or AP). With more, the macro average:
+    the mean TPR (or interpolated precision) over a common grid, and the mean of the
+    per-class AUCs (or APs), the report's `roc_auc_ovr_macro`; classes without positives
+    are left out, as in the figures.
+
+    Args:
+        y_true: Integer labels, shape `(n,)`.
+        proba: Class probabilities `(n, k)`.
+        kind: `"roc"` or `"pr"`.
+
+    Example:
+        >>> x, y, auc = average_curve(np.array([0, 1, 1, 0]), np.array([[.8, .2], [.1, .9], [.4, .6], [.6, .4]]),
+        ...                           kind="roc")
+        >>> auc
+        1.0
+    """
+    if kind not in ("roc", "pr"):
+        raise ValueError(f"expected kind 'roc' or 'pr'. Received: kind={kind!r}")
+    y_true, proba = validate_proba(y_true, proba)
+    onehot = np.eye(proba.shape[1], dtype=int)[y_true]
+    if proba.shape[1] == 2:
+        return _curve(onehot[:, 1], proba[:, 1], kind)
+    curves, scores = [], []
+    for c in range(proba.shape[1]):
+        if onehot[:, c].min() == onehot[:, c].max():
+            continue
+        x, y, score = _curve(onehot[:, c], proba[:, c], kind)
+        curves.append(_on_grid(x, y, kind))
+        scores.append(score)
+    return _GRID, np.mean(curves, axis=0), float(np.mean(scores))
 
 
 def _as_proba(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

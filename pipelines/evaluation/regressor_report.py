@@ -16,8 +16,10 @@ import numpy as np
 
 from pipelines.errors import DataValidationError
 from pipelines.evaluation import plots, regression_plots
+from pipelines.evaluation.bootstrap import bootstrap, interval_metrics, r2_stat
 from pipelines.evaluation.classification import binary_metrics
 from pipelines.evaluation.regression import CV_METRICS, cv_metrics, regression_metrics
+from pipelines.evaluation.classifier_report import add_interval_table, fingerprint
 from pipelines.evaluation.report import Report
 
 __all__ = ["CVResult", "add_regression_evaluation", "add_ols_section", "add_partial_dependence", "add_fit_evaluation",
@@ -92,7 +94,10 @@ def add_regression_evaluation(
 
     Returns:
         The metrics added: `{prefix}cv_{r2,rmse,mae}_{mean,std}` per result, then
-        `roc_auc`, `average_precision`, `f1`, `precision`, `recall`.
+        `oof_r2` (R^2 of the first result's pooled out-of-fold predictions) with its
+        bootstrap interval `oof_r2_ci_low/_ci_high`, then `roc_auc`, `average_precision`,
+        `f1`, `precision`, `recall`. The targets and the first result's out-of-fold
+        predictions are attached as the report's predictions for `pipelines compare`.
 
     Raises:
         DataValidationError: Shapes disagree, a prediction is not finite, or the
@@ -136,6 +141,15 @@ def add_regression_evaluation(
         title="Residuals vs fitted", caption="Out-of-fold residuals; a pattern is structure the model missed.",
     )
 
+    # The interval needs one test set: the pooled out-of-fold predictions, each row scored once.
+    intervals = {"oof_r2": bootstrap(r2_stat(y_true, results[0].oof), len(y_true))}
+    metrics["oof_r2"] = intervals["oof_r2"].estimate
+    metrics.update(interval_metrics(intervals))
+    report.extra.setdefault("headline_metric", "cv_r2_mean")
+    report.add_predictions("regression", y_true=np.asarray(y_true, dtype=np.float64),
+                           y_pred=np.asarray(results[0].oof, dtype=np.float64), fold_ids=np.asarray(fold_ids),
+                           fingerprint=fingerprint(np.asarray(y_true, dtype=np.float64)))
+
     # The classification view: the regressor's out-of-fold prediction is the score.
     score = np.asarray(results[0].oof, dtype=np.float64)
     binary = binary_metrics(labels, score, threshold=threshold)
@@ -163,7 +177,9 @@ def add_regression_evaluation(
             caption="loss: the training loss averaged over the steps of each point; val_loss: the loss on "
             "the held-out rows of every fold at its end. Recorded only, never used to select anything.",
         )
-    report.add_metrics(metrics)
+    report.add_metrics(metrics)  # first, so the metrics keep their documented order
+    add_interval_table(report, intervals, what=f"the {len(y_true):,} rows' out-of-fold predictions of "
+                       f"{results[0].name} (it does not cover refitting on other folds)")
     return metrics
 
 
@@ -227,10 +243,17 @@ def add_fit_evaluation(
         target: The target's name, for labels. Defaults to `"target"`.
 
     Returns:
-        The metrics added.
+        The metrics added, with the bootstrap interval of `r2` (`r2_ci_low/_ci_high`).
     """
     metrics = regression_metrics(y_true, y_pred)
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    intervals = {"r2": bootstrap(r2_stat(y_true, y_pred), len(y_true))}
+    metrics.update(interval_metrics(intervals))
     report.add_metrics(metrics)
+    add_interval_table(report, intervals, what=f"the {len(y_true):,} rows")
+    report.extra.setdefault("headline_metric", "r2")
+    report.add_predictions("regression", y_true=y_true, y_pred=y_pred, fingerprint=fingerprint(y_true))
     shown = {"saved model": np.asarray(y_pred, dtype=np.float64).reshape(-1)}
     caption = "Every row of the data: if the model trained on these rows, this is its fit, not a test score."
     report.add_figure("predicted_vs_actual", regression_plots.predicted_vs_actual_figure(y_true, shown, unit=target),

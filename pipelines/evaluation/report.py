@@ -24,15 +24,43 @@ from matplotlib.figure import Figure
 from pipelines import atomic
 from pipelines.errors import OutputDirError
 
-__all__ = ["Report", "STATUSES"]
+__all__ = ["Report", "Link", "STATUSES", "PREDICTIONS_FILE", "ci_keys"]
 
 STATUSES = ("ok", "failed")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _FIGURE_NAME = re.compile(r"^[a-z0-9_]+$")
+PREDICTIONS_FILE = "predictions.npz"
 _FIXED_KEYS = (
     "pipeline", "status", "dataset", "config", "metrics", "history", "timings",
     "environment", "tables", "figures",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """A table cell that links to `href` (a relative path or a URL) under `text`.
+
+    Rendered as `[text](href)` in Markdown and `<a href>` in HTML; in JSON it is
+    `{"text": ..., "href": ...}`. Links are followed only when clicked, so a report with
+    links still loads nothing from the network.
+
+    Example:
+        >>> Link("logs", "tensorboard/").href
+        'tensorboard/'
+    """
+
+    text: str
+    href: str
+
+
+def ci_keys(name: str) -> tuple[str, str]:
+    """The flat-metric names of `name`'s confidence interval.
+
+    Example:
+        >>> ci_keys("accuracy")
+        ('accuracy_ci_low', 'accuracy_ci_high')
+    """
+    return f"{name}_ci_low", f"{name}_ci_high"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +108,7 @@ class Report:
         history: A Keras `History.history`, metric name to one value per epoch.
         timings: Stage name to seconds.
         status: `"ok"` or `"failed"`.
+        title: The page's heading and HTML title. Defaults to `"<pipeline> report"`.
         extra: Additional JSON data merged into the top level of `to_dict()`; its keys
             must not collide with the fixed keys.
 
@@ -99,6 +128,7 @@ class Report:
         environment: Mapping[str, Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.title = f"{pipeline} report"
         self.dataset: dict[str, Any] = dict(dataset or {})
         self.config: dict[str, Any] = dict(config or {})
         self.environment: dict[str, Any] = dict(environment or {})
@@ -108,6 +138,7 @@ class Report:
         self.status = "ok"
         self.extra: dict[str, Any] = {}
         self._sections: list[_Table | _FigureEntry | _Text] = []
+        self._predictions: dict[str, Any] = {}
 
     def add_metrics(self, metrics: Mapping[str, float | None]) -> None:
         """Adds (or overwrites) metrics.
@@ -217,6 +248,35 @@ class Report:
             )
         self._sections.append(_FigureEntry(name, title, caption, png))
 
+    def add_predictions(self, kind: str, **arrays: Any) -> None:
+        """Attaches the test-set arrays that `pipelines compare` needs, saved as `predictions.npz`.
+
+        Written (compressed, atomically) beside the report by `write`; `to_dict()` names
+        the file, its kind and its arrays under `predictions`. A second call replaces the
+        first.
+
+        Args:
+            kind: What the arrays describe: `"classification"`, `"regression"` or
+                `"denoising"` (see `pipelines.evaluation.compare`).
+            **arrays: Name to a NumPy array (or anything `np.asarray` takes).
+
+        Raises:
+            ValueError: If `kind` is empty or no array is given.
+
+        Example:
+            >>> report = Report("demo")
+            >>> report.add_predictions("regression", y_true=[1.0, 2.0], y_pred=[1.5, 2.0])
+            >>> report.to_dict()["predictions"]["arrays"]
+            ['y_true', 'y_pred']
+        """
+        if not kind or not arrays:
+            raise ValueError(f"expected a kind and at least one array. Received: kind={kind!r}, "
+                             f"arrays={sorted(arrays)}")
+        import numpy as np
+
+        self._predictions = {"kind": np.asarray(kind), **{k: np.asarray(v) for k, v in arrays.items()}}
+        self.extra["predictions"] = {"file": PREDICTIONS_FILE, "kind": kind, "arrays": list(arrays)}
+
     def add_text(self, title: str, markdown_text: str) -> None:
         """Adds a free-text section, written as-is into Markdown and escaped in HTML.
 
@@ -288,7 +348,7 @@ class Report:
                 columns, rows = args
                 out.append("| " + " | ".join(_md_cell(c) for c in columns) + " |")
                 out.append("|" + "---|" * len(columns))
-                out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+                out += ["| " + " | ".join(_md_link_or_cell(c) for c in row) + " |" for row in rows]
                 out.append("")
             elif kind == "figure":
                 entry = args[0]
@@ -325,7 +385,7 @@ class Report:
                 columns, rows = args
                 head = "".join(f"<th>{esc(c)}</th>" for c in columns)
                 cells = "".join(
-                    "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                    "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>"
                     for row in rows
                 )
                 body.append(
@@ -345,18 +405,19 @@ class Report:
                 body.append(f'<div class="text">{esc(args[0].strip())}</div>')
         # Concatenated, not str.format-ed: the CSS is full of braces.
         return (
-            _HTML_HEAD.replace("$title", esc(f"{self.pipeline} report"))
+            _HTML_HEAD.replace("$title", esc(self.title))
             + "\n".join(body)
             + "\n</body>\n</html>\n"
         )
 
-    def write(self, directory: str | os.PathLike) -> dict[str, Path]:
-        """Writes every figure PNG, `report.json`, `report.md` and `report.html`.
+    def write(self, directory: str | os.PathLike, *, stem: str = "report") -> dict[str, Path]:
+        """Writes every figure PNG, `<stem>.json`, `<stem>.md`, `<stem>.html` and the predictions.
 
         Each file is written atomically: a reader never sees a partial file.
 
         Args:
             directory: Created if missing.
+            stem: File name stem of the three documents. Defaults to `"report"`.
 
         Returns:
             File name to the path written.
@@ -367,10 +428,11 @@ class Report:
         directory = Path(directory)
         # Render before touching the disk, so a bad report writes nothing.
         documents = {
-            "report.json": self.to_json() + "\n",
-            "report.md": self.render_markdown(),
-            "report.html": self.render_html(),
+            f"{stem}.json": self.to_json() + "\n",
+            f"{stem}.md": self.render_markdown(),
+            f"{stem}.html": self.render_html(),
         }
+        predictions = _npz_bytes(self._predictions) if self._predictions else None
         written: dict[str, Path] = {}
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -378,6 +440,8 @@ class Report:
                 written[entry.filename] = atomic.write_bytes(
                     directory / entry.filename, entry.png
                 )
+            if predictions is not None:
+                written[PREDICTIONS_FILE] = atomic.write_bytes(directory / PREDICTIONS_FILE, predictions)
             for filename, text in documents.items():
                 written[filename] = atomic.write_text(directory / filename, text)
         except OSError as exc:
@@ -393,21 +457,20 @@ class Report:
     def _blocks(self) -> list[tuple]:
         """The report as a flat list of blocks that both renderers walk in order."""
         blocks: list[tuple] = [
-            ("h1", f"{self.pipeline} report"),
+            ("h1", self.title),
             ("kv", [("Status", self.status)]),
         ]
         if self.dataset:
             blocks += [("h2", "Dataset"), ("kv", _flat_items(self.dataset))]
         if self.metrics:
-            rows = [(name, _format_value(v)) for name, v in self.metrics.items()]
-            blocks += [("h2", "Metrics"), ("table", ["metric", "value"], rows)]
+            blocks += [("h2", "Metrics"), ("table", *self._metrics_table())]
         for section in self._sections:
             blocks.append(("h2", section.title))
             if isinstance(section, _Table):
                 if section.note:
                     blocks.append(("p", section.note))
                 rows = [
-                    [_format_value(row.get(c, "")) for c in section.columns]
+                    [_format_cell(row.get(c, "")) for c in section.columns]
                     for row in section.rows
                 ]
                 blocks.append(("table", section.columns, rows))
@@ -424,6 +487,23 @@ class Report:
         if self.environment:
             blocks += [("h2", "Environment"), ("kv", _flat_items(self.environment))]
         return blocks
+
+    def _metrics_table(self) -> tuple[list[str], list[list[Any]]]:
+        """Metric rows; a metric with `<name>_ci_low/_ci_high` shows them in a CI column."""
+        with_ci = {name for name in self.metrics if all(k in self.metrics for k in ci_keys(name))}
+        if not with_ci:
+            return ["metric", "value"], [[name, _format_value(v)] for name, v in self.metrics.items()]
+        hidden = {key for name in with_ci for key in ci_keys(name)}
+        rows = []
+        for name, value in self.metrics.items():
+            if name in hidden:
+                continue
+            ci = ""
+            if name in with_ci:
+                low, high = (self.metrics[k] for k in ci_keys(name))
+                ci = f"[{_format_value(low)}, {_format_value(high)}]"
+            rows.append([name, _format_value(value), ci])
+        return ["metric", "value", "95% CI (bootstrap)"], rows
 
     @staticmethod
     def _check_title(title: str) -> None:
@@ -471,6 +551,33 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
+def _format_cell(value: Any) -> Any:
+    return value if isinstance(value, Link) else _format_value(value)
+
+
+def _md_link_or_cell(cell: Any) -> str:
+    if isinstance(cell, Link):
+        text = cell.text.replace("[", "\\[").replace("]", "\\]")
+        return f"[{_md_cell(text)}](<{cell.href}>)"
+    return _md_cell(cell)
+
+
+def _html_cell(cell: Any) -> str:
+    if isinstance(cell, Link):
+        return f'<a href="{html.escape(cell.href)}">{html.escape(cell.text)}</a>'
+    return html.escape(cell)
+
+
+def _npz_bytes(arrays: Mapping[str, Any]) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
 def _flat_items(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Flattens nested mappings to `a.b` keys, with values printed in full."""
     # Not rounded like metrics: a learning rate of 3e-4 must not print as 0.0003.
@@ -509,6 +616,7 @@ td { font-variant-numeric: tabular-nums; }
 ul { padding-left: 1.2rem; }
 figure { margin: 1rem 0; }
 img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
+a { color: #0969da; }
 figcaption { font-size: .9rem; color: #57606a; font-style: italic; }
 .text { white-space: pre-wrap; }
 """.strip()

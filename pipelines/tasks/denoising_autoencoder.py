@@ -31,6 +31,8 @@ from pipelines.config import TrainConfig, param
 from pipelines.errors import ConfigError
 from pipelines.evaluation import plots
 from pipelines.evaluation.anomaly import add_anomaly_evaluation, reconstruction_errors
+from pipelines.evaluation.bootstrap import bootstrap, interval_metrics, mean_stat
+from pipelines.evaluation.classifier_report import add_interval_table, fingerprint
 from pipelines.evaluation.image_quality import (denoising_grid_figure, per_class_quality, per_image_quality,
                                                 psnr_curve_figure, psnr_ssim, summarize_quality)
 from pipelines.inputs.corruption import CORRUPTIONS, Corruption, ShiftConfig, corrupt_images, make_denoising_dataset
@@ -137,7 +139,13 @@ def evaluate_model(model: keras.Model, data: ImageData, split: Split, config: De
         denoised = denoise(model, noisy)
         per_image = per_image_quality(clean, noisy, denoised)
         metrics = summarize_quality(per_image)
+        intervals = {"psnr_denoised": bootstrap(mean_stat(per_image["psnr_denoised"]), len(clean))}
+        metrics.update(interval_metrics(intervals))
         report.add_metrics(metrics)
+        add_interval_table(report, intervals, what=f"the {len(clean):,} noisy test images (mean per-image PSNR)")
+        report.extra.setdefault("headline_metric", "psnr_denoised")
+        report.add_predictions("denoising", y_true=data.y_test, psnr_denoised=per_image["psnr_denoised"],
+                               psnr_noisy=per_image["psnr_noisy"], fingerprint=fingerprint(noisy))
         report.add_table("Per-class image quality", per_class_quality(data.y_test, data.class_names, per_image),
                          note="Means over each class's test images, on the fixed noisy test set.")
         first = [int(np.flatnonzero(data.y_test == k)[0]) for k in np.unique(data.y_test)]

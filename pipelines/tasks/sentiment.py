@@ -32,6 +32,7 @@ import tensorflow as tf
 from pipelines import atomic, runner
 from pipelines.config import TrainConfig, param
 from pipelines.errors import ConfigError
+from pipelines.evaluation.bootstrap import binary_intervals, interval_metrics
 from pipelines.evaluation.classification import best_f1_threshold, binary_metrics
 from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.evaluation.text_baseline import BaselineConfig, baseline_probabilities, stratified_fold_ids
@@ -244,8 +245,12 @@ def add_sentiment_evaluation(ctx, y: np.ndarray, p_rnn: np.ndarray, texts: np.nd
     add_classification_evaluation(report, y, _as_two_columns(p_rnn), class_names, history=report.history or None)
     rnn = binary_metrics(y, p_rnn)
     tuned = binary_metrics(y, p_rnn, threshold=threshold)
+    # The binary F1 (of the positive class) and AUC get their own intervals, on the same resamples.
+    intervals = interval_metrics(binary_intervals(y, p_rnn))
     metrics = {
-        "roc_auc": rnn["roc_auc"], "average_precision": rnn["average_precision"], "f1": rnn["f1"],
+        "roc_auc": rnn["roc_auc"], "roc_auc_ci_low": intervals["roc_auc_ci_low"],
+        "roc_auc_ci_high": intervals["roc_auc_ci_high"], "average_precision": rnn["average_precision"],
+        "f1": rnn["f1"], "f1_ci_low": intervals["f1_ci_low"], "f1_ci_high": intervals["f1_ci_high"],
         "f1_threshold": threshold, "f1_at_threshold": tuned["f1"], "accuracy_at_threshold": tuned["accuracy"],
     }
     rows = [{"model": "RNN", **{k: rnn[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")}}]
