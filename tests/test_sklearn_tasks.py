@@ -88,10 +88,11 @@ def test_image_classifier_on_flat_mnist_rows(real_data_dir) -> None:
     data = load_mnist_family("mnist", real_data_dir, download=False)
     X_train = data.x_train[:3000].reshape(-1, 784)  # flat rows, as fetch_openml gives them
     X_test = data.x_test[:1000].reshape(-1, 784)
-    clf = ImageClassifier(model__stem_filters=8, model__filters=(16,), epochs=2, batch_size=64, random_state=0)
+    clf = ImageClassifier(model__stem_filters=8, model__filters=(16,), epochs=3, batch_size=64,
+                          optimizer__learning_rate=0.003, random_state=0)
     clf.fit(X_train, data.y_train[:3000])
     accuracy = clf.score(X_test, data.y_test[:1000])
-    assert accuracy >= 0.9, accuracy  # measured 0.95 (3,000 images, 2 epochs)
+    assert accuracy >= 0.9, accuracy  # measured 0.935 (3,000 images, 3 epochs)
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X_test[:100]), clf.predict_proba(X_test[:100]))
 
@@ -148,7 +149,7 @@ def test_text_classifier_in_a_pipeline_on_imdb(real_data_dir) -> None:
     ])
     pipe.fit(data.texts_train[train], data.y_train[train])
     accuracy = pipe.score(data.texts_test[test], data.y_test[test])
-    assert accuracy >= 0.7, accuracy  # measured 0.78 on 2,000 reviews, 2 epochs
+    assert accuracy >= 0.7, accuracy  # chance is 0.5; 2,000 reviews and 2 epochs
 
 
 # ----------------------------------------------------------------------------- tables
@@ -168,14 +169,14 @@ def test_column_transformer_pipeline_on_advertising(real_data_dir) -> None:
     frame["market"] = np.where(np.arange(len(frame)) % 2, "north", "south")
     X, y = frame[["TV", "radio", "newspaper", "market"]], frame["sales"]
     pipe = Pipeline([
-        ("columns", ColumnTransformer([("market", OneHotEncoder(), ["market"])], remainder="passthrough",
+        ("columns", ColumnTransformer([("market", OneHotEncoder(sparse_output=False), ["market"])], remainder="passthrough",
                                       verbose_feature_names_out=False)),
         ("mlp", TabularRegressor(model__widths=(32,), epochs=60, batch_size=16, optimizer__learning_rate=0.01,
                                  random_state=0)),
     ])
     pipe.set_output(transform="pandas")
     scores = cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0))
-    assert scores.mean() >= 0.9, scores  # measured 0.97; OLS on TV, radio, newspaper reaches 0.89
+    assert scores.mean() >= 0.9, scores  # OLS on TV, radio and newspaper reaches R^2 0.90 on all rows
     pipe.fit(X, y)
     assert pipe[-1].feature_names_in_.tolist() == ["market_north", "market_south", "TV", "radio", "newspaper"]
     restored = pickle.loads(pickle.dumps(pipe))
