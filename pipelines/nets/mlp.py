@@ -87,31 +87,35 @@ def make_mlp(
     num_features: int,
     *,
     feature_norm: layers.Normalization,
-    target_norm: layers.Normalization,
+    target_norm: layers.Normalization | None,
     widths: Sequence[int] = (64, 64),
     activation: str = "gelu",
+    outputs: int = 1,
     name: str = "mlp",
 ) -> keras.Model:
-    """Builds `Normalization -> Dense(w, activation) x len(widths) -> Dense(1) -> inverse target Normalization`.
+    """Builds `Normalization -> Dense(w, activation) x len(widths) -> Dense(outputs) -> inverse target Normalization`.
 
     Args:
         num_features: Number of input columns.
         feature_norm: An adapted `Normalization` of the features.
         target_norm: An adapted `Normalization(invert=True)` of the target, so the
-            network fits a standardized target and the model outputs raw units.
+            network fits a standardized target and the model outputs raw units; `None`
+            leaves the head's outputs as they are (e.g. a classifier's logits).
         widths: Hidden layer widths; `()` gives a linear model. Defaults to `(64, 64)`.
         activation: Hidden activation. Defaults to `"gelu"`.
+        outputs: Width of the head: targets of a regressor, classes of a classifier.
+            Defaults to `1`.
         name: Model name. Defaults to `"mlp"`.
 
     Returns:
-        A functional model `(n, f) -> (n, 1)`.
+        A functional model `(n, f) -> (n, outputs)`.
     """
     inputs = keras.Input((num_features,), name="features")
     x = feature_norm(inputs)
     for i, width in enumerate(widths):
         x = layers.Dense(width, activation=activation, name=f"hidden_{i}")(x)
-    x = layers.Dense(1, name="head")(x)
-    return keras.Model(inputs, target_norm(x), name=name)
+    x = layers.Dense(outputs, name="head")(x)
+    return keras.Model(inputs, x if target_norm is None else target_norm(x), name=name)
 
 
 def make_fold_mlp(
