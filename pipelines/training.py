@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,8 @@ from pipelines.errors import TrainingDivergedError
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
-    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "AtomicBackupAndRestore", "steps_per_execution_for",
-    "BEST_CHECKPOINT",
+    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "AtomicBackupAndRestore", "AtomicModelCheckpoint",
+    "steps_per_execution_for", "BEST_CHECKPOINT",
 ]
 
 # Where `ModelCheckpoint` keeps the best-validation model, relative to the run directory.
@@ -132,6 +134,30 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = int(metadata["epoch"])
 
 
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint` that saves under a temporary name and renames, for one fixed path.
+
+    Keras writes the checkpoint in place, so a kill during the save would leave a torn
+    `best.keras` in place of the last good one. Here the save goes to a hidden temporary
+    file beside it, renamed over the old checkpoint only once it is complete.
+    """
+
+    def _save_model(self, epoch: int, batch: int | None, logs: dict | None) -> None:
+        final = self.filepath
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-best-", suffix=".keras", dir=os.path.dirname(final) or ".")
+        os.close(fd)
+        os.unlink(tmp)  # Keras decides whether to save; the file exists afterwards only if it did
+        self.filepath = tmp
+        try:
+            super()._save_model(epoch, batch, logs)
+            if os.path.exists(tmp):
+                os.replace(tmp, final)
+        finally:
+            self.filepath = final
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
 def make_callbacks(
     config: TrainConfig,
     run_dir: Path,
@@ -157,7 +183,7 @@ def make_callbacks(
         # Keras 3 saves the first epoch whatever its value, so a run that diverges in epoch 1
         # would keep NaN weights as "best". Starting from an infinitely bad threshold means a
         # NaN value never compares better: the file only ever holds a good epoch.
-        keras.callbacks.ModelCheckpoint(
+        AtomicModelCheckpoint(
             str(run_dir / BEST_CHECKPOINT), monitor=monitor, mode=mode, save_best_only=True,
             initial_value_threshold=math.inf if mode == "min" else -math.inf,
         ),

@@ -511,3 +511,29 @@ def test_every_error_of_the_catalogue_is_a_pipelines_error():
                          (OutputDirError, OSError), (ModelLoadError, ValueError),
                          (TrainingDivergedError, RuntimeError)]:
         assert issubclass(cls, PipelinesError) and issubclass(cls, builtin)
+
+
+def test_an_interrupted_checkpoint_save_keeps_the_previous_best(tmp_path):
+    """A kill while Keras saves a better epoch leaves the previous best.keras whole."""
+    import keras
+
+    from pipelines.models import load_model
+    from pipelines.training import AtomicModelCheckpoint
+
+    best = tmp_path / "best.keras"
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    checkpoint = AtomicModelCheckpoint(str(best), monitor="val_loss", save_best_only=True)
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    checkpoint.on_epoch_end(0, {"val_loss": 1.0})
+    saved = best.read_bytes()
+
+    def torn_save(path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    model.save = torn_save
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.on_epoch_end(1, {"val_loss": 0.5})  # better: Keras starts to save it
+    assert best.read_bytes() == saved and not list(tmp_path.glob(".tmp-*"))
+    assert load_model(best).count_params() == 3
