@@ -9,7 +9,8 @@
     pipelines compare RUN_DIR RUN_DIR... [--out DIR]
     pipelines reports [DIR]
 
-Bad input exits with status 2 and one line on stderr (`--debug` shows the traceback).
+Bad input exits with status 2 and one line on stderr (`--debug` shows the traceback); a run
+that starts but diverges exits with status 1 the same way, after writing its failed report.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from typing import Any, Sequence
 
 from pipelines import registry
-from pipelines.errors import PipelinesError
+from pipelines.errors import PipelinesError, TrainingDivergedError
 
 __all__ = ["main"]
 
@@ -100,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = " ".join(str(e).split())
         print(f"pipelines: error: {message}", file=sys.stderr)
-        return 2
+        # 2 is bad input (nothing ran); 1 a run that ran and failed (its report says so).
+        return 1 if isinstance(e, TrainingDivergedError) else 2
     except KeyboardInterrupt:
         print("pipelines: interrupted", file=sys.stderr)
         return 130

@@ -58,7 +58,17 @@ class ModelLoadError(PipelinesError, ValueError):
 
 
 class TrainingDivergedError(PipelinesError, RuntimeError):
-    """Training produced a non-finite loss."""
+    """Training produced a non-finite loss.
+
+    Args:
+        message: What diverged, when, and the fix.
+        history: The per-epoch history up to and including the diverged epoch, so the
+            failed run's report can show it. Defaults to an empty dict.
+    """
+
+    def __init__(self, message: str, history: dict[str, list[float]] | None = None) -> None:
+        super().__init__(message)
+        self.history = dict(history or {})
 
 
 class DeviceUnavailableError(PipelinesError, RuntimeError):

@@ -1,8 +1,9 @@
 """Loading saved models safely.
 
 `.keras` files are loaded with `safe_mode=True`, which refuses Lambda layers and other
-deserialization that could run code from the file. Keras >= 3.12 is required: older
-releases had safe_mode bypasses (CVE-2025-1550, CVE-2025-9906).
+deserialization that could run code from the file. Keras >= 3.14 is required: older
+releases had safe_mode bypasses (CVE-2025-1550 fixed in 3.8, CVE-2025-9906 in 3.11,
+CVE-2025-9905 and CVE-2025-49655 in 3.11.3, CVE-2026-1462 in 3.14).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 
 from pipelines.errors import ModelLoadError
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "MIN_SAFE_KERAS"]
+
+# The first Keras release without a known safe_mode bypass (see the module docstring).
+MIN_SAFE_KERAS = (3, 14)
 
 # Modules that register custom layers or functions with `keras.saving`.
 _SERIALIZABLE_MODULES = ("pipelines.nets.autoencoder", "pipelines.nets.mlp", "pipelines.nets.rnn", "pipelines.nets.vit", "pipelines.inputs.text_dataset")
@@ -31,8 +35,9 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = 
         The `keras.Model`.
 
     Raises:
-        ModelLoadError: The file is missing, not a `.keras` archive, or would need unsafe
-            deserialization (e.g. it contains a Lambda layer).
+        ModelLoadError: The file is missing, not a `.keras` archive, would need unsafe
+            deserialization (e.g. it contains a Lambda layer), or the installed Keras is
+            older than `MIN_SAFE_KERAS`.
     """
     import importlib
 
@@ -42,6 +47,13 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = 
     # that names them; importing their modules registers them.
     for module in _SERIALIZABLE_MODULES:
         importlib.import_module(module)
+    # setup.cfg pins this, but `pip install --no-deps` or an older environment can bypass the pin.
+    version = tuple(int(part) for part in keras.__version__.split(".")[:2] if part.isdigit())
+    if version < MIN_SAFE_KERAS:
+        raise ModelLoadError(
+            f"refusing to load models with Keras {keras.__version__}: its safe_mode can be bypassed. "
+            f"Upgrade with pip install 'keras>={MIN_SAFE_KERAS[0]}.{MIN_SAFE_KERAS[1]}'."
+        )
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"no model file at {str(path)!r}.")

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 
 from pipelines import registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
-from pipelines.errors import ConfigError, ModelLoadError, OutputDirError
+from pipelines.errors import ConfigError, ModelLoadError, OutputDirError, TrainingDivergedError
 
 __all__ = ["RunResult", "RunContext", "run", "evaluate", "get_config", "make_run_dir"]
 
@@ -98,12 +98,19 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     Returns:
         A `RunResult`.
 
+    A run that fails on bad input leaves nothing behind: the run directory it created is
+    removed again if nothing was written into it. A run whose loss diverges writes a
+    report with `status: "failed"` and keeps its best checkpoint, but no `model.keras`.
+
     Raises:
         UnknownPipelineError, ConfigError: Before any work starts.
-        DatasetUnavailable, ChecksumMismatch: The data cannot be found or is corrupt.
-        OutputDirError: The run directory cannot be written.
+        DatasetUnavailable, ChecksumMismatch, DataValidationError: The data cannot be found,
+            is corrupt or is invalid; raised before training.
+        OutputDirError: The run directory cannot be written, or `out` holds a finished run.
+        TrainingDivergedError: The loss became non-finite; the failed report is written.
     """
     task, config = _resolve(name_or_config, overrides)
+    keep = _existing_dir(config.out)
     run_dir = make_run_dir(config.out, task.name)
     from pipelines import devices  # TensorFlow is imported only once a run really starts
     from pipelines.evaluation.report import Report
@@ -111,11 +118,18 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     report = Report(task.name, config=config_to_dict(config))
     report.extra["created"] = _now()
     total_start = time.perf_counter()
-    with _seeded(config), devices.precision_policy(config.precision):
-        strategy = devices.make_strategy(config.device)
-        ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
-        report.environment = _environment(config, devices.describe_strategy(strategy))
-        model = task.train(config, ctx)
+    try:
+        with _seeded(config), devices.precision_policy(config.precision):
+            strategy = devices.make_strategy(config.device)
+            ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
+            report.environment = _environment(config, devices.describe_strategy(strategy))
+            model = task.train(config, ctx)
+    except TrainingDivergedError as e:
+        _write_failed_report(report, run_dir, e, time.perf_counter() - total_start)
+        raise
+    except BaseException:
+        _remove_empty_dirs(run_dir, keep_root=keep)
+        raise
     report.timings["total_seconds"] = time.perf_counter() - total_start
     _save_model(model, run_dir / "model.keras")
     _write_model_card(run_dir, task.name, config, report, ctx.model_card)
@@ -148,6 +162,7 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelLoadError(f"no model file at {str(model_path)!r}. Pass the path of a saved .keras model.")
+    keep = _existing_dir(config.out)
     run_dir = make_run_dir(config.out, f"{task.name}-evaluate")
     from pipelines import devices
     from pipelines.evaluation.report import Report
@@ -157,12 +172,16 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
     report.extra["created"] = _now()
     report.extra["evaluated_model"] = str(model_path.resolve())
     total_start = time.perf_counter()
-    with _seeded(config), devices.precision_policy(config.precision):
-        strategy = devices.make_strategy(config.device)
-        ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
-        report.environment = _environment(config, devices.describe_strategy(strategy))
-        model = load_model(model_path)
-        task.evaluate(model, config, ctx)
+    try:
+        with _seeded(config), devices.precision_policy(config.precision):
+            strategy = devices.make_strategy(config.device)
+            ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
+            report.environment = _environment(config, devices.describe_strategy(strategy))
+            model = load_model(model_path)
+            task.evaluate(model, config, ctx)
+    except BaseException:
+        _remove_empty_dirs(run_dir, keep_root=keep)  # a refused model or bad data leaves nothing behind
+        raise
     report.timings["total_seconds"] = time.perf_counter() - total_start
     _add_links(report, run_dir)
     report.write(run_dir)
@@ -175,14 +194,21 @@ def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
     """Creates and returns the run directory; checks that it is writable.
 
     With `out=None` it is `reports/<pipeline>/<timestamp>/`; two runs started in the same
-    second get distinct directories (`-2`, `-3`, ... suffixes, created exclusively).
+    second, in one process or several, get distinct directories (`-2`, `-3`, ... suffixes;
+    each is created with an exclusive `mkdir`, which only one caller can win).
+
+    An explicit `out` may be new, empty, or hold an unfinished run: its `backup/` lets the
+    same command resume a killed run, and a diverged (failed) run may be retried. A folder
+    holding a finished run (`model.keras`, or a `report.json` whose status is not
+    `failed`) is refused rather than silently overwritten.
 
     Raises:
-        OutputDirError: The directory cannot be created or written.
+        OutputDirError: The directory cannot be created or written, or holds a finished run.
     """
     try:
         if out is not None:
             path = Path(out)
+            _check_no_finished_run(path)
             path.mkdir(parents=True, exist_ok=True)
         else:
             parent = Path("reports") / pipeline
@@ -229,6 +255,56 @@ def _resolve(name_or_config: Any, overrides: Mapping[str, Any]) -> tuple[registr
         )
     config = apply_overrides(config, overrides) if overrides else _validated(config)
     return task, config
+
+
+def _check_no_finished_run(path: Path) -> None:
+    finished = [name for name in ("model.keras", "report.json") if (path / name).is_file()]
+    if finished == ["report.json"] and _report_status(path / "report.json") == "failed":
+        return  # a diverged run: retrying it (with a lower learning rate) is the fix
+    if finished:
+        raise OutputDirError(
+            f"--out {str(path)!r} already holds a finished run ({', '.join(finished)}). "
+            "Pass a new --out DIR, or delete that folder to run again."
+        )
+
+
+def _report_status(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None  # unreadable: treated as a finished run, never overwritten
+
+
+def _existing_dir(out: str | os.PathLike | None) -> bool:
+    return out is not None and Path(out).is_dir()
+
+
+def _remove_empty_dirs(run_dir: Path, *, keep_root: bool) -> None:
+    """Removes empty folders under `run_dir` bottom-up, and `run_dir` unless `keep_root`.
+
+    Never removes a file. A run that stops on bad input has written nothing, so this
+    removes the folder it created (a folder the user made is kept); a killed or diverged
+    run keeps its backup and checkpoints.
+    """
+    for folder in sorted((p for p in run_dir.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    if not keep_root:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()
+
+
+def _write_failed_report(report: Any, run_dir: Path, error: TrainingDivergedError, seconds: float) -> None:
+    """Writes the report of a diverged run, marked failed, beside its best checkpoint."""
+    from pipelines.training import BEST_CHECKPOINT
+
+    best = run_dir / BEST_CHECKPOINT
+    report.status = "failed"
+    report.history = report.history or error.history
+    report.timings["total_seconds"] = seconds
+    report.extra["error"] = {"type": type(error).__name__, "message": str(error)}
+    report.extra["last_good_checkpoint"] = str(best) if best.is_file() else None
+    report.write(run_dir)
 
 
 def _validated(config: Any) -> Any:

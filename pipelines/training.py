@@ -7,20 +7,30 @@ directory (so a killed run resumes), optional TensorBoard, and a stop on NaN los
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from pipelines.atomic import atomic_path, write_text
 from pipelines.config import TrainConfig
 from pipelines.errors import TrainingDivergedError
 
 # Substrings of variable names that AdamW does not decay.
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
-__all__ = ["make_optimizer", "make_callbacks", "fit", "EpochTimer", "steps_per_execution_for"]
+__all__ = [
+    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "AtomicBackupAndRestore", "AtomicModelCheckpoint",
+    "steps_per_execution_for", "BEST_CHECKPOINT",
+]
+
+# Where `ModelCheckpoint` keeps the best-validation model, relative to the run directory.
+BEST_CHECKPOINT = Path("checkpoints") / "best.keras"
 
 
 def steps_per_execution_for(strategy: Any, requested: int) -> int:
@@ -75,6 +85,79 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup stays loadable if the process is killed at any instant.
+
+    Keras writes `latest.weights.h5` and then `training_metadata.json` in place: a kill
+    during the first write leaves a torn weights file (the resume fails), and a kill
+    between the two pairs epoch N's weights with epoch N-1's count (the resume trains one
+    epoch too many). Here each save writes a new weights file under a temporary name and
+    renames it, then atomically replaces the metadata, which names that file; the older
+    weights file is deleted last. Whatever instant the kill hits, the metadata names a
+    complete weights file of the epoch it records.
+
+    Args:
+        backup_dir: The folder of the backup.
+        delete_checkpoint: Delete the backup when training ends. Defaults to `True`.
+    """
+
+    def __init__(self, backup_dir: str, *, delete_checkpoint: bool = True) -> None:
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=delete_checkpoint)
+
+    def _save_model(self) -> None:
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        # Keras only writes weights to names ending in ".weights.h5".
+        with atomic_path(backup / name, suffix=".weights.h5") as tmp:
+            self.model.save_weights(str(tmp), overwrite=True)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
+        write_text(self._training_metadata_path, json.dumps(metadata))
+        for old in backup.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def _load_model(self) -> None:
+        metadata_path = Path(self._training_metadata_path)
+        if not metadata_path.is_file():
+            return  # a fresh run
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+        name = str(metadata.get("weights", ""))
+        # The name comes from a file on disk: it must stay inside the backup folder.
+        if Path(name).name != name or not name.endswith(".weights.h5"):
+            raise OSError(f"backup metadata {metadata_path} names an invalid weights file {name!r}")
+        if not self.model.built:
+            raise ValueError("To use BackupAndRestore, build the model before fit().")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(str(Path(self.backup_dir) / name))
+        self.model._initial_epoch = int(metadata["epoch"])
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint` that saves under a temporary name and renames, for one fixed path.
+
+    Keras writes the checkpoint in place, so a kill during the save would leave a torn
+    `best.keras` in place of the last good one. Here the save goes to a hidden temporary
+    file beside it, renamed over the old checkpoint only once it is complete.
+    """
+
+    def _save_model(self, epoch: int, batch: int | None, logs: dict | None) -> None:
+        final = self.filepath
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-best-", suffix=".keras", dir=os.path.dirname(final) or ".")
+        os.close(fd)
+        os.unlink(tmp)  # Keras decides whether to save; the file exists afterwards only if it did
+        self.filepath = tmp
+        try:
+            super()._save_model(epoch, batch, logs)
+            if os.path.exists(tmp):
+                os.replace(tmp, final)
+        finally:
+            self.filepath = final
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
 def make_callbacks(
     config: TrainConfig,
     run_dir: Path,
@@ -95,10 +178,14 @@ def make_callbacks(
     callbacks: list[keras.callbacks.Callback] = [
         EpochTimer(),
         keras.callbacks.TerminateOnNaN(),
-        # Resumes a killed run from its last finished epoch; deleted after a clean finish.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
+        # Resumes a killed run from its last finished epoch; deleted when training ends.
+        AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
+        # Keras 3 saves the first epoch whatever its value, so a run that diverges in epoch 1
+        # would keep NaN weights as "best". Starting from an infinitely bad threshold means a
+        # NaN value never compares better: the file only ever holds a good epoch.
+        AtomicModelCheckpoint(
+            str(run_dir / BEST_CHECKPOINT), monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=math.inf if mode == "min" else -math.inf,
         ),
     ]
     if config.early_stopping_patience > 0:
@@ -136,9 +223,12 @@ def fit(
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
     losses = logs.get("loss", [])
     if any(not math.isfinite(v) for v in losses) or len(losses) < len(logs.get("epoch_seconds", losses)):
+        best = Path(run_dir) / BEST_CHECKPOINT
+        kept = (f"the last good checkpoint (best val loss) is kept at {best}" if best.is_file()
+                else "no epoch ended with a finite loss, so there is no good checkpoint")
         raise TrainingDivergedError(
             f"training loss became non-finite at epoch {len(losses)} (loss={losses[-1] if losses else 'nan'}). "
-            f"Lower learning_rate (now {config.learning_rate}); the best checkpoint so far is in "
-            f"{Path(run_dir) / 'checkpoints'}."
+            f"Lower learning_rate (now {config.learning_rate}); {kept}.",
+            history=logs,
         )
     return logs

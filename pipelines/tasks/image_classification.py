@@ -136,8 +136,10 @@ def train_image_classifier(
     num_classes = len(data.class_names)
 
     train_ds = make_image_dataset(x_train, y_train, batch_size=config.batch_size, training=True,
-                                  augment=config.augment, seed=config.seed, cache=config.use_cache)
-    val_ds = make_image_dataset(x_val, y_val, batch_size=512, training=False, cache=config.use_cache)
+                                  augment=config.augment, seed=config.seed, cache=config.use_cache,
+                                  num_classes=num_classes)
+    val_ds = make_image_dataset(x_val, y_val, batch_size=512, training=False, cache=config.use_cache,
+                                num_classes=num_classes)
     train_ds = _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing)
     val_ds = _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing)
     if config.label_smoothing > 0:
