@@ -188,7 +188,8 @@ def train(config: DcganConfig, ctx) -> keras.Model:
                  SampleGrid(ctx.run_dir / "samples", num_classes=len(data.class_names), every=config.sample_every,
                             epochs=config.epochs)]
     with ctx.timer("train_seconds"):
-        history = gan.fit(train_ds, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
+        history = gan.fit(train_ds, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose,
+                          shuffle=False)  # tf.data already shuffles, seeded
     ctx.report.history = {k: [float(v) for v in values] for k, values in history.history.items()}
     if any(not np.isfinite(v) for v in ctx.report.history.get("d_loss", [np.nan])):
         from pipelines.errors import TrainingDivergedError
