@@ -116,7 +116,7 @@ def inception_score(proba: np.ndarray, splits: int = 10) -> tuple[float, float]:
         DataValidationError: Not (n, k) probabilities, or fewer rows than splits.
 
     Example:
-        >>> inception_score(np.eye(10)[np.arange(100) % 10], splits=1)[0]
+        >>> round(inception_score(np.eye(10)[np.arange(100) % 10], splits=1)[0], 6)
         10.0
     """
     proba = _check_proba(proba)
