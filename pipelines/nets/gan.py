@@ -215,8 +215,8 @@ class DCGAN(keras.Model):
     """A generator and a discriminator trained adversarially by `fit`.
 
     Each `train_step` takes a batch of real images in [-1, 1] (and labels), draws one
-    batch of noise, updates the discriminator on real and fake, then the generator
-    against the updated discriminator, both with the non-saturating logistic loss
+    batch of noise, generates once, updates the discriminator on real and fake, then the
+    generator against the updated discriminator, both with the non-saturating logistic loss
     (Goodfellow et al. 2014). Losses are Keras loss objects, which scale by the number
     of replicas under `tf.distribute`, and the optimizers sum the replicas' gradients,
     so the step is the same on one device and under `MirroredStrategy`.
@@ -284,27 +284,30 @@ class DCGAN(keras.Model):
         noise = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
         g_inputs = [noise, labels] if self.is_conditional else noise
 
-        with tf.GradientTape() as tape:
+        # As in the reference DCGAN loop: one generator forward pass serves both updates. The
+        # discriminator learns on the detached fakes, then the generator's loss is taken
+        # through the updated discriminator (one generator forward pass per step, not two).
+        with tf.GradientTape() as g_tape:
             fake = self.generator(g_inputs, training=True)
-            real_logits = self._discriminate(real, labels)
-            fake_logits = self._discriminate(fake, labels)
-            d_loss = self.bce(ops.ones_like(real_logits), real_logits) + self.bce(ops.zeros_like(fake_logits),
-                                                                                  fake_logits)
-        self.d_optimizer.apply(tape.gradient(d_loss, self.discriminator.trainable_weights),
-                               self.discriminator.trainable_weights)
-
-        with tf.GradientTape() as tape:
-            fake = self.generator(g_inputs, training=True)
+            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
+                real_logits = self._discriminate(real, labels)
+                fake_logits = self._discriminate(ops.stop_gradient(fake), labels)
+                d_loss = self.bce(ops.ones_like(real_logits), real_logits) + self.bce(
+                    ops.zeros_like(fake_logits), fake_logits)
+            with g_tape.stop_recording():
+                d_weights = self.discriminator.trainable_weights
+                self.d_optimizer.apply(d_tape.gradient(d_loss, d_weights), d_weights)
             fake_logits_g = self._discriminate(fake, labels)
             # Non-saturating: maximize log D(G(z)) rather than minimize log(1 - D(G(z))).
             g_loss = self.bce(ops.ones_like(fake_logits_g), fake_logits_g)
-        self.g_optimizer.apply(tape.gradient(g_loss, self.generator.trainable_weights),
-                               self.generator.trainable_weights)
+        g_weights = self.generator.trainable_weights
+        self.g_optimizer.apply(g_tape.gradient(g_loss, g_weights), g_weights)
 
-        from keras.src.losses.loss import unscale_loss_for_distribution  # undo the per-replica scaling for logs
-
-        self.trackers["d_loss"].update_state(unscale_loss_for_distribution(d_loss))
-        self.trackers["g_loss"].update_state(unscale_loss_for_distribution(g_loss))
+        # Keras losses divide by the replica count (the optimizers sum the replicas'
+        # gradients); the logged values are the per-example means again.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.trackers["d_loss"].update_state(d_loss * replicas)
+        self.trackers["g_loss"].update_state(g_loss * replicas)
         self.trackers["d_real"].update_state(ops.sigmoid(real_logits))
         self.trackers["d_fake"].update_state(ops.sigmoid(fake_logits))
         return {name: tracker.result() for name, tracker in self.trackers.items()}
