@@ -59,6 +59,7 @@ def synthetic(monkeypatch, tmp_path):
     ({"dataset": "digits"}, "dataset must be one of"),
     ({"beta_1": 1.0}, "beta_1 must be < 1"),
     ({"eval_samples": 10}, "eval_samples must be >= 100"),
+    ({"max_train_samples": 100, "batch_size": 128}, "max_train_samples must hold at least one full batch"),
 ])
 def test_bad_config_is_rejected_before_any_work(overrides, match):
     with pytest.raises(ConfigError, match=match):

@@ -8,11 +8,13 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
+from pipelines import atomic
 from pipelines.evaluation import plots
 from pipelines.evaluation.classification import binary_metrics
 from pipelines.evaluation.generative import (class_coverage, classifier_features, coverage_figure,
@@ -21,7 +23,7 @@ from pipelines.evaluation.generative import (class_coverage, classifier_features
 from pipelines.inputs.mnist import ImageData
 from pipelines.nets.gan import generate
 
-__all__ = ["METHOD_NOTE", "add_generative_evaluation", "sample_grid"]
+__all__ = ["METHOD_NOTE", "add_generative_evaluation", "sample_grid", "SampleGrid"]
 
 METHOD_NOTE = """\
 **FID on a domain classifier.** The Frechet Inception Distance compares the mean and covariance of
@@ -147,3 +149,19 @@ def _discriminator_roc(report: Any, discriminator: keras.Model, generator: keras
                       title="Discriminator ROC: held-out real vs fresh generated",
                       caption=f"{len(real)} real test images (never trained on) against {len(fresh)} new samples.")
     return {"discriminator_roc_auc": scores["roc_auc"], "discriminator_accuracy": scores["accuracy"]}
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Saves the fixed-seed sample grid as `samples/epoch_NNN.png` every `every` epochs (and after the last)."""
+
+    def __init__(self, out_dir: Path, *, num_classes: int, every: int, epochs: int, seed: int = 0) -> None:
+        super().__init__()
+        self.out_dir, self.num_classes, self.every, self.epochs, self.seed = Path(out_dir), num_classes, every, epochs, seed
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if (epoch + 1) % self.every and epoch + 1 != self.epochs:
+            return
+        images, rows = sample_grid(self.model.generator, num_classes=self.num_classes, seed=self.seed)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(self.out_dir / f"epoch_{epoch + 1:03d}.png", plots.figure_to_png(
+            sample_grid_figure(images, row_labels=rows, title=f"epoch {epoch + 1}")))
