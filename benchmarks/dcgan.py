@@ -96,7 +96,7 @@ TUTORIAL = textwrap.dedent(
 
     @tf.function
     def train_step(images):
-        noise = tf.random.normal([tf.shape(images)[0], 100])
+        noise = tf.random.normal([BATCH_SIZE, 100])  # as in the tutorial, also for the last, partial batch
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated_images = generator(noise, training=True)
             real_output = discriminator(images, training=True)
