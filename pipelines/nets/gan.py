@@ -38,6 +38,7 @@ def make_generator(
     num_classes: int | None = None,
     filters: Sequence[int] = (128, 64),
     kernel_size: int = 4,
+    bn_momentum: float = 0.9,
     seed: int | None = None,
     name: str = "generator",
 ) -> keras.Model:
@@ -57,6 +58,11 @@ def make_generator(
             stages must bring 7x7 to 28x28, so exactly 2 entries. Defaults to `(128, 64)`.
         kernel_size: Kernel of the transposed convolutions (4 divides by the stride 2,
             which avoids checkerboard artifacts). Defaults to `4`.
+        bn_momentum: Momentum of the BatchNorm moving statistics that sampling uses. 0.9
+            (PyTorch's 0.1, as in the reference DCGAN code) follows the generator's
+            changing weights; Keras's 0.99 lags by hundreds of steps. Measured after the
+            same 100 MNIST steps (quick classifier): samples on a grey background and
+            fid_domain 27.8 with 0.99, black background and 12.0 with 0.9. Defaults to `0.9`.
         seed: Seed of the N(0, 0.02) initializers. Defaults to `None`.
         name: Model name. Defaults to `"generator"`.
 
@@ -85,13 +91,13 @@ def make_generator(
             [noise, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)])
     # No bias before BatchNorm: its offset plays that role.
     x = layers.Dense(7 * 7 * filters[0], use_bias=False, kernel_initializer=_init(seed), name="project")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((7, 7, filters[0]), name="to_7x7")(x)
     for i, width in enumerate(filters[1:]):
         x = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same", use_bias=False,
                                    kernel_initializer=_init(None if seed is None else seed + 1 + i), name=f"up{i}")(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"up{i}_bn")(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
     x = layers.Conv2DTranspose(1, kernel_size, strides=2, padding="same", kernel_initializer=_init(
         None if seed is None else seed + 10), name="to_image")(x)
@@ -106,6 +112,7 @@ def make_discriminator(
     filters: Sequence[int] = (64, 128),
     kernel_size: int = 4,
     dropout: float = 0.0,
+    bn_momentum: float = 0.9,
     seed: int | None = None,
     name: str = "discriminator",
 ) -> keras.Model:
@@ -121,6 +128,8 @@ def make_discriminator(
         filters: Width of each stride-2 stage (28 -> 14 -> 7 for two). Defaults to `(64, 128)`.
         kernel_size: Convolution kernel. Defaults to `4`.
         dropout: Dropout after each stage; 0 disables. Defaults to `0.0`.
+        bn_momentum: Momentum of the BatchNorm moving statistics (used when scoring
+            held-out images). Defaults to `0.9`.
         seed: Seed of the N(0, 0.02) initializers. Defaults to `None`.
         name: Model name. Defaults to `"discriminator"`.
 
@@ -143,7 +152,7 @@ def make_discriminator(
         x = layers.Conv2D(width, kernel_size, strides=2, padding="same", use_bias=i == 0,
                           kernel_initializer=_init(None if seed is None else seed + 20 + i), name=f"down{i}")(x)
         if i > 0:  # Radford et al.: no BatchNorm on the discriminator's input layer.
-            x = layers.BatchNormalization(name=f"down{i}_bn")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"down{i}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"down{i}_dropout")(x)
