@@ -25,6 +25,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "denoising_autoencoder": "pipelines.tasks.denoising_autoencoder",
     "sentiment": "pipelines.tasks.sentiment",
     "vit": "pipelines.tasks.vit",
+    "dcgan": "pipelines.tasks.dcgan",
 }
 
 _TASKS: dict[str, "Task"] = {}

@@ -1,0 +1,145 @@
+"""The dcgan pipeline: config checks, the input step, a synthetic end-to-end run with a small
+pre-built domain classifier, and a short run on the real MNIST files (PIPELINES_DATA_DIR)."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import pipelines
+from pipelines.errors import ConfigError
+from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData
+from pipelines.models import load_model
+from pipelines.nets.cnn import make_cnn
+from pipelines.nets.gan import generate
+from pipelines.tasks import dcgan as task
+
+METRICS = ("fid_domain", "fid_domain_real_floor", "inception_score_domain", "class_entropy", "min_class_fraction",
+           "max_class_fraction", "discriminator_roc_auc")
+TINY = {"generator_filters": (16, 8), "discriminator_filters": (8, 16), "batch_size": 32, "epochs": 1,
+        "eval_samples": 200, "steps_per_execution": 4, "verbose": 0}
+
+
+def _synthetic(n_train=320, n_test=200, seed=0) -> ImageData:
+    """Ten classes of 28x28 images: class k is a bright bar at column 2 + 2k, plus speckle."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        y = np.arange(n) % 10
+        x = (rng.random((n, 28, 28)) * 40).astype("uint8")
+        for i, k in enumerate(y):
+            x[i, 4:24, 2 + 2 * k: 5 + 2 * k] = 230
+        return x, y.astype(np.int64)
+
+    return ImageData(*make(n_train), *make(n_test), list(DIGIT_CLASS_NAMES),
+                     {"name": "synthetic", "source": "test", "checksum_verified": False})
+
+
+@pytest.fixture
+def synthetic(monkeypatch, tmp_path):
+    """Synthetic data in place of MNIST, and a small classifier trained on it as the FID classifier."""
+    data = _synthetic()
+    monkeypatch.setattr(task, "load_mnist_family", lambda name, data_dir=None: data)
+    keras.utils.set_random_seed(0)
+    classifier = make_cnn((28, 28, 1), 10, stem_filters=8, filters=(16,))
+    classifier.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier.fit(data.x_train[..., None] / 255.0, data.y_train, epochs=2, batch_size=64, verbose=0)
+    path = tmp_path / "classifier.keras"
+    classifier.save(path)
+    return data, str(path)
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"generator_filters": (64,)}, "generator_filters needs 2 positive widths"),
+    ({"discriminator_filters": (8, 8, 8, 8)}, "discriminator_filters needs 1 to 3"),
+    ({"fid_classifier": "/no/such/model.keras"}, "fid_classifier must be a saved .keras file"),
+    ({"dataset": "digits"}, "dataset must be one of"),
+    ({"beta_1": 1.0}, "beta_1 must be < 1"),
+    ({"eval_samples": 10}, "eval_samples must be >= 100"),
+    ({"max_train_samples": 100, "batch_size": 128}, "max_train_samples must hold at least one full batch"),
+])
+def test_bad_config_is_rejected_before_any_work(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        pipelines.get_config("dcgan", **overrides)
+
+
+def test_a_quick_fid_classifier_is_never_named_like_the_real_one():
+    real = task.fid_classifier_name(pipelines.get_config("dcgan"))
+    quick = task.fid_classifier_name(pipelines.get_config("dcgan", fid_classifier_epochs=1,
+                                                          fid_classifier_train_samples=2000))
+    assert real == "fid_classifier_mnist_cnn" and quick == "fid_classifier_mnist_cnn_quick_e1_n2000"
+    assert task.fid_classifier_name(pipelines.get_config("dcgan", dataset="fashion_mnist")).startswith(
+        "fid_classifier_fashion_mnist")
+
+
+def test_input_step_scales_to_minus_one_one_drops_the_partial_batch_and_shuffles():
+    x = np.repeat(np.arange(10, dtype="uint8")[:, None, None] * 25, 28 * 28, axis=1).reshape(10, 28, 28)
+    ds = task.make_dataset(x, np.arange(10), batch_size=4, seed=0)
+    batches = list(ds)
+    assert len(batches) == 2 and all(tuple(b[0].shape) == (4, 28, 28, 1) for b in batches)
+    images, labels = batches[0]
+    # Each image still carries its own label after shuffling: pixel value = 25 * label.
+    np.testing.assert_allclose(images.numpy()[:, 0, 0, 0], labels.numpy() * 25 / 127.5 - 1, atol=1e-6)
+    black_and_white = np.zeros((4, 28, 28), "uint8")
+    black_and_white[:, 0, 0] = 255
+    values = np.concatenate([b[0].numpy().ravel() for b in task.make_dataset(black_and_white, np.zeros(4),
+                                                                              batch_size=2, seed=0)])
+    assert values.min() == -1.0 and values.max() == 1.0
+    # Reshuffled each epoch (seeded).
+    orders = [np.concatenate([b[1].numpy() for b in ds]).tolist() for _ in range(2)]
+    assert orders[0] != orders[1]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthetic, conditional):
+    data, classifier = synthetic
+    r = pipelines.run("dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, conditional=conditional,
+                      sample_every=1, **TINY)
+    for name in METRICS:
+        assert r.metrics[name] is not None, name
+    assert r.metrics["fid_domain"] > r.metrics["fid_domain_real_floor"] >= 0
+    assert 0 <= r.metrics["min_class_fraction"] <= 0.1 <= r.metrics["max_class_fraction"] <= 1
+    assert ("conditional_accuracy" in r.metrics) == conditional
+    run_dir = r.report_dir
+    assert (run_dir / "samples" / "epoch_001.png").is_file() and (run_dir / "samples.png").is_file()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert {"samples.png", "class_coverage.png", "discriminator_roc.png", "learning_curves.png"} <= set(
+        report["figures"])
+    assert set(report["history"]) >= {"d_loss", "g_loss"}
+    assert "FID on a domain classifier" in (run_dir / "report.md").read_text()
+    # model.keras is the generator: noise (+ labels) -> (n, 28, 28, 1) in [-1, 1], loadable with safe_mode.
+    generator = load_model(run_dir / "model.keras")
+    labels = np.arange(5) if conditional else None
+    images = generate(generator, 5, seed=0, labels=labels)
+    assert images.shape == (5, 28, 28, 1) and -1 <= images.min() <= images.max() <= 1
+    np.testing.assert_allclose(images, generate(r.model, 5, seed=0, labels=labels), atol=1e-5)
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert "noise (n, 100)" in card["inputs"] and card["fid_classifier"] == classifier
+
+
+def test_saved_generator_is_evaluated_by_the_cli_path(tmp_path, synthetic):
+    data, classifier = synthetic
+    r = pipelines.run("dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, **TINY)
+    e = pipelines.evaluate("dcgan", r.report_dir / "model.keras", out=str(tmp_path / "eval"),
+                           fid_classifier=classifier, eval_samples=200, verbose=0)
+    # Same generator, same seed: the same samples and so the same distance.
+    assert e.metrics["fid_domain"] == pytest.approx(r.metrics["fid_domain"], rel=1e-4)
+    assert "discriminator_roc_auc" not in e.metrics
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, real_data_dir):
+    # A quick kept classifier (1 epoch on 2,000 images) in the per-test models dir, never the real one.
+    r = pipelines.run("dcgan", data_dir=str(real_data_dir / "mnist"), out=str(tmp_path / "run"), epochs=1,
+                      max_train_samples=3840, eval_samples=1000, fid_classifier_epochs=1,
+                      fid_classifier_train_samples=2000, verbose=0)
+    assert (r.report_dir / "samples.png").is_file() and (r.report_dir / "samples" / "epoch_001.png").is_file()
+    assert r.report["dataset"]["splits"] == {"train": 3840, "test": 10_000}
+    assert "fid_classifier_mnist_cnn_quick_e1_n2000" in r.report["dataset"]["fid_classifier"]
+    # Real training images sit much closer to the test set than 30 steps' worth of samples.
+    assert r.metrics["fid_domain_real_floor"] < r.metrics["fid_domain"]
+    assert 0 <= r.metrics["discriminator_roc_auc"] <= 1

@@ -1,0 +1,144 @@
+"""Tests of the DCGAN networks, DiffAugment and the adversarial train step."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import PYTHON
+from pipelines.models import load_model
+from pipelines.nets.gan import DCGAN, diff_augment, generate, make_discriminator, make_generator
+
+
+def _tiny_gan(conditional=False, **kwargs):
+    classes = 10 if conditional else None
+    return DCGAN(make_generator(num_classes=classes, filters=(16, 8), seed=0),
+                 make_discriminator(num_classes=classes, filters=(8, 16), seed=0), seed=0, **kwargs)
+
+
+def _compiled(gan):
+    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return gan
+
+
+def test_generator_maps_noise_to_28x28_images_in_minus_one_one():
+    g = make_generator(filters=(16, 8), seed=0)
+    images = generate(g, 5, seed=0)
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= -1 and images.max() <= 1 and images.std() > 0
+    # Radford et al.: BatchNorm everywhere but the output layer.
+    assert g.layers[-2].name == "to_image" and "bn" not in g.layers[-3].name
+
+
+def test_generation_is_seeded():
+    g = make_generator(filters=(16, 8), seed=0)
+    assert np.array_equal(generate(g, 4, seed=3), generate(g, 4, seed=3))
+    assert not np.array_equal(generate(g, 4, seed=3), generate(g, 4, seed=4))
+
+
+def test_conditional_generator_and_discriminator_take_labels():
+    g = make_generator(num_classes=10, filters=(16, 8), seed=0)
+    d = make_discriminator(num_classes=10, filters=(8, 16), seed=0)
+    images = generate(g, 6, seed=0, labels=np.arange(6))
+    assert images.shape == (6, 28, 28, 1)
+    assert d.predict([images, np.arange(6)], verbose=0).shape == (6, 1)
+    # The label changes the image drawn from the same noise.
+    assert not np.allclose(generate(g, 2, seed=0, labels=np.array([0, 0])), generate(g, 2, seed=0, labels=np.array([1, 1])))
+    with pytest.raises(ValueError, match="expected labels for a conditional generator"):
+        generate(g, 2, seed=0)
+    with pytest.raises(ValueError, match="expected labels only for a conditional generator"):
+        generate(make_generator(filters=(16, 8)), 2, seed=0, labels=np.zeros(2))
+
+
+def test_discriminator_has_no_batchnorm_at_the_input_and_no_pooling():
+    d = make_discriminator(filters=(8, 16, 32))
+    names = [layer.name for layer in d.layers]
+    assert "down0_bn" not in names and "down1_bn" in names and "down2_bn" in names
+    assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in d.layers)
+    assert d.output_shape == (None, 1)
+
+
+@pytest.mark.parametrize("build,match", [
+    (lambda: make_generator(filters=(16,)), "expected 2 generator filters"),
+    (lambda: make_generator(latent_dim=0), "latent_dim=0"),
+    (lambda: make_discriminator(filters=()), "at least one discriminator stage"),
+    (lambda: make_discriminator(dropout=1.0), r"dropout in \[0, 1\)"),
+    (lambda: DCGAN(make_generator(num_classes=10, filters=(4, 4)), make_discriminator(filters=(4,))),
+     "both conditional or both not"),
+])
+def test_bad_network_arguments_are_rejected(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_diff_augment_keeps_shape_range_and_gradients():
+    x = tf.Variable(np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = diff_augment(x, keras.random.SeedGenerator(0))
+        total = tf.reduce_sum(y)
+    assert y.shape == (4, 28, 28, 1) and float(tf.reduce_min(y)) >= -1 and float(tf.reduce_max(y)) <= 1
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(total, x)))) > 0
+    # Cutout of half the side sets at least a 7x7 corner (clipped 14x14 square) to -1 per image.
+    cut = diff_augment(tf.ones((8, 28, 28, 1)), keras.random.SeedGenerator(1), translation=0.0)
+    assert ((cut.numpy() == -1).sum(axis=(1, 2, 3)) >= 49).all()
+
+
+@pytest.mark.parametrize("conditional,use_diff_augment", [(False, False), (True, True)])
+def test_train_step_updates_both_networks_and_logs_the_losses(conditional, use_diff_augment):
+    gan = _compiled(_tiny_gan(conditional, use_diff_augment=use_diff_augment))
+    g_before = [w.numpy().copy() for w in gan.generator.trainable_weights]
+    d_before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    history = gan.fit(x, np.arange(32) % 10, batch_size=16, epochs=2, verbose=0).history
+    assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"} and len(history["d_loss"]) == 2
+    assert all(np.isfinite(v) for values in history.values() for v in values)
+    # Before any step D outputs ~0.5 on both, so d_loss starts near 2 ln 2.
+    assert 0.5 < history["d_loss"][0] < 2.5
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, gan.generator.trainable_weights))
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, gan.discriminator.trainable_weights))
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_saved_generator_reloads_with_safe_mode_and_generates_the_same_images(tmp_path, conditional):
+    g = make_generator(num_classes=10 if conditional else None, filters=(16, 8), seed=0)
+    g.save(tmp_path / "g.keras")
+    reloaded = load_model(tmp_path / "g.keras")  # safe_mode=True
+    labels = np.arange(4) if conditional else None
+    np.testing.assert_allclose(generate(reloaded, 4, seed=1, labels=labels), generate(g, 4, seed=1, labels=labels),
+                               atol=1e-6)
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import json
+    import numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from pipelines.nets.gan import DCGAN, make_discriminator, make_generator
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        gan = DCGAN(make_generator(num_classes=10, filters=(16, 8), seed=0),
+                    make_discriminator(num_classes=10, filters=(8, 16), seed=0), seed=0, use_diff_augment=True)
+        gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, (np.arange(64) % 10).astype("int32"))).batch(16, drop_remainder=True)
+    h = gan.fit(ds, epochs=2, verbose=0).history
+    print(json.dumps({"replicas": gan.distribute_strategy.num_replicas_in_sync, "d_loss": h["d_loss"]}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_conditional_gan_trains_under_mirrored_strategy_on_two_logical_cpus(python_env):
+    done = subprocess.run([PYTHON, "-c", MIRRORED], env=python_env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # The losses are unscaled back to per-example means: ~2 ln 2 at the start, as on one device.
+    assert out["replicas"] == 2 and all(0.5 < v < 2.5 for v in out["d_loss"])
