@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pipelines
+from browser import assert_report_renders
 from pipelines.errors import ConfigError
 from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData
 from pipelines.models import load_model
@@ -143,3 +144,5 @@ def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, rea
     # Real training images sit much closer to the test set than 30 steps' worth of samples.
     assert r.metrics["fid_domain_real_floor"] < r.metrics["fid_domain"]
     assert 0 <= r.metrics["discriminator_roc_auc"] <= 1
+    assert r.report["headline_metric"] == "fid_domain"
+    assert_report_renders(r.report_dir / "report.html", min_images=4)

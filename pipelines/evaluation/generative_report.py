@@ -128,6 +128,8 @@ def add_generative_evaluation(report: Any, generator: keras.Model, classifier: k
     if discriminator is not None:
         metrics.update(_discriminator_roc(report, discriminator, generator, data, labels, seed + 1))
     report.add_metrics(metrics)
+    # Lower is better; the runs index shows it (`pipelines reports`).
+    report.extra.setdefault("headline_metric", "fid_domain")
     report.add_text("How the generator is measured", METHOD_NOTE.format(
         n_gen=n_generated, n_test=len(data.x_test), n_train=len(train_sample)))
     return metrics
