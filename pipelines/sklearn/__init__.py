@@ -13,11 +13,13 @@ Example:
 """
 
 from pipelines.sklearn.base import BaseKerasEstimator
+from pipelines.sklearn.generative import DCGAN
 from pipelines.sklearn.generic import NETS, KerasClassifier, KerasRegressor
 from pipelines.sklearn.tasks import DenoisingAutoencoder, ImageClassifier, TabularRegressor, TextClassifier
 
 __all__ = [
     "BaseKerasEstimator",
+    "DCGAN",
     "DenoisingAutoencoder",
     "ImageClassifier",
     "KerasClassifier",
