@@ -14,7 +14,9 @@ from browser import assert_report_renders
 from pipelines.errors import ConfigError
 from pipelines.models import load_model
 
-TINY = dict(epochs=2, depth=2, dim=32, heads=2, mlp_dim=64, patch_size=7, batch_size=64, verbose=0)
+# A small stem as in the default net; no XLA: compiling costs more than these few steps.
+TINY = dict(epochs=2, depth=2, dim=32, heads=2, mlp_dim=64, stem_channels=(8, 16, 16), patch_size=1, batch_size=64,
+            jit_compile=False, verbose=0)
 
 
 @pytest.mark.parametrize("overrides", [dict(patch_size=5), dict(dim=30, heads=4), dict(label_smoothing=1.0)])
