@@ -11,8 +11,9 @@ import pytest
 
 import pipelines
 from browser import assert_report_renders
+from synthetic_images import bar_digits
 from pipelines.errors import ConfigError
-from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData
+from pipelines.inputs.mnist import ImageData
 from pipelines.models import load_model
 from pipelines.nets.cnn import make_cnn
 from pipelines.nets.gan import generate
@@ -25,18 +26,7 @@ TINY = {"generator_filters": (16, 8), "discriminator_filters": (8, 16), "batch_s
 
 
 def _synthetic(n_train=320, n_test=200, seed=0) -> ImageData:
-    """Ten classes of 28x28 images: class k is a bright bar at column 2 + 2k, plus speckle."""
-    rng = np.random.default_rng(seed)
-
-    def make(n):
-        y = np.arange(n) % 10
-        x = (rng.random((n, 28, 28)) * 40).astype("uint8")
-        for i, k in enumerate(y):
-            x[i, 4:24, 2 + 2 * k: 5 + 2 * k] = 230
-        return x, y.astype(np.int64)
-
-    return ImageData(*make(n_train), *make(n_test), list(DIGIT_CLASS_NAMES),
-                     {"name": "synthetic", "source": "test", "checksum_verified": False})
+    return bar_digits(n_train, n_test, seed)
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import pytest
 
 import pipelines
 from browser import assert_report_renders
+from synthetic_images import bar_digits
 from pipelines.errors import ConfigError
-from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData
+from pipelines.inputs.mnist import ImageData
 from pipelines.tasks import denoising_autoencoder as task
 
 METRICS = ("psnr_noisy", "psnr_denoised", "psnr_gain_db", "ssim_noisy", "ssim_denoised", "anomaly_roc_auc",
@@ -20,20 +21,7 @@ METRICS = ("psnr_noisy", "psnr_denoised", "psnr_gain_db", "ssim_noisy", "ssim_de
 
 
 def _synthetic(n_train=600, n_test=200, seed=0) -> ImageData:
-    """Ten classes of 28x28 images: class k is a bright bar at column 2 + 2k, plus speckle."""
-    rng = np.random.default_rng(seed)
-
-    def make(n):
-        y = np.arange(n) % 10
-        x = (rng.random((n, 28, 28)) * 40).astype("uint8")
-        for i, k in enumerate(y):
-            x[i, 4:24, 2 + 2 * k: 5 + 2 * k] = 230
-        return x, y.astype(np.int64)
-
-    x_train, y_train = make(n_train)
-    x_test, y_test = make(n_test)
-    return ImageData(x_train, y_train, x_test, y_test, list(DIGIT_CLASS_NAMES),
-                     {"name": "synthetic", "source": "test", "checksum_verified": False})
+    return bar_digits(n_train, n_test, seed)
 
 
 @pytest.fixture
