@@ -4,13 +4,15 @@
     pipelines run NAME [--epochs N] [--set key=value]... [--data-dir D] [--out DIR]
                        [--device auto|cpu|gpu|gpu:0,1] [--seed S] [--quiet]
                        [--fallback-dataset NAME]
+                       [--workers HOST:PORT,HOST:PORT... --worker-index I]
     pipelines evaluate NAME --model PATH [--out DIR]
     pipelines config NAME
     pipelines compare RUN_DIR RUN_DIR... [--out DIR]
     pipelines reports [DIR]
 
 Bad input exits with status 2 and one line on stderr (`--debug` shows the traceback); a run
-that starts but diverges exits with status 1 the same way, after writing its failed report.
+that starts but diverges (or loses a worker of its cluster) exits with status 1 the same way,
+after writing its failed report.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 from typing import Any, Sequence
 
 from pipelines import registry
-from pipelines.errors import PipelinesError, TrainingDivergedError
+from pipelines.errors import ClusterError, PipelinesError, TrainingDivergedError
 
 __all__ = ["main"]
 
@@ -52,6 +54,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--fallback-dataset", help="dataset to run when the configured one is unavailable")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--workers", metavar="HOST:PORT,...",
+                     help="train on a cluster: every worker's host:port, the same list on each host (else TF_CONFIG)")
+    run.add_argument("--worker-index", type=int, metavar="I", help="this host's index in --workers; 0 is the chief")
 
     ev = sub.add_parser("evaluate", help="evaluate a saved model on a pipeline's test data")
     ev.add_argument("name")
@@ -80,7 +85,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         key, value = parse_assignment(text)
         values[key] = value
     for flag, key in (("epochs", "epochs"), ("data_dir", "data_dir"), ("out", "out"), ("device", "device"),
-                      ("seed", "seed"), ("fallback_dataset", "fallback_dataset")):
+                      ("seed", "seed"), ("fallback_dataset", "fallback_dataset"), ("workers", "workers"),
+                      ("worker_index", "worker_index")):
         value = getattr(args, flag, None)
         if value is not None:
             values[key] = str(value)
@@ -102,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(e).split())
         print(f"pipelines: error: {message}", file=sys.stderr)
         # 2 is bad input (nothing ran); 1 a run that ran and failed (its report says so).
-        return 1 if isinstance(e, TrainingDivergedError) else 2
+        return 1 if isinstance(e, (TrainingDivergedError, ClusterError)) else 2
     except KeyboardInterrupt:
         print("pipelines: interrupted", file=sys.stderr)
         return 130
@@ -144,7 +150,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         result = runner.run(config)
     else:
         result = runner.evaluate(args.name, args.model, **_config_fields(config))
-    if not config.verbose:  # a verbose run printed it already, after its metrics
+    if config.verbose:  # a verbose run printed it already, after its metrics
+        return 0
+    if result.report_dir is None:  # a non-chief worker of a cluster: it writes nothing
+        print("Worker done; the chief writes the report.")
+    else:
         print(f"Report: {(result.report_dir / 'report.html').resolve()}")
     return 0
 

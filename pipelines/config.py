@@ -105,6 +105,10 @@ class RunConfig:
     deterministic: bool = param(False, "Enable TensorFlow op determinism (slower).")
     verbose: int = param(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line/epoch.", choices=(0, 1, 2))
     tensorboard: bool = param(False, "Write TensorBoard logs into the run directory.")
+    workers: tuple[str, ...] = param(
+        (), "Every worker's host:port, the same list on each host, for a multi-worker run (else TF_CONFIG is read)."
+    )
+    worker_index: int | None = param(None, "This process's index in `workers`; 0 is the chief.", ge=0)
 
 
 @dataclass
@@ -185,6 +189,11 @@ def validate_config(config: Any) -> None:
         ConfigError: The first problem found, naming the field, the expectation and the value.
     """
     _validate(config, prefix="")
+    if isinstance(config, RunConfig):
+        # Here rather than in RunConfig.validate(): the pipelines' own validate() overrides it.
+        from pipelines.cluster import check_workers
+
+        check_workers(config.workers, config.worker_index)
     check = getattr(config, "validate", None)
     if callable(check):
         check()

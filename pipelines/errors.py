@@ -19,6 +19,7 @@ __all__ = [
     "TrainingDivergedError",
     "DeviceUnavailableError",
     "ComparisonError",
+    "ClusterError",
 ]
 
 
@@ -77,3 +78,7 @@ class DeviceUnavailableError(PipelinesError, RuntimeError):
 
 class ComparisonError(PipelinesError, ValueError):
     """Runs cannot be compared: a run lacks its saved predictions, or the test sets differ."""
+
+
+class ClusterError(PipelinesError, RuntimeError):
+    """A multi-worker run cannot start its worker, or lost a worker while training."""

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from pipelines.errors import UnknownPipelineError
 
-__all__ = ["Task", "register", "get_task", "list_pipelines", "BUILTIN_MODULES"]
+__all__ = ["Task", "register", "get_task", "list_pipelines", "multi_worker_pipelines", "BUILTIN_MODULES"]
 
 # Name -> module that registers it. Only modules that exist are listed.
 BUILTIN_MODULES: dict[str, str] = {
@@ -43,6 +43,8 @@ class Task:
         evaluate: `evaluate(model, config, ctx) -> None`; evaluates a saved model on the
             pipeline's test data into `ctx.report` (the CLI's `evaluate` command).
         summary: One line for `pipelines list`.
+        multi_worker: Whether `train` supports a multi-worker cluster (`pipelines.multiworker`):
+            its training goes through the custom loop instead of `fit()`.
     """
 
     name: str
@@ -50,12 +52,16 @@ class Task:
     train: Callable[..., Any]
     evaluate: Callable[..., Any] | None
     summary: str
+    multi_worker: bool = False
 
 
 def register(
-    name: str, *, config: type, summary: str, evaluate: Callable[..., Any] | None = None
+    name: str, *, config: type, summary: str, evaluate: Callable[..., Any] | None = None, multi_worker: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a pipeline's train function under `name`.
+
+    `multi_worker=True` declares that `train` supports a multi-worker cluster; runs of the
+    other pipelines with `--workers` or `TF_CONFIG` are refused before any work.
 
     Raises:
         ValueError: `name` is already registered.
@@ -64,7 +70,8 @@ def register(
     def decorator(train: Callable[..., Any]) -> Callable[..., Any]:
         if name in _TASKS:
             raise ValueError(f"pipeline {name!r} is already registered by {_TASKS[name].train.__module__}")
-        _TASKS[name] = Task(name=name, config_cls=config, train=train, evaluate=evaluate, summary=summary)
+        _TASKS[name] = Task(name=name, config_cls=config, train=train, evaluate=evaluate, summary=summary,
+                            multi_worker=multi_worker)
         return train
 
     return decorator
@@ -73,6 +80,11 @@ def register(
 def list_pipelines() -> list[str]:
     """The names of every available pipeline, sorted."""
     return sorted(set(BUILTIN_MODULES) | set(_TASKS))
+
+
+def multi_worker_pipelines() -> list[str]:
+    """The names of the pipelines that train on a multi-worker cluster (imports them all)."""
+    return [name for name in list_pipelines() if get_task(name).multi_worker]
 
 
 def check_name(name: object) -> str:

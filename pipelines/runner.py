@@ -35,8 +35,9 @@ class RunResult:
     Attributes:
         model: The trained Keras model (also saved as `report_dir/model.keras`).
         history: Per-epoch training history (metric name -> values).
-        metrics: The report's flat metrics (name -> number).
-        report_dir: The run directory holding the report, plots and model.
+        metrics: The report's flat metrics (name -> number); empty on a non-chief worker.
+        report_dir: The run directory holding the report, plots and model; `None` on a
+            non-chief worker of a multi-worker run, which writes nothing.
         config: The resolved config dataclass.
         report: The full `report.json` content.
     """
@@ -44,7 +45,7 @@ class RunResult:
     model: Any
     history: dict[str, list[float]]
     metrics: dict[str, float | None]
-    report_dir: Path
+    report_dir: Path | None
     config: Any
     report: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -58,12 +59,16 @@ class RunContext:
         strategy: The `tf.distribute.Strategy` to build and compile the model under.
         report: The `Report` to fill with dataset info, metrics, tables and figures.
         model_card: Entries the pipeline adds to `model_card.json` (inputs, outputs, ...).
+        cluster: The multi-worker `pipelines.cluster.Cluster` this process belongs to, or
+            `None` on a single machine. On a non-chief worker `run_dir` is a scratch folder
+            deleted at the end, and nothing is evaluated or written.
     """
 
     run_dir: Path
     strategy: Any
     report: Any
     model_card: dict[str, Any] = field(default_factory=dict)
+    cluster: Any = None
 
     @contextlib.contextmanager
     def timer(self, key: str) -> Iterator[None]:
@@ -110,6 +115,9 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
         TrainingDivergedError: The loss became non-finite; the failed report is written.
     """
     task, config = _resolve(name_or_config, overrides)
+    cluster = _resolve_cluster(task, config)
+    if cluster is not None and not cluster.is_chief:
+        return _run_worker(task, config, cluster)
     keep = _existing_dir(config.out)
     run_dir = make_run_dir(config.out, task.name)
     from pipelines import devices  # TensorFlow is imported only once a run really starts
@@ -120,9 +128,12 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     total_start = time.perf_counter()
     try:
         with _seeded(config), devices.precision_policy(config.precision):
-            strategy = devices.make_strategy(config.device)
-            ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
+            strategy = _make_strategy(config, cluster)
+            ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report, cluster=cluster)
             report.environment = _environment(config, devices.describe_strategy(strategy))
+            if cluster is not None:
+                # TensorFlow's class is CollectiveAllReduceStrategy; users know it by its public name.
+                report.environment.update(strategy="MultiWorkerMirroredStrategy", cluster=cluster.describe())
             model = task.train(config, ctx)
     except TrainingDivergedError as e:
         _write_failed_report(report, run_dir, e, time.perf_counter() - total_start)
@@ -135,6 +146,10 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     _write_model_card(run_dir, task.name, config, report, ctx.model_card)
     _add_links(report, run_dir)
     report.write(run_dir)
+    if cluster is not None:
+        from pipelines.multiworker import wait_for_all_workers
+
+        wait_for_all_workers(strategy)  # the other workers end with the chief, once its files are written
     _print_done(config, run_dir, report.metrics)
     return RunResult(
         model=model,
@@ -157,6 +172,8 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
         ModelLoadError: The file is missing or cannot be loaded safely.
     """
     task, config = _resolve(name, overrides)
+    if config.workers:
+        raise ConfigError("evaluate runs on one machine: drop --workers / workers= (TF_CONFIG is ignored here).")
     if task.evaluate is None:
         raise ConfigError(f"pipeline {name!r} has no separate evaluation of saved models.")
     model_path = Path(model_path)
@@ -255,6 +272,59 @@ def _resolve(name_or_config: Any, overrides: Mapping[str, Any]) -> tuple[registr
         )
     config = apply_overrides(config, overrides) if overrides else _validated(config)
     return task, config
+
+
+def _resolve_cluster(task: registry.Task, config: Any) -> Any:
+    """The run's multi-worker cluster (from `workers` or TF_CONFIG), or None; checked before any work."""
+    from pipelines.cluster import resolve_cluster
+
+    cluster = resolve_cluster(config, os.environ)
+    if cluster is not None and not task.multi_worker:
+        supported = ", ".join(registry.multi_worker_pipelines())
+        raise ConfigError(
+            f"pipeline {task.name!r} cannot train on several workers yet: it trains with Keras's fit() or its "
+            f"own loop, and fit() fails under MultiWorkerMirroredStrategy. Multi-worker runs support: {supported}. "
+            "Run it on one machine (unset TF_CONFIG, drop --workers)."
+        )
+    return cluster
+
+
+def _make_strategy(config: Any, cluster: Any) -> Any:
+    if cluster is None:
+        from pipelines import devices
+
+        return devices.make_strategy(config.device)
+    from pipelines.multiworker import make_strategy
+
+    return make_strategy(cluster, config.device)
+
+
+def _run_worker(task: registry.Task, config: Any, cluster: Any) -> RunResult:
+    """A non-chief worker: trains in step with the others and writes nothing to the run directory.
+
+    Its checkpoint copies go to a private scratch folder, deleted when it ends.
+    """
+    import shutil
+
+    from pipelines.evaluation.report import Report
+    from pipelines.multiworker import make_scratch_dir, wait_for_all_workers
+
+    scratch = make_scratch_dir(cluster)
+    report = Report(task.name, config=config_to_dict(config))  # filled by train(), never written
+    try:
+        with _seeded(config):
+            from pipelines import devices
+
+            with devices.precision_policy(config.precision):
+                strategy = _make_strategy(config, cluster)
+                ctx = RunContext(run_dir=scratch, strategy=strategy, report=report, cluster=cluster)
+                model = task.train(config, ctx)
+        wait_for_all_workers(strategy)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if config.verbose:
+        print(f"Worker {cluster.rank} of {cluster.num_workers} done; the chief writes the report.", flush=True)
+    return RunResult(model=model, history=report.history, metrics={}, report_dir=None, config=config)
 
 
 def _check_no_finished_run(path: Path) -> None:

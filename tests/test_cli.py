@@ -33,6 +33,14 @@ def test_config_prints_fields_with_docs(capsys):
         (["run", "mnist", "--device", "tpu"], "device must be auto, cpu, gpu"),
         (["run", "mnist", "--set", "dataset=cifar"], "dataset must be one of"),
         (["evaluate", "mnist", "--model", "/nonexistent/m.keras"], "no model file"),
+        (["run", "mnist", "--worker-index", "1"], "worker_index needs workers: pass --workers"),
+        (["run", "mnist", "--workers", "localhost", "--worker-index", "0"], "must be host:port"),
+        (["run", "mnist", "--workers", "a:1,b:1", "--worker-index", "2"], "worker_index must be in 0..1"),
+        (["run", "mnist", "--workers", "a:1,b:1"], "workers needs worker_index"),
+        (["run", "mnist", "--workers", "a:1,b:1", "--worker-index", "0", "--device", "cpu:0,1"],
+         "a multi-worker run uses every local GPU"),
+        (["run", "dcgan", "--workers", "a:1,b:1", "--worker-index", "0"],
+         "pipeline 'dcgan' cannot train on several workers yet"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):

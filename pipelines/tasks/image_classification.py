@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.config import AugmentConfig, TrainConfig, param
-from pipelines.errors import DatasetUnavailable
+from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData, load_mnist_family
@@ -26,7 +26,7 @@ from pipelines.training import fit, make_optimizer, steps_per_execution_for
 
 __all__ = [
     "IMAGE_DATASETS", "ImageClassifierConfig", "load_images", "to_28x28", "describe_dataset",
-    "evaluate_model", "evaluate_saved", "train_image_classifier",
+    "evaluate_model", "evaluate_saved", "train_image_classifier", "make_worker_dataset_fn",
 ]
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
@@ -107,6 +107,53 @@ def _sparse_or_smoothed(ds: tf.data.Dataset, num_classes: int, label_smoothing: 
     return ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def _cluster_steps_per_epoch(n_train: int, batch_size: int) -> int:
+    # Whole global batches only: every worker must run the same number of steps (a worker
+    # stepping alone would wait forever in the all-reduce), and each worker's shard holds
+    # at least n_train // batch_size batches of its share.
+    if n_train < batch_size:
+        raise ConfigError(f"a multi-worker run needs at least one global batch of training images. "
+                          f"Received: {n_train} images, batch_size={batch_size}; lower batch_size.")
+    return n_train // batch_size
+
+
+def make_worker_dataset_fn(x_train: np.ndarray, y_train: np.ndarray, config: ImageClassifierConfig,
+                           num_classes: int) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+    """The training input of a multi-worker run: each worker reads its own slice of the images.
+
+    Worker `i` of `n` takes images `i, i + n, i + 2n, ...` (disjoint slices that keep the
+    class mix), shuffles and augments them with its own seed, and batches them at the
+    per-replica share of the global `config.batch_size`.
+
+    Example:
+        >>> fn = make_worker_dataset_fn(x, y, config, 10)  # doctest: +SKIP
+        >>> strategy.distribute_datasets_from_function(fn)  # doctest: +SKIP
+    """
+
+    def make_train_dataset(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+        shard = slice(input_context.input_pipeline_id, None, input_context.num_input_pipelines)
+        ds = make_image_dataset(
+            x_train[shard], y_train[shard], batch_size=input_context.get_per_replica_batch_size(config.batch_size),
+            training=True, augment=config.augment, seed=config.seed + input_context.input_pipeline_id,
+            cache=config.use_cache, num_classes=num_classes)
+        return _sparse_or_smoothed(ds, num_classes, config.label_smoothing)
+
+    return make_train_dataset
+
+
+def _fit_on_cluster(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, val_ds: tf.data.Dataset,
+                    config: ImageClassifierConfig, ctx, num_classes: int, steps_per_epoch: int) -> keras.Model:
+    from pipelines.multiworker import fit_multiworker
+
+    fitted = fit_multiworker(model, make_worker_dataset_fn(x_train, y_train, config, num_classes), val_ds, config,
+                             strategy=ctx.strategy, cluster=ctx.cluster, run_dir=ctx.run_dir,
+                             steps_per_epoch=steps_per_epoch)
+    ctx.report.history = fitted.history
+    if fitted.initial_epoch:
+        ctx.report.extra["resumed_from_epoch"] = fitted.initial_epoch
+    return fitted.model
+
+
 def train_image_classifier(
     config: ImageClassifierConfig,
     ctx,
@@ -151,6 +198,8 @@ def train_image_classifier(
 
     # Build the model under the device strategy.
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+    if ctx.cluster is not None:
+        steps_per_epoch = _cluster_steps_per_epoch(len(y_train), config.batch_size)
     with ctx.strategy.scope():
         model = build_model(num_classes)
         model.compile(
@@ -161,9 +210,14 @@ def train_image_classifier(
             steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
 
-    # Train.
+    # Train: fit() on one machine, the custom loop on a cluster.
     with ctx.timer("train_seconds"):
-        ctx.report.history = fit(model, train_ds, val_ds, config, ctx.run_dir)
+        if ctx.cluster is None:
+            ctx.report.history = fit(model, train_ds, val_ds, config, ctx.run_dir)
+        else:
+            model = _fit_on_cluster(model, x_train, y_train, val_ds, config, ctx, num_classes, steps_per_epoch)
+            if not ctx.cluster.is_chief:
+                return model  # evaluation and the report are the chief's
 
     # Evaluate on the canonical test set.
     evaluate_model(model, data, ctx)

@@ -68,7 +68,7 @@ def make_model(config: MnistConfig, num_classes: int) -> keras.Model:
     )
 
 
-@register("mnist", config=MnistConfig, evaluate=evaluate_saved,
+@register("mnist", config=MnistConfig, evaluate=evaluate_saved, multi_worker=True,
           summary="MNIST-family digit classification with a small CNN.")
 def train(config: MnistConfig, ctx) -> keras.Model:
     return train_image_classifier(config, ctx, lambda num_classes: make_model(config, num_classes))

@@ -98,7 +98,7 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx) -> None:
     add_attention_maps(model, data, ctx, config.attention_images)
 
 
-@register("vit", config=VitConfig, evaluate=evaluate_saved,
+@register("vit", config=VitConfig, evaluate=evaluate_saved, multi_worker=True,
           summary="MNIST-family classification with a small Vision Transformer.")
 def train(config: VitConfig, ctx) -> keras.Model:
     return train_image_classifier(
