@@ -95,9 +95,12 @@ def load_fid_classifier(config: DcganConfig) -> tuple[keras.Model, str]:
     path = config.fid_classifier
     if path is None:
         overrides = {"epochs": config.fid_classifier_epochs, "max_train_samples": config.fid_classifier_train_samples}
+        # Label smoothing pulls the penultimate features of each class together, which
+        # changes FID's scale: the feature extractor stays a plain cross-entropy net even
+        # though the mnist pipeline's own default now smooths.
         path = kept_model(fid_classifier_name(config), lambda out: runner.run(
             "mnist", dataset=config.dataset, data_dir=config.data_dir, out=out, verbose=config.verbose,
-            **{k: v for k, v in overrides.items() if v is not None}))
+            label_smoothing=0.0, **{k: v for k, v in overrides.items() if v is not None}))
     return load_model(path), str(path)
 
 

