@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from typing import Iterator
 
@@ -77,7 +78,17 @@ def make_strategy(spec: str) -> tf.distribute.Strategy:
         names = [names[i] for i in ids]
     if len(names) == 1:
         return tf.distribute.OneDeviceStrategy(names[0])
-    return tf.distribute.MirroredStrategy(devices=names)
+    return _mirrored_strategy(tuple(names))
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy(names: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
+    # One strategy per device set for the whole process: every new MirroredStrategy numbers
+    # its all-reduces from the same collective keys (group 1, instance 100, ...), so a second
+    # one in the process (the next run, a kept model trained on first use) reuses the keys
+    # of the first with other tensor shapes and aborts with "Shape mismatch in the collective
+    # instance 100" (tensorflow/tensorflow#62790). A shared strategy keeps counting instead.
+    return tf.distribute.MirroredStrategy(devices=list(names))
 
 
 @contextlib.contextmanager

@@ -417,7 +417,8 @@ def _environment(config: Any, placement: Mapping[str, Any]) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         **placement,
         "precision_policy": keras.config.dtype_policy().name,
-        "jit_compile": bool(config.jit_compile),
+        # What the train step really used: several replicas run without XLA (training.jit_compile_for).
+        "jit_compile": bool(config.jit_compile) and placement.get("replicas", 1) == 1,
         "op_determinism": bool(config.deterministic),
         "seed": config.seed,
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,

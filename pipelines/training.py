@@ -26,7 +26,7 @@ NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
     "make_optimizer", "make_callbacks", "fit", "EpochTimer", "AtomicBackupAndRestore", "AtomicModelCheckpoint",
-    "steps_per_execution_for", "BEST_CHECKPOINT",
+    "steps_per_execution_for", "jit_compile_for", "BEST_CHECKPOINT",
 ]
 
 # Where `ModelCheckpoint` keeps the best-validation model, relative to the run directory.
@@ -37,10 +37,24 @@ def steps_per_execution_for(strategy: Any, requested: int) -> int:
     """The `steps_per_execution` to compile with under `strategy`.
 
     Keras 3.15's multi-step train loop fails under MirroredStrategy ("You must feed a
-    value for placeholder tensor ... while/cond"), so several replicas run one step per
-    call; a single device keeps the requested value.
+    value for placeholder tensor ... while/cond", keras-team/keras#19246), so several
+    replicas run one step per call; a single device keeps the requested value. Only the
+    speed differs: the steps are the same.
     """
     return requested if strategy.num_replicas_in_sync == 1 else 1
+
+
+def jit_compile_for(strategy: Any, requested: bool) -> bool:
+    """The `jit_compile` to compile with under `strategy`.
+
+    Keras 3 XLA-compiles the whole cross-replica step, `strategy.run` included, as one
+    cluster on the first device, which then cannot read the other replicas' variables
+    ("Trying to access resource .../replica_1/... located in device ...CPU:1 from device
+    ...CPU:0", keras-team/keras#19005); Keras's own `jit_compile="auto"` turns XLA off
+    under `tf.distribute` for this reason. So several replicas run without XLA (the
+    report's environment records the value used); a single device keeps the request.
+    """
+    return bool(requested) and strategy.num_replicas_in_sync == 1
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int, **kwargs: Any) -> keras.optimizers.Optimizer:

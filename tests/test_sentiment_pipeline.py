@@ -12,23 +12,7 @@ from browser import assert_report_renders
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.models import load_model
 from pipelines.tasks.sentiment import EXAMPLE_TEXTS, ensemble_weight, run_texts
-
-POSITIVE = ["good", "great", "wonderful", "superb", "lovely", "fine"]
-NEGATIVE = ["bad", "awful", "dull", "boring", "poor", "terrible"]
-NEUTRAL = ["film", "movie", "plot", "actor", "scene", "the", "a", "and", "was", "long"]
-
-
-def _synthetic(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for i in range(n):
-        polar = POSITIVE if i % 2 else NEGATIVE
-        words = list(rng.choice(NEUTRAL, size=rng.integers(3, 9))) + list(rng.choice(polar, size=2))
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append("pos" if i % 2 else "neg")
-    return texts, labels
-
+from synthetic_texts import polar_texts
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(dataset="custom"), "custom_csv"),
@@ -59,7 +43,7 @@ def test_run_texts_rejects_bad_labels_before_writing(tmp_path):
 
 
 def test_custom_texts_cross_validate_and_export_a_raw_string_model(tmp_path):
-    texts, labels = _synthetic(240)
+    texts, labels = polar_texts(240)
     result = run_texts(texts, labels, class_names=["neg", "pos"], out=str(tmp_path / "run"), cv_folds=2,
                        epochs=4, batch_size=16, learning_rate=1e-2, embed_dim=16, units=(8,),
                        max_tokens=100, sequence_length=16, verbose=0)
@@ -103,13 +87,13 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
 
 
 def test_init_from_fine_tunes_a_saved_model_and_keeps_its_vocabulary(tmp_path):
-    texts, labels = _synthetic(160, seed=1)
+    texts, labels = polar_texts(160, seed=1)
     first = run_texts(texts, labels, class_names=["neg", "pos"], out=str(tmp_path / "first"), cv_folds=2,
                       refit=False, epochs=3, batch_size=16, learning_rate=1e-2, embed_dim=16, units=(8,),
                       max_tokens=100, sequence_length=16, with_baseline=False, verbose=0)
     # New texts with a word the first vocabulary never saw: it must stay out of vocabulary.
-    more_texts = [t + " zyzzyva" for t in _synthetic(120, seed=2)[0]]
-    tuned = run_texts(more_texts, _synthetic(120, seed=2)[1], class_names=["neg", "pos"],
+    more_texts = [t + " zyzzyva" for t in polar_texts(120, seed=2)[0]]
+    tuned = run_texts(more_texts, polar_texts(120, seed=2)[1], class_names=["neg", "pos"],
                       out=str(tmp_path / "tuned"), init_from=str(first.report_dir / "model.keras"), cv_folds=2,
                       refit=False, epochs=1, batch_size=16, learning_rate=1e-3, with_baseline=False, verbose=0)
     vocabulary = [layer for layer in tuned.model.layers if hasattr(layer, "get_vocabulary")][0].get_vocabulary()

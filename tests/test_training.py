@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from pipelines.config import TrainConfig
 from pipelines.errors import TrainingDivergedError
-from pipelines.training import fit, make_optimizer
+from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
 
 
 def test_warmup_then_cosine_to_zero():
@@ -51,3 +51,11 @@ def test_adamw_leaves_biases_norms_and_embeddings_undecayed():
     optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in model.trainable_variables])
     moved = {v.path for v in model.trainable_variables if not np.allclose(v.numpy(), before[v.path])}
     assert moved == {dense.kernel.path}
+
+
+@pytest.mark.parametrize("replicas,expected", [(1, (16, True)), (2, (1, False))])
+def test_several_replicas_compile_one_step_per_call_without_xla(replicas, expected):
+    # Keras 3.15 fails on both under MirroredStrategy (keras-team/keras#19246, #19005); one device keeps them.
+    strategy = type("Strategy", (), {"num_replicas_in_sync": replicas})()
+    assert (steps_per_execution_for(strategy, 16), jit_compile_for(strategy, True)) == expected
+    assert jit_compile_for(strategy, False) is False

@@ -267,8 +267,17 @@ class DCGAN(keras.Model):
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer,
                 **kwargs: Any) -> None:
-        """Sets one optimizer per network; other arguments go to `keras.Model.compile`."""
+        """Sets one optimizer per network; other arguments go to `keras.Model.compile`.
+
+        Under the `mixed_float16` policy each optimizer is wrapped in a
+        `LossScaleOptimizer`, as `keras.Model.compile` does for its one optimizer: float16
+        gradients of these small losses would otherwise underflow to zero.
+        """
         super().compile(**kwargs)
+        if self.dtype_policy.name == "mixed_float16":
+            scaled = keras.optimizers.LossScaleOptimizer
+            d_optimizer = d_optimizer if isinstance(d_optimizer, scaled) else scaled(d_optimizer)
+            g_optimizer = g_optimizer if isinstance(g_optimizer, scaled) else scaled(g_optimizer)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         # Built here, under the caller's strategy scope: slot variables created later,
@@ -290,7 +299,7 @@ class DCGAN(keras.Model):
 
         real, labels = data if isinstance(data, tuple) else (data, None)
         n = ops.shape(real)[0]
-        noise = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        noise = self._noise(n)
         g_inputs = [noise, labels] if self.is_conditional else noise
 
         # As in the reference DCGAN loop: one generator forward pass serves both updates. The
@@ -303,14 +312,18 @@ class DCGAN(keras.Model):
                 fake_logits = self._discriminate(ops.stop_gradient(fake), labels)
                 d_loss = self.bce(ops.ones_like(real_logits), real_logits) + self.bce(
                     ops.zeros_like(fake_logits), fake_logits)
+                # The identity unless the optimizer scales losses (mixed_float16); its apply
+                # unscales the gradients. Inside the tape, so the scaling is differentiated.
+                d_scaled = self.d_optimizer.scale_loss(d_loss)
             with g_tape.stop_recording():
                 d_weights = self.discriminator.trainable_weights
-                self.d_optimizer.apply(d_tape.gradient(d_loss, d_weights), d_weights)
+                self.d_optimizer.apply(d_tape.gradient(d_scaled, d_weights), d_weights)
             fake_logits_g = self._discriminate(fake, labels)
             # Non-saturating: maximize log D(G(z)) rather than minimize log(1 - D(G(z))).
             g_loss = self.bce(ops.ones_like(fake_logits_g), fake_logits_g)
+            g_scaled = self.g_optimizer.scale_loss(g_loss)
         g_weights = self.generator.trainable_weights
-        self.g_optimizer.apply(g_tape.gradient(g_loss, g_weights), g_weights)
+        self.g_optimizer.apply(g_tape.gradient(g_scaled, g_weights), g_weights)
 
         # Keras losses divide by the replica count (the optimizers sum the replicas'
         # gradients); the logged values are the per-example means again.
@@ -332,6 +345,19 @@ class DCGAN(keras.Model):
         generator = keras.saving.deserialize_keras_object(config.pop("generator"))
         discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
         return cls(generator, discriminator, **config)
+
+    def _noise(self, n: Any) -> Any:
+        import tensorflow as tf
+
+        replica = tf.distribute.get_replica_context()
+        if replica is None or replica.num_replicas_in_sync == 1:
+            return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        # The generator's state is mirrored, so every replica would draw the same noise and a
+        # global batch would hold each latent vector once per replica (keras-team/keras#20611).
+        # Folding the replica id into the step's seed gives each replica its own share.
+        seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), "int32")
+        seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
+        return tf.random.stateless_normal((n, self.latent_dim), seed=seed)
 
     def _discriminate(self, images: Any, labels: Any) -> Any:
         if self.use_diff_augment:

@@ -97,10 +97,12 @@ def make_mlp(
 
     Args:
         num_features: Number of input columns.
-        feature_norm: An adapted `Normalization` of the features.
+        feature_norm: An adapted `Normalization` of the features, `dtype="float32"` so
+            that raw budgets are not rounded to a mixed policy's 8-bit mantissa.
         target_norm: An adapted `Normalization(invert=True)` of the target, so the
             network fits a standardized target and the model outputs raw units; `None`
-            leaves the head's outputs as they are (e.g. a classifier's logits).
+            leaves the head's outputs as they are (e.g. a classifier's logits). Pass it
+            with `dtype="float32"` as well.
         widths: Hidden layer widths; `()` gives a linear model. Defaults to `(64, 64)`.
         activation: Hidden activation. Defaults to `"gelu"`.
         outputs: Width of the head: targets of a regressor, classes of a classifier.
@@ -108,13 +110,14 @@ def make_mlp(
         name: Model name. Defaults to `"mlp"`.
 
     Returns:
-        A functional model `(n, f) -> (n, outputs)`.
+        A functional model `(n, f) -> (n, outputs)`, float32 under any dtype policy.
     """
     inputs = keras.Input((num_features,), name="features")
     x = feature_norm(inputs)
     for i, width in enumerate(widths):
         x = layers.Dense(width, activation=activation, name=f"hidden_{i}")(x)
-    x = layers.Dense(outputs, name="head")(x)
+    # float32 head: under mixed_bfloat16 a raw sales figure near 20 would be rounded to 0.125.
+    x = layers.Dense(outputs, dtype="float32", name="head")(x)
     return keras.Model(inputs, x if target_norm is None else target_norm(x), name=name)
 
 
@@ -142,7 +145,7 @@ def make_fold_mlp(
         name: Model name. Defaults to `"fold_mlp"`.
 
     Returns:
-        A functional model `(n, f) -> (n, members, 1)`.
+        A functional model `(n, f) -> (n, members, 1)`, float32 under any dtype policy.
 
     Raises:
         ValueError: A member has no training row, or the shapes disagree.
@@ -160,7 +163,8 @@ def make_fold_mlp(
     inputs = keras.Input((x.shape[1],), name="features")
     normalized = []
     for m in range(members):
-        norm = layers.Normalization(name=f"feature_norm_{m}")
+        # float32, as the raw inputs: a bfloat16 budget of 296.4 would become 296.
+        norm = layers.Normalization(dtype="float32", name=f"feature_norm_{m}")
         norm.adapt(x[train_mask[:, m]].astype("float32"))
         normalized.append(norm(inputs))
     h = ops.stack(normalized, axis=0)  # (members, batch, f)
@@ -168,11 +172,12 @@ def make_fold_mlp(
         h = layers.GaussianNoise(input_noise, name="input_noise")(h)
     for i, width in enumerate(widths):
         h = StackedDense(width, activation=activation, name=f"hidden_{i}")(h)
-    h = ops.transpose(StackedDense(1, name="head")(h), (1, 0, 2))  # (batch, members, 1), as the targets
+    h = ops.transpose(StackedDense(1, dtype="float32", name="head")(h), (1, 0, 2))  # (batch, members, 1), as the targets
     # The target statistics of each member's training rows, applied in reverse.
     mean = np.array([y[train_mask[:, m]].mean() for m in range(members)], "float32")
     var = np.array([y[train_mask[:, m]].var() for m in range(members)], "float32")
-    target_norm = layers.Normalization(axis=1, mean=mean, variance=var, invert=True, name="target_norm")
+    target_norm = layers.Normalization(axis=1, mean=mean, variance=var, invert=True, dtype="float32",
+                                       name="target_norm")
     return keras.Model(inputs, target_norm(h), name=name)
 
 
@@ -192,10 +197,11 @@ def extract_member(model: keras.Model, member: int, *, name: str = "mlp") -> ker
     """
     source = model.get_layer(f"feature_norm_{member}")
     feature_norm = layers.Normalization(mean=ops.convert_to_numpy(source.mean)[0],
-                                        variance=ops.convert_to_numpy(source.variance)[0], name="feature_norm")
+                                        variance=ops.convert_to_numpy(source.variance)[0], dtype="float32",
+                                        name="feature_norm")
     target = model.get_layer("target_norm")
     target_norm = layers.Normalization(
-        axis=None, invert=True, name="target_norm",
+        axis=None, invert=True, dtype="float32", name="target_norm",
         mean=float(ops.convert_to_numpy(target.mean).ravel()[member]),
         variance=float(ops.convert_to_numpy(target.variance).ravel()[member]),
     )

@@ -50,11 +50,11 @@ def make_mlp_net(X: np.ndarray, y: np.ndarray, n_outputs: int, task: str, *, wid
     if X.ndim != 2:
         raise ConfigError(f"net 'mlp' needs 2-D X (n_samples, n_features). Received: X of shape {X.shape}. "
                           "Use net 'cnn' or 'vit' for images.")
-    feature_norm = keras.layers.Normalization(name="feature_norm")
+    feature_norm = keras.layers.Normalization(dtype="float32", name="feature_norm")
     feature_norm.adapt(X.astype("float32"))
     target_norm = None
     if task == "regression":
-        target_norm = keras.layers.Normalization(invert=True, name="target_norm")
+        target_norm = keras.layers.Normalization(invert=True, dtype="float32", name="target_norm")
         target_norm.adapt(y.reshape(len(y), -1).astype("float32"))
     return make_mlp(X.shape[1], feature_norm=feature_norm, target_norm=target_norm, widths=tuple(widths),
                     activation=activation, outputs=n_outputs)

@@ -35,7 +35,7 @@ from pipelines.evaluation.generative_report import SampleGrid, add_generative_ev
 from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.nets.gan import DCGAN, make_discriminator, make_generator
 from pipelines.registry import register
-from pipelines.training import EpochTimer, steps_per_execution_for
+from pipelines.training import EpochTimer, jit_compile_for, steps_per_execution_for
 
 
 @dataclass
@@ -170,7 +170,7 @@ def train(config: DcganConfig, ctx) -> keras.Model:
         gan = make_gan(config, len(data.class_names))
         gan.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                     g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                    jit_compile=config.jit_compile,
+                    jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
                     steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution))
 
     # Train. No early stopping or best checkpoint: the GAN losses do not measure sample quality.

@@ -40,7 +40,7 @@ from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.nets.autoencoder import PSNRLoss, denoise, make_denoising_autoencoder
 from pipelines.registry import register
-from pipelines.training import fit, steps_per_execution_for
+from pipelines.training import fit, jit_compile_for, steps_per_execution_for
 
 LOSSES = {"psnr": PSNRLoss, "mse": keras.losses.MeanSquaredError, "bce": keras.losses.BinaryCrossentropy}
 
@@ -194,7 +194,7 @@ def train(config: DenoisingAutoencoderConfig, ctx) -> keras.Model:
         optimizer, schedule = make_budgeted_optimizer(config, steps_per_epoch, config.time_budget_seconds)
         model.compile(optimizer=optimizer, loss=LOSSES[config.loss](),
                       metrics=[keras.metrics.MeanSquaredError(name="mse")] if config.loss != "mse" else None,
-                      jit_compile=config.jit_compile,
+                      jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
                       steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution))
 
     # Train.

@@ -22,7 +22,7 @@ from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
-from pipelines.training import fit, make_optimizer, steps_per_execution_for
+from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
 
 __all__ = [
     "IMAGE_DATASETS", "ImageClassifierConfig", "load_images", "to_28x28", "describe_dataset",
@@ -206,7 +206,7 @@ def train_image_classifier(
             optimizer=make_optimizer(config, steps_per_epoch),
             loss=loss,
             metrics=[accuracy],
-            jit_compile=config.jit_compile,
+            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
             steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
 

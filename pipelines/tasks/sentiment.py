@@ -41,7 +41,7 @@ from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
 from pipelines.inputs.text_dataset import TextAugmentConfig, make_text_dataset, make_vectorizer
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS, make_text_rnn
 from pipelines.registry import register
-from pipelines.training import fit, make_optimizer
+from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
 
 TEXT_DATASETS = ("imdb", "mr", "custom")
 CUSTOM_FILE = "input.csv"
@@ -205,6 +205,8 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
             optimizer=make_optimizer(config, steps_per_epoch, **({"clipnorm": config.clipnorm} if config.clipnorm else {})),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
+            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
     history = fit(net, train_ds, val_ds, config, run_dir)
     return _Trained(net, vectorizer, history, predict_proba(net, texts_val, vectorizer))
