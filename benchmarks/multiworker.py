@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import ROOT, append_section, markdown_table  # noqa: E402
+
+from pipelines.cluster import local_worker_addresses  # noqa: E402
 
 WORKER = textwrap.dedent(
     """
@@ -108,23 +109,13 @@ FIT = textwrap.dedent(
 )
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _env() -> dict[str, str]:
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
 
 
 def run_cluster(n_workers: int, threads: int, warmup: int, steps: int, limit: int, timeout: float) -> dict:
     """Starts `n_workers` processes on localhost and returns the chief's measurement."""
-    workers = ",".join(f"localhost:{p}" for p in _free_ports(n_workers))
+    workers = ",".join(local_worker_addresses(n_workers))
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, workers, str(i), str(threads), str(warmup), str(steps),
                                str(limit)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(n_workers)]

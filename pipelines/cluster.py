@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from pipelines.errors import ConfigError
 
-__all__ = ["Cluster", "check_workers", "cluster_from_workers", "cluster_from_tf_config", "resolve_cluster"]
+__all__ = ["Cluster", "check_workers", "cluster_from_workers", "cluster_from_tf_config", "resolve_cluster",
+           "local_worker_addresses"]
 
 # A DNS name or IPv4 address, or an IPv6 address in brackets, then a port.
 _ADDRESS_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?):(\d{1,5})$")
@@ -205,6 +207,25 @@ def resolve_cluster(config: Any, environ: Mapping[str, str]) -> Cluster | None:
             f"Received: device={config.device!r}"
         )
     return cluster
+
+
+def local_worker_addresses(n: int) -> tuple[str, ...]:
+    """`n` free `localhost:port` addresses, for a cluster of processes on one machine (tests, benchmarks).
+
+    All sockets stay bound until every port is known, so the `n` ports differ.
+
+    Example:
+        >>> len(set(local_worker_addresses(2)))
+        2
+    """
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        return tuple(f"localhost:{s.getsockname()[1]}" for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _check_address(address: object, source: str) -> None:

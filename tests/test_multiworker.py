@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import textwrap
 import time
@@ -27,6 +26,7 @@ import pytest
 
 import pipelines
 from conftest import PYTHON
+from pipelines.cluster import local_worker_addresses
 from pipelines.errors import ConfigError
 
 TWO_WORKERS = ("localhost:12345", "localhost:12346")
@@ -199,16 +199,6 @@ WORKER = textwrap.dedent(
 )
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _start(workers: str, index: int, tmp_path: Path, env: dict, tag: str) -> subprocess.Popen:
     scratch = tmp_path / f"tmp{index}-{tag}"
     scratch.mkdir()
@@ -227,7 +217,7 @@ def _log(tmp_path: Path, index: int, tag: str) -> str:
 def test_two_workers_train_in_lockstep_survive_a_worker_restart_and_only_the_chief_writes(
         tmp_path, python_env, real_data_dir):
     env = dict(python_env, PIPELINES_DATA_DIR=str(real_data_dir))
-    workers = ",".join(f"localhost:{p}" for p in _free_ports(2))
+    workers = ",".join(local_worker_addresses(2))
     chief_out, worker_out = tmp_path / "out0", tmp_path / "out1"
     procs = [_start(workers, i, tmp_path, env, "first") for i in range(2)]
     try:
