@@ -15,6 +15,7 @@ import tensorflow as tf
 from pipelines.config import apply_overrides, field_docs
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.inputs.text_dataset import (
+    HeadTailTextVectorization,
     TextAugmentConfig,
     default_bucket_boundaries,
     make_text_dataset,
@@ -129,6 +130,71 @@ def test_vectorizer_saves_and_loads_in_safe_mode(tmp_path):
     # Saved by its registered name only (no bytecode), so loading must find the registration.
     assert (standardize["class_name"], standardize["config"]) == ("function",
                                                                   "pipelines>standardize_text")
+
+
+# ----------------------------------------------------------------------------- head + tail
+
+
+def test_head_tail_keeps_the_start_and_end_of_long_texts_only():
+    vocabulary = [f"t{i}" for i in range(12)]
+    vectorizer = make_vectorizer([" ".join(vocabulary)], 20, 5, head_tokens=2)
+    ids = {token: i for i, token in enumerate(vectorizer.get_vocabulary())}
+    texts = [" ".join(vocabulary), "t0 t1 t2 t3 t4", "t0 t1 t2 t3 t4 t5", "t7", "t0 t1 t2 t3 zzz t11"]
+
+    out = vectorizer(tf.constant(texts)).numpy().tolist()
+
+    assert isinstance(vectorizer, HeadTailTextVectorization)
+    assert out == [
+        [ids[t] for t in ("t0", "t1", "t9", "t10", "t11")],  # 2 from the head, 3 from the tail
+        [ids[f"t{i}"] for i in range(5)],                      # exactly 5: untouched
+        [ids[t] for t in ("t0", "t1", "t3", "t4", "t5")],      # 6: the middle token goes
+        [ids["t7"], 0, 0, 0, 0],                               # short: padded
+        [ids[t] for t in ("t0", "t1", "t3")] + [1, ids["t11"]],  # OOV (1) is a token, not padding
+    ]
+
+
+@pytest.mark.parametrize("head, expected", [(0, [3, 4, 5]), (3, [2, 3, 4])])
+def test_head_tail_extremes_are_tail_only_and_head_only(head, expected):
+    vectorizer = HeadTailTextVectorization(head_tokens=head, output_sequence_length=3,
+                                           vocabulary=["a", "b", "c", "d"])
+    assert vectorizer(tf.constant(["a b c d"])).numpy().tolist() == [expected]
+
+
+def test_head_tail_vectorizer_saves_and_loads_in_safe_mode(tmp_path):
+    vectorizer = make_vectorizer(["one two three four five six", "seven"], 20, 4, head_tokens=1)
+    model = keras.Sequential([keras.Input(shape=(1,), dtype="string"), vectorizer])
+    model.save(tmp_path / "m.keras")
+
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+
+    texts = tf.constant([["one two three four five six seven"], ["two"]])
+    layer = reloaded.layers[0]
+    assert isinstance(layer, HeadTailTextVectorization)
+    assert (layer.head_tokens, layer.get_config()["output_sequence_length"]) == (1, 4)
+    assert reloaded(texts).numpy().tolist() == model(texts).numpy().tolist()
+    assert model(texts).shape == (2, 4)
+
+
+def test_head_tail_dataset_matches_the_layer_without_padding():
+    texts, labels = _texts(n=60, max_words=30)
+    vectorizer = make_vectorizer(texts, 50, 12, head_tokens=4)
+    ds = make_text_dataset(texts, labels, vectorizer, batch_size=16, training=False)
+
+    rows = [tuple(t for t in ids if t) for batch, _ in _batches(ds) for ids in batch]
+
+    full = vectorizer(tf.constant(texts)).numpy()
+    assert rows == [tuple(t for t in ids if t) for ids in full]
+    assert max(len(r) for r in rows) == 12
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"head_tokens": 5}, r"head_tokens <= output_sequence_length \(4\)"),
+    ({"head_tokens": -1}, r"head_tokens to be an integer >= 0"),
+    ({"head_tokens": 1, "output_mode": "count"}, r"output_mode='int'"),
+])
+def test_head_tail_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        HeadTailTextVectorization(output_sequence_length=4, **kwargs)
 
 
 # ----------------------------------------------------------------------------- dataset

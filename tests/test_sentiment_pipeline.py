@@ -20,6 +20,7 @@ from synthetic_texts import polar_texts
     (dict(units=()), "units"),
     (dict(class_names=("a", "a")), "class_names"),
     (dict(rnn="transformer"), "rnn"),
+    (dict(head_fraction=1.5), "head_fraction"),
 ])
 def test_bad_config_is_refused_before_any_work(overrides, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
