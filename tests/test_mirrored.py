@@ -65,6 +65,10 @@ def test_pipeline_trains_and_reports_under_two_replicas(measured, pipeline):
     else:
         losses = [v for key, values in run["history"].items() if key.endswith("loss") for v in values]
         assert losses and all(math.isfinite(v) for v in losses)
+    if pipeline == "dcgan":
+        # DCGAN.train_step logs per-example means, not the 1/replicas-scaled losses: D starts
+        # near 2 ln 2 on two replicas as on one device.
+        assert 0.5 < run["history"]["d_loss"][0] < 2.5
     metric, bar = SANITY[pipeline]
     assert run["metrics"][metric] > bar, (metric, run["metrics"][metric])
 

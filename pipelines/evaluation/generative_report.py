@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +145,10 @@ def _discriminator_roc(report: Any, discriminator: keras.Model, generator: keras
     images = np.concatenate([real, fresh])
     inputs = images if labels is None else [images, np.concatenate(
         [data.y_test, np.arange(len(real)) % len(data.class_names)]).astype("int32")]
-    logits = discriminator.predict(inputs, batch_size=1000, verbose=0)[:, 0].astype(np.float64)
+    # Real then generated, each a whole number of batches: no batch mixes the two, which a
+    # discriminator with a MinibatchStdDev channel (a statistic of the batch) relies on.
+    batch = math.gcd(len(real), 1000)
+    logits = discriminator.predict(inputs, batch_size=batch, verbose=0)[:, 0].astype(np.float64)
     y = np.concatenate([np.ones(len(real), int), np.zeros(len(fresh), int)])
     score = 1 / (1 + np.exp(-logits))
     scores = binary_metrics(y, score)

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-__all__ = ["LATENT_DIM", "make_generator", "make_discriminator", "diff_augment", "DCGAN", "generate"]
+__all__ = ["LATENT_DIM", "make_generator", "make_discriminator", "MinibatchStdDev", "diff_augment", "DCGAN",
+           "generate"]
 
 LATENT_DIM = 100
 # Radford et al.: "All weights were initialized from a zero-centered Normal distribution
@@ -106,12 +107,38 @@ def make_generator(
     return keras.Model(inputs if len(inputs) > 1 else noise, image, name=name)
 
 
+@keras.saving.register_keras_serializable(package="pipelines", name="MinibatchStdDev")
+class MinibatchStdDev(layers.Layer):
+    """Appends one channel: the batch's feature standard deviation, averaged (Karras et al. 2018).
+
+    A generator that draws a few modes only gives batches of low spread, which this
+    channel lets the discriminator see and punish. The value depends on the whole batch,
+    so feed real and generated images in separate batches (as `DCGAN.train_step` does).
+
+    Example:
+        >>> x = np.stack([np.zeros((2, 2, 3)), np.ones((2, 2, 3))]).astype("float32")
+        >>> y = MinibatchStdDev()(x)
+        >>> tuple(y.shape), round(float(y[0, 0, 0, 3]), 3)  # std of {0, 1} is 0.5
+        ((2, 2, 2, 4), 0.5)
+    """
+
+    def call(self, inputs: Any) -> Any:
+        x = ops.cast(inputs, "float32")
+        spread = ops.mean(ops.sqrt(ops.var(x, axis=0) + 1e-8))
+        channel = ops.cast(ops.ones_like(inputs[..., :1]) * ops.cast(spread, inputs.dtype), inputs.dtype)
+        return ops.concatenate([inputs, channel], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:-1], None if input_shape[-1] is None else input_shape[-1] + 1)
+
+
 def make_discriminator(
     *,
     num_classes: int | None = None,
     filters: Sequence[int] = (64, 128),
     kernel_size: int = 4,
     dropout: float = 0.0,
+    minibatch_std: bool = False,
     bn_momentum: float = 0.9,
     seed: int | None = None,
     name: str = "discriminator",
@@ -128,6 +155,8 @@ def make_discriminator(
         filters: Width of each stride-2 stage (28 -> 14 -> 7 for two). Defaults to `(64, 128)`.
         kernel_size: Convolution kernel. Defaults to `4`.
         dropout: Dropout after each stage; 0 disables. Defaults to `0.0`.
+        minibatch_std: Append a `MinibatchStdDev` channel before the logit, against
+            mode collapse. Defaults to `False`.
         bn_momentum: Momentum of the BatchNorm moving statistics (used when scoring
             held-out images). Defaults to `0.9`.
         seed: Seed of the N(0, 0.02) initializers. Defaults to `None`.
@@ -156,6 +185,8 @@ def make_discriminator(
         x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"down{i}_dropout")(x)
+    if minibatch_std:
+        x = MinibatchStdDev(name="minibatch_std")(x)
     features = layers.Flatten(name="features")(x)
     logit = layers.Dense(1, kernel_initializer=_init(None if seed is None else seed + 30), dtype="float32",
                          name="logit")(features)
@@ -333,6 +364,32 @@ class DCGAN(keras.Model):
         self.trackers["d_real"].update_state(ops.sigmoid(real_logits))
         self.trackers["d_fake"].update_state(ops.sigmoid(fake_logits))
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def average_generator(self, batches: int = 100, batch_size: int = 250) -> bool:
+        """Replaces the generator's weights by their average over training, if its optimizer keeps one.
+
+        With `g_optimizer=keras.optimizers.Adam(..., use_ema=True, ema_momentum=m)` the
+        optimizer tracks an exponential moving average of the generator's weights. GAN
+        iterates circle around an equilibrium rather than settle, and their average is
+        closer to it than the last iterate (Yazici et al. 2019). BatchNorm statistics were
+        gathered with the last weights, so they are then re-estimated: the averaged
+        generator runs in training mode on `batches` batches of fresh noise (and uniform
+        labels), enough for the moving statistics (momentum 0.9) to forget the old ones.
+
+        Returns:
+            Whether the weights were replaced (`False` without an average: nothing changes).
+        """
+        inner = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)
+        if not getattr(inner, "use_ema", False):
+            return False
+        self.g_optimizer.finalize_variable_values(self.generator.trainable_variables)
+        classes = self.generator.get_layer("label_one_hot").num_tokens if self.is_conditional else None
+        rng = np.random.default_rng(self.seed)
+        for _ in range(batches):
+            noise = rng.standard_normal((batch_size, self.latent_dim)).astype("float32")
+            labels = None if classes is None else rng.integers(0, classes, batch_size).astype("int32")
+            self.generator(noise if labels is None else [noise, labels], training=True)
+        return True
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "generator": keras.saving.serialize_keras_object(self.generator),

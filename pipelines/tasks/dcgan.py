@@ -50,6 +50,10 @@ class DcganConfig(RunConfig):
     kernel_size: int = param(4, "Kernel of every (transposed) convolution.", ge=1)
     discriminator_dropout: float = param(0.0, "Dropout after each discriminator stage.", ge=0, lt=1)
     use_diff_augment: bool = param(False, "DiffAugment (translation + cutout) on real and fake in the D view.")
+    generator_ema: float = param(0.0, "Sample from the generator's weight average over training, with this "
+                                 "momentum per step (e.g. 0.999); 0 keeps the last weights.", ge=0, lt=1)
+    minibatch_std: bool = param(False, "A minibatch standard deviation channel in D (Karras et al. 2018), against "
+                                "mode collapse.")
     epochs: int = param(5, "Training epochs (a 60k-image epoch measured ~320 CPU-seconds: minutes on 2 cores).",
                         ge=1)
     batch_size: int = param(128, "Global batch size.", ge=1)
@@ -128,7 +132,8 @@ def make_gan(config: DcganConfig, num_classes: int) -> DCGAN:
         make_generator(latent_dim=config.latent_dim, num_classes=classes, filters=config.generator_filters,
                        kernel_size=config.kernel_size, seed=config.seed),
         make_discriminator(num_classes=classes, filters=config.discriminator_filters, kernel_size=config.kernel_size,
-                           dropout=config.discriminator_dropout, seed=config.seed),
+                           dropout=config.discriminator_dropout, minibatch_std=config.minibatch_std,
+                           seed=config.seed),
         latent_dim=config.latent_dim, use_diff_augment=config.use_diff_augment, seed=config.seed)
 
 
@@ -169,7 +174,9 @@ def train(config: DcganConfig, ctx) -> keras.Model:
     with ctx.strategy.scope():
         gan = make_gan(config, len(data.class_names))
         gan.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                    g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+                    g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
+                                                      use_ema=config.generator_ema > 0,
+                                                      ema_momentum=config.generator_ema or 0.99),
                     jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
                     steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution))
 
@@ -185,6 +192,10 @@ def train(config: DcganConfig, ctx) -> keras.Model:
     if any(not np.isfinite(v) for v in ctx.report.history.get("d_loss", [np.nan])):
         raise TrainingDivergedError(f"the GAN losses became non-finite. Lower learning_rate "
                                     f"(now {config.learning_rate}).")
+
+    if gan.average_generator():
+        ctx.model_card["weights"] = (f"the generator's exponential moving average over training (momentum "
+                                     f"{config.generator_ema} per step), BatchNorm statistics re-estimated")
 
     # Evaluate against the canonical test set.
     with ctx.timer("eval_seconds"):
