@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import types
 import typing
@@ -194,6 +195,9 @@ def validate_config(config: Any) -> None:
         from pipelines.cluster import check_workers
 
         check_workers(config.workers, config.worker_index)
+        if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("tensorboard=True writes TensorBoard logs, which needs the tensorboard package: "
+                              "pip install 'keras-pipelines[tensorboard]'")
     check = getattr(config, "validate", None)
     if callable(check):
         check()

@@ -157,6 +157,17 @@ def test_tensorboard_logs_are_linked_when_written(tmp_path):
     assert report.extra["tensorboard_logdir"] == str(logs)
 
 
+def test_tensorboard_without_the_package_is_refused_before_any_work(tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a))
+    with pytest.raises(ConfigError, match=r"keras-pipelines\[tensorboard\]"):
+        pipelines.run("mnist", tensorboard=True, out=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_verbose_run_ends_with_its_metrics_then_the_report_path(tmp_path, capsys):
     from types import SimpleNamespace
 
