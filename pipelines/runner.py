@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from pipelines import registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
@@ -118,7 +118,7 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     cluster = _resolve_cluster(task, config)
     if cluster is not None and not cluster.is_chief:
         return _run_worker(task, config, cluster)
-    keep = _existing_dir(config.out)
+    keep, new_parents = _existing_dir(config.out), _missing_parents(config.out, task.name)
     run_dir = make_run_dir(config.out, task.name)
     from pipelines import devices  # TensorFlow is imported only once a run really starts
     from pipelines.evaluation.report import Report
@@ -139,7 +139,7 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
         _write_failed_report(report, run_dir, e, time.perf_counter() - total_start)
         raise
     except BaseException:
-        _remove_empty_dirs(run_dir, keep_root=keep)
+        _remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)
         raise
     report.timings["total_seconds"] = time.perf_counter() - total_start
     _save_model(model, run_dir / "model.keras")
@@ -179,7 +179,7 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelLoadError(f"no model file at {str(model_path)!r}. Pass the path of a saved .keras model.")
-    keep = _existing_dir(config.out)
+    keep, new_parents = _existing_dir(config.out), _missing_parents(config.out, f"{task.name}-evaluate")
     run_dir = make_run_dir(config.out, f"{task.name}-evaluate")
     from pipelines import devices
     from pipelines.evaluation.report import Report
@@ -197,7 +197,7 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
             model = load_model(model_path)
             task.evaluate(model, config, ctx)
     except BaseException:
-        _remove_empty_dirs(run_dir, keep_root=keep)  # a refused model or bad data leaves nothing behind
+        _remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)  # a refused model or bad data leaves nothing behind
         raise
     report.timings["total_seconds"] = time.perf_counter() - total_start
     _add_links(report, run_dir)
@@ -349,12 +349,19 @@ def _existing_dir(out: str | os.PathLike | None) -> bool:
     return out is not None and Path(out).is_dir()
 
 
-def _remove_empty_dirs(run_dir: Path, *, keep_root: bool) -> None:
-    """Removes empty folders under `run_dir` bottom-up, and `run_dir` unless `keep_root`.
+def _missing_parents(out: str | os.PathLike | None, pipeline: str) -> list[Path]:
+    """The folders above the run directory that do not exist yet (`make_run_dir` creates them), nearest first."""
+    target = Path(out) if out is not None else Path("reports") / pipeline / "run"
+    return [p for p in target.parents if not p.exists()]
+
+
+def _remove_empty_dirs(run_dir: Path, *, keep_root: bool, parents: Sequence[Path] = ()) -> None:
+    """Removes empty folders under `run_dir` bottom-up, `run_dir` unless `keep_root`, then `parents`.
 
     Never removes a file. A run that stops on bad input has written nothing, so this
-    removes the folder it created (a folder the user made is kept); a killed or diverged
-    run keeps its backup and checkpoints.
+    removes the folders it created (`parents`: those `make_run_dir` made above the run
+    directory, such as `reports/<pipeline>/`; a folder the user made is kept); a killed or
+    diverged run keeps its backup and checkpoints.
     """
     for folder in sorted((p for p in run_dir.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
@@ -362,6 +369,8 @@ def _remove_empty_dirs(run_dir: Path, *, keep_root: bool) -> None:
     if not keep_root:
         with contextlib.suppress(OSError):
             run_dir.rmdir()
+            for folder in parents:
+                folder.rmdir()
 
 
 def _write_failed_report(report: Any, run_dir: Path, error: TrainingDivergedError, seconds: float) -> None:

@@ -61,6 +61,20 @@ def test_missing_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
         pipelines.run("mnist", out=str(tmp_path / "run"), epochs=1, verbose=0)
 
 
+@pytest.mark.parametrize("out", [None, "deep/er/run"])
+def test_a_run_stopped_by_missing_data_leaves_no_folders(tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PIPELINES_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("PIPELINES_OFFLINE", "1")
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DatasetUnavailable):
+        pipelines.run("mnist", out=out, epochs=1, verbose=0)
+    with pytest.raises(DatasetUnavailable):
+        pipelines.run("mnist", out="kept/run", epochs=1, verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    assert not any((tmp_path / "kept").iterdir())  # the user's folder stays, emptied of the run's
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "digits"
