@@ -69,6 +69,8 @@ class SentimentConfig(TrainConfig):
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     clipnorm: float = param(1.0, "Gradient norm clipping (RNN gradients can explode); 0 disables.", ge=0)
+    label_smoothing: float = param(0.0, "Train towards 1 - s/2 and s/2 instead of 1 and 0: less overconfident "
+                                   "probabilities.", ge=0, lt=1)
     max_tokens: int = param(20000, "Vocabulary size, padding and OOV included.", ge=3)
     sequence_length: int = param(400, "Tokens kept per text: longer texts are cut (see head_fraction).", ge=1)
     head_fraction: float = param(
@@ -210,7 +212,7 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
             net.set_weights(pretrained[1].get_weights())
         net.compile(
             optimizer=make_optimizer(config, steps_per_epoch, **({"clipnorm": config.clipnorm} if config.clipnorm else {})),
-            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
             jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
             steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
