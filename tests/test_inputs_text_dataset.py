@@ -132,6 +132,23 @@ def test_vectorizer_saves_and_loads_in_safe_mode(tmp_path):
                                                                   "pipelines>standardize_text")
 
 
+@pytest.mark.parametrize("head_tokens", [None, 2])
+def test_a_vectorizer_adapted_on_control_characters_still_reloads(tmp_path, head_tokens):
+    # IMDB contains U+0085 (NEL); Keras reads a saved vocabulary with str.splitlines(), which
+    # splits at NEL, U+2028, \x1c, ..., so a token holding one made the saved model unloadable.
+    texts = ["bad\x85film here", "fine\u2028movie\x1cyes", "odd\u00a0space", "bad film"]
+    vectorizer = make_vectorizer(texts, 50, 6, head_tokens=head_tokens)
+    assert all(len(t.splitlines()) == 1 for t in vectorizer.get_vocabulary()[1:])
+    model = keras.Sequential([keras.Input(shape=(1,), dtype="string"), vectorizer])
+    model.save(tmp_path / "m.keras")
+
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+
+    probe = tf.constant([["bad\x85film"], ["odd space"]])
+    assert reloaded(probe).numpy().tolist() == model(probe).numpy().tolist()
+    assert reloaded.layers[0].get_vocabulary() == vectorizer.get_vocabulary()
+
+
 # ----------------------------------------------------------------------------- head + tail
 
 

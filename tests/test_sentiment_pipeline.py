@@ -85,6 +85,10 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
     assert result.metrics["baseline_accuracy"] > 0.8
     assert {"ensemble_accuracy", "ensemble_roc_auc", "baseline_roc_auc"} <= set(result.metrics)
     assert (result.report_dir / "report.html").exists() and (result.report_dir / "model.keras").exists()
+    # The saved raw-string model of real reviews reloads (a vocabulary token holding U+0085 once broke this).
+    probe = tf.constant([[t] for t in EXAMPLE_TEXTS])
+    np.testing.assert_allclose(load_model(result.report_dir / "model.keras").predict(probe, verbose=0),
+                               result.model.predict(probe, verbose=0), rtol=1e-5)
 
 
 def test_init_from_fine_tunes_a_saved_model_and_keeps_its_vocabulary(tmp_path):

@@ -49,6 +49,10 @@ BUCKET_START = 8
 # Apostrophes join their word ("don't" -> "dont"); other punctuation and symbols split.
 _APOSTROPHE_PATTERN = "['`\u2019]"
 _PUNCTUATION_PATTERN = r"[\p{P}\p{S}]+"
+# Control characters and Unicode separators (IMDB has U+0085, NEL) become spaces: a token
+# holding one would not survive saving, since Keras reads a saved vocabulary back with
+# str.splitlines(), which breaks at them (keras-team/keras#22119), and the model fails to load.
+_CONTROL_PATTERN = r"[\p{Cc}\p{Z}]+"
 
 
 @dataclass
@@ -70,7 +74,7 @@ class TextAugmentConfig:
 
 @keras.saving.register_keras_serializable(package="pipelines", name="standardize_text")
 def standardize_text(texts: tf.Tensor) -> tf.Tensor:
-    """Lowercases, replaces HTML tags (IMDB's `<br />`) and punctuation by spaces.
+    """Lowercases, replaces HTML tags (IMDB's `<br />`), punctuation and control characters by spaces.
 
     Apostrophes are deleted instead, so "don't" stays one token ("dont"). Only
     TensorFlow string ops are used, and the function is registered with Keras
@@ -91,6 +95,7 @@ def standardize_text(texts: tf.Tensor) -> tf.Tensor:
     texts = tf.strings.lower(texts, encoding="utf-8")
     texts = tf.strings.regex_replace(texts, HTML_TAG_PATTERN, " ")
     texts = tf.strings.regex_replace(texts, _APOSTROPHE_PATTERN, "")
+    texts = tf.strings.regex_replace(texts, _CONTROL_PATTERN, " ")
     return tf.strings.regex_replace(texts, _PUNCTUATION_PATTERN, " ")
 
 
