@@ -125,7 +125,7 @@ class MinibatchStdDev(layers.Layer):
     def call(self, inputs: Any) -> Any:
         x = ops.cast(inputs, "float32")
         spread = ops.mean(ops.sqrt(ops.var(x, axis=0) + 1e-8))
-        channel = ops.cast(ops.ones_like(inputs[..., :1]) * ops.cast(spread, inputs.dtype), inputs.dtype)
+        channel = ops.ones_like(inputs[..., :1]) * ops.cast(spread, inputs.dtype)
         return ops.concatenate([inputs, channel], axis=-1)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
