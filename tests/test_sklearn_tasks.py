@@ -125,6 +125,21 @@ def test_text_classifier_with_three_classes() -> None:
     assert clf.predict(["good film", "long film"]).tolist() == ["pos", "meh"]
 
 
+def test_text_classifier_keeps_the_tail_of_long_texts() -> None:
+    # The verdict is the last word of texts longer than sequence_length: only a vectorizer
+    # that keeps the tail can see it.
+    texts = [f"{'the plot goes on ' * 3}{verdict}" for verdict in ("good", "bad", "great", "awful")] * 8
+    labels = [1, 0, 1, 0] * 8
+    options = dict(sequence_length=4, model__embed_dim=8, model__units=(4,), epochs=15,
+                   optimizer__learning_rate=0.02, random_state=0)
+    tail = TextClassifier(head_fraction=0.25, **options).fit(texts, labels)
+    head_only = TextClassifier(head_fraction=1.0, **options).fit(texts, labels)
+    assert tail.score(texts, labels) == 1.0
+    assert head_only.score(texts, labels) == 0.5  # its first 4 tokens are the same for every text
+    restored = pickle.loads(pickle.dumps(tail))
+    np.testing.assert_array_equal(restored.predict_proba(texts[:4]), tail.predict_proba(texts[:4]))
+
+
 @pytest.mark.parametrize("X, match", [(["fine", ""], "non-empty texts"), ([b"bytes", "str"], "decode them first"),
                                       (np.array([["a", "b"]] * 2), "1-D array of strings")])
 def test_text_classifier_rejects_bad_texts(X, match) -> None:

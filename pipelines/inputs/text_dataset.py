@@ -36,6 +36,7 @@ __all__ = [
     "HeadTailTextVectorization",
     "TextAugmentConfig",
     "default_bucket_boundaries",
+    "head_tokens_for",
     "make_text_dataset",
     "make_vectorizer",
     "standardize_text",
@@ -218,6 +219,20 @@ def make_vectorizer(
     texts = check_texts(texts_train, where="texts_train")
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(VECTORIZE_BATCH_SIZE))
     return vectorizer
+
+
+def head_tokens_for(sequence_length: int, head_fraction: float) -> int | None:
+    """`make_vectorizer`'s `head_tokens` for keeping `head_fraction` of a long text's ids from its start.
+
+    Returns `None` (the first `sequence_length` ids, a plain `TextVectorization`) when the
+    fraction rounds to the whole sequence.
+
+    Example:
+        >>> head_tokens_for(400, 0.375), head_tokens_for(400, 1.0)
+        (150, None)
+    """
+    head = round(head_fraction * sequence_length)
+    return None if head == sequence_length else head
 
 
 def make_text_dataset(

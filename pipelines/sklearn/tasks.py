@@ -200,7 +200,11 @@ class TextClassifier(KerasClassifier):
     Args:
         max_tokens: Vocabulary size, padding and out-of-vocabulary ids included.
             Defaults to `20000`.
-        sequence_length: Texts are cut to their first this many tokens. Defaults to `200`.
+        sequence_length: Token ids kept per text; longer texts are cut (see
+            `head_fraction`). Defaults to `200`.
+        head_fraction: Share of `sequence_length` a longer text keeps from its start; the
+            rest comes from its end, where reviews often give their verdict, as in the
+            sentiment pipeline. `1.0` keeps the start only. Defaults to `0.375`.
         optimizer: Keras optimizer name, class or instance. Defaults to `"adam"`.
         loss: Keras loss; `None`: the cross-entropy of the logits. Defaults to `None`.
         metrics: Keras metrics for `history_`. Defaults to `None`.
@@ -235,6 +239,7 @@ class TextClassifier(KerasClassifier):
         **{k: v for k, v in KerasClassifier._parameter_constraints.items() if k != "model"},
         "max_tokens": [Interval(Integral, 3, None, closed="left")],
         "sequence_length": [Interval(Integral, 1, None, closed="left")],
+        "head_fraction": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -242,6 +247,7 @@ class TextClassifier(KerasClassifier):
         *,
         max_tokens: int = 20000,
         sequence_length: int = 200,
+        head_fraction: float = 0.375,
         optimizer: str | keras.optimizers.Optimizer | type = "adam",
         loss: str | keras.losses.Loss | Callable | None = None,
         metrics: list | None = None,
@@ -257,6 +263,7 @@ class TextClassifier(KerasClassifier):
     ) -> None:
         self.max_tokens = max_tokens
         self.sequence_length = sequence_length
+        self.head_fraction = head_fraction
         self.optimizer = optimizer
         self.loss = loss
         self.metrics = metrics
@@ -278,11 +285,12 @@ class TextClassifier(KerasClassifier):
         return tags
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        from pipelines.inputs.text_dataset import make_vectorizer
+        from pipelines.inputs.text_dataset import head_tokens_for, make_vectorizer
 
         texts = _as_texts(X)
         if reset:
-            vectorizer = make_vectorizer(texts, self.max_tokens, self.sequence_length)
+            vectorizer = make_vectorizer(texts, self.max_tokens, self.sequence_length,
+                                         head_tokens=head_tokens_for(self.sequence_length, self.head_fraction))
             strings = keras.Input(shape=(1,), dtype="string", name="text")
             self.vectorizer_ = keras.Model(strings, vectorizer(strings), name="vectorizer")
         ids = np.concatenate([np.asarray(self.vectorizer_(texts[i:i + VECTORIZE_BATCH, None]), dtype=np.int32)

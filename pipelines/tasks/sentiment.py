@@ -39,7 +39,7 @@ from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.evaluation.text_baseline import BaselineConfig, baseline_probabilities, stratified_fold_ids
 from pipelines.inputs.splits import train_val_split
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
-from pipelines.inputs.text_dataset import TextAugmentConfig, make_text_dataset, make_vectorizer
+from pipelines.inputs.text_dataset import TextAugmentConfig, head_tokens_for, make_text_dataset, make_vectorizer
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS, make_text_rnn
 from pipelines.registry import register
 from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
@@ -196,9 +196,8 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
     net is fine-tuned.
     """
     if pretrained is None:
-        head = round(config.head_fraction * config.sequence_length)
         vectorizer = make_vectorizer(texts, config.max_tokens, config.sequence_length,
-                                     head_tokens=None if head == config.sequence_length else head)
+                                     head_tokens=head_tokens_for(config.sequence_length, config.head_fraction))
     else:
         vectorizer = pretrained[0]
     train_ds = make_text_dataset(texts, y, vectorizer, config.batch_size, training=True, seed=config.seed,
