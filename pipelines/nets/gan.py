@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers, ops
 
 __all__ = ["LATENT_DIM", "make_generator", "make_discriminator", "MinibatchStdDev", "diff_augment", "DCGAN",
-           "generate"]
+           "make_optimizers", "generate"]
 
 LATENT_DIM = 100
 # Radford et al.: "All weights were initialized from a zero-centered Normal distribution
@@ -251,6 +251,27 @@ def diff_augment(images: Any, seed_generator: keras.random.SeedGenerator, *, tra
 
 
 @keras.saving.register_keras_serializable(package="pipelines")
+def make_optimizers(learning_rate: float = 2e-4, beta_1: float = 0.5, generator_ema: float = 0.0
+                    ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """The `(d_optimizer, g_optimizer)` pair for `DCGAN.compile`: Adam for both networks.
+
+    Radford et al. use a learning rate of 2e-4 and beta_1 0.5 (0.9 makes training
+    oscillate). With `generator_ema` > 0 the generator's optimizer also keeps an
+    exponential moving average of its weights (momentum per step), which
+    `DCGAN.average_generator` swaps in after training.
+
+    Example:
+        >>> d_opt, g_opt = make_optimizers(generator_ema=0.999)
+        >>> float(d_opt.beta_1), bool(d_opt.use_ema), bool(g_opt.use_ema)
+        (0.5, False, True)
+    """
+    if not 0.0 <= generator_ema < 1.0:
+        raise ValueError(f"expected 0 <= generator_ema < 1. Received: generator_ema={generator_ema}")
+    return (keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+            keras.optimizers.Adam(learning_rate, beta_1=beta_1, use_ema=generator_ema > 0,
+                                  ema_momentum=generator_ema or 0.99))
+
+
 class DCGAN(keras.Model):
     """A generator and a discriminator trained adversarially by `fit`.
 

@@ -48,6 +48,11 @@ class DCGAN(BaseKerasEstimator):
         beta_1: Adam beta_1 of both networks. Defaults to `0.5`.
         use_diff_augment: DiffAugment on real and fake images in the discriminator's view.
             Defaults to `False`.
+        minibatch_std: A minibatch standard deviation channel in the discriminator
+            (Karras et al. 2018). Defaults to `False`.
+        generator_ema: Keep the generator's weight average over each fit, with this
+            momentum per step, and sample from it (BatchNorm statistics re-estimated);
+            `0.0` keeps the last weights. Defaults to `0.0`.
         epochs: Epochs per fit. Defaults to `5`.
         batch_size: Images per step; the last partial batch of an epoch is dropped.
             Defaults to `128`.
@@ -81,6 +86,8 @@ class DCGAN(BaseKerasEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "use_diff_augment": ["boolean"],
+        "minibatch_std": ["boolean"],
+        "generator_ema": [Interval(Real, 0, 1, closed="left")],
         **{k: BaseKerasEstimator._parameter_constraints[k]
            for k in ("epochs", "batch_size", "callbacks", "random_state", "warm_start", "verbose")},
     }
@@ -95,6 +102,8 @@ class DCGAN(BaseKerasEstimator):
         learning_rate: float = 2e-4,
         beta_1: float = 0.5,
         use_diff_augment: bool = False,
+        minibatch_std: bool = False,
+        generator_ema: float = 0.0,
         epochs: int = 5,
         batch_size: int = 128,
         callbacks: list[keras.callbacks.Callback] | None = None,
@@ -110,6 +119,8 @@ class DCGAN(BaseKerasEstimator):
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
         self.use_diff_augment = use_diff_augment
+        self.minibatch_std = minibatch_std
+        self.generator_ema = generator_ema
         self.epochs = epochs
         self.batch_size = batch_size
         self.callbacks = callbacks
@@ -204,24 +215,27 @@ class DCGAN(BaseKerasEstimator):
         from pipelines.nets.gan import make_discriminator, make_generator
 
         classes = len(self.classes_) if self.conditional else None
-        self.discriminator_ = make_discriminator(num_classes=classes, filters=tuple(self.discriminator_filters))
+        self.discriminator_ = make_discriminator(num_classes=classes, filters=tuple(self.discriminator_filters),
+                                                 minibatch_std=self.minibatch_std)
         return make_generator(latent_dim=self.latent_dim, num_classes=classes, filters=tuple(self.generator_filters))
 
     def _fit_keras(self, X: np.ndarray, y: np.ndarray, sample_weight: None, *, epochs: int, seed: int | None
                    ) -> dict[str, list[float]]:
         from pipelines.nets.gan import DCGAN as GanModel
+        from pipelines.nets.gan import make_optimizers
         from pipelines.tasks.dcgan import make_dataset
 
         # Without a random_state the shuffling must still change between fits.
         seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
         gan = GanModel(self.model_, self.discriminator_, latent_dim=self.latent_dim,
                        use_diff_augment=self.use_diff_augment, seed=seed)
-        gan.compile(d_optimizer=keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1),
-                    g_optimizer=keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1))
+        d_optimizer, g_optimizer = make_optimizers(self.learning_rate, self.beta_1, self.generator_ema)
+        gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
         # The input step expects pixels in 0..255; float pixels times 255 stay unquantized.
         ds = make_dataset(X[..., 0] * np.float32(255.0), y, batch_size=self.batch_size, seed=seed)
         history = gan.fit(ds, epochs=epochs, callbacks=list(self.callbacks or []), verbose=self.verbose,
                           **{"shuffle": False, **self._routed("fit__")})
+        gan.average_generator()
         # The train step reports d_loss and g_loss; `loss` is what the base class checks for NaN.
         logs = dict(history.history)
         logs["loss"] = [d + g for d, g in zip(logs.get("d_loss", []), logs.get("g_loss", []))]

@@ -33,7 +33,7 @@ from pipelines.errors import ConfigError, TrainingDivergedError
 from pipelines.evaluation import plots
 from pipelines.evaluation.generative_report import SampleGrid, add_generative_evaluation
 from pipelines.inputs.mnist import ImageData, load_mnist_family
-from pipelines.nets.gan import DCGAN, make_discriminator, make_generator
+from pipelines.nets.gan import DCGAN, make_discriminator, make_generator, make_optimizers
 from pipelines.registry import register
 from pipelines.training import EpochTimer, jit_compile_for, steps_per_execution_for
 
@@ -173,10 +173,8 @@ def train(config: DcganConfig, ctx) -> keras.Model:
     # Build the model under the device strategy.
     with ctx.strategy.scope():
         gan = make_gan(config, len(data.class_names))
-        gan.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                    g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
-                                                      use_ema=config.generator_ema > 0,
-                                                      ema_momentum=config.generator_ema or 0.99),
+        d_optimizer, g_optimizer = make_optimizers(config.learning_rate, config.beta_1, config.generator_ema)
+        gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer,
                     jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
                     steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution))
 
