@@ -98,7 +98,8 @@ def imdb(seed: int, write: bool) -> None:
          _epochs(ours["epoch_seconds"]), f"{ours['params']:,}"],
         ["TF-IDF 1-2-gram + logistic regression (same run)", _pct(m.get("baseline_accuracy")),
          f"{ours['baseline_seconds']:.0f} (fitted twice)", "", ""],
-        [f"ensemble (RNN weight {m.get('ensemble_weight')})", _pct(m.get("ensemble_accuracy")), "", "", ""],
+        [f"ensemble (RNN weight {m['ensemble_weight']:.2f})" if "ensemble_weight" in m else "ensemble",
+         _pct(m.get("ensemble_accuracy")), "", "", ""],
     ]
     table = markdown_table(["model", "test accuracy (25k)", "train seconds", "seconds per epoch", "parameters"], rows)
     table += (f"\n\nRNN ROC AUC {m['roc_auc']:.4f}, baseline {m.get('baseline_roc_auc', float('nan')):.4f}, "
