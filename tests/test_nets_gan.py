@@ -8,7 +8,15 @@ import pytest
 import tensorflow as tf
 
 from pipelines.models import load_model
-from pipelines.nets.gan import DCGAN, MinibatchStdDev, diff_augment, generate, make_discriminator, make_generator
+from pipelines.nets.gan import (
+    DCGAN,
+    MinibatchStdDev,
+    diff_augment,
+    generate,
+    make_discriminator,
+    make_generator,
+    make_optimizers,
+)
 
 
 def _tiny_gan(conditional=False, **kwargs):
@@ -134,6 +142,24 @@ def test_average_generator_puts_the_weight_average_in_place(conditional):
     assert not np.allclose(gan.generator.get_layer("project_bn").moving_mean.numpy(), moving_mean)
     labels = np.arange(4) if conditional else None
     assert np.isfinite(generate(gan.generator, 4, seed=0, labels=labels)).all()
+
+
+def test_dcgan_serializes_by_its_registered_name_with_both_networks():
+    gan = _tiny_gan(use_diff_augment=True)
+    config = keras.saving.serialize_keras_object(gan)
+    assert config["registered_name"] == "pipelines>DCGAN"
+    restored = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    assert isinstance(restored, DCGAN) and restored.use_diff_augment and restored.seed == 0
+    assert restored.generator.count_params() == gan.generator.count_params()
+
+
+def test_make_optimizers_keeps_an_average_for_the_generator_only():
+    d_opt, g_opt = make_optimizers(1e-3, 0.5, generator_ema=0.9)
+    assert not d_opt.use_ema and g_opt.use_ema and float(g_opt.ema_momentum) == pytest.approx(0.9)
+    assert float(d_opt.learning_rate) == pytest.approx(1e-3) and float(g_opt.beta_1) == 0.5
+    assert not make_optimizers()[1].use_ema
+    with pytest.raises(ValueError, match="generator_ema"):
+        make_optimizers(generator_ema=1.0)
 
 
 def test_average_generator_without_an_average_changes_nothing():

@@ -250,7 +250,6 @@ def diff_augment(images: Any, seed_generator: keras.random.SeedGenerator, *, tra
     return images
 
 
-@keras.saving.register_keras_serializable(package="pipelines")
 def make_optimizers(learning_rate: float = 2e-4, beta_1: float = 0.5, generator_ema: float = 0.0
                     ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """The `(d_optimizer, g_optimizer)` pair for `DCGAN.compile`: Adam for both networks.
@@ -272,6 +271,7 @@ def make_optimizers(learning_rate: float = 2e-4, beta_1: float = 0.5, generator_
                                   ema_momentum=generator_ema or 0.99))
 
 
+@keras.saving.register_keras_serializable(package="pipelines")
 class DCGAN(keras.Model):
     """A generator and a discriminator trained adversarially by `fit`.
 
