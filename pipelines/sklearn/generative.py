@@ -221,8 +221,7 @@ class DCGAN(BaseKerasEstimator):
 
     def _fit_keras(self, X: np.ndarray, y: np.ndarray, sample_weight: None, *, epochs: int, seed: int | None
                    ) -> dict[str, list[float]]:
-        from pipelines.nets.gan import DCGAN as GanModel
-        from pipelines.nets.gan import make_optimizers
+        from pipelines.nets.gan import DCGAN as GanModel, make_optimizers
         from pipelines.tasks.dcgan import make_dataset
 
         # Without a random_state the shuffling must still change between fits.
