@@ -81,6 +81,7 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
     result = pipelines.run("sentiment", data_dir=str(real_data_dir), out=str(tmp_path / "run"), epochs=1,
                            max_train_samples=3000, sequence_length=100, with_baseline=True, verbose=0)
     assert result.report["dataset"]["splits"]["test"] == 25000
+    assert "groups of texts that share rare words" in result.report["dataset"]["validation_split"]
     assert result.metrics["accuracy"] > 0.6
     assert result.metrics["baseline_accuracy"] > 0.8
     assert {"ensemble_accuracy", "ensemble_roc_auc", "baseline_roc_auc"} <= set(result.metrics)

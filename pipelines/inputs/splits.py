@@ -10,7 +10,7 @@ __all__ = ["train_val_split"]
 
 
 def train_val_split(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
+    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Splits `(x, y)` with the class proportions kept in both parts.
 
@@ -19,6 +19,9 @@ def train_val_split(
         y: One class label per example.
         val_fraction: The share of examples that go to validation, in (0, 1).
         seed: The seed of the shuffle; the same seed gives the same split.
+        groups: Optional group label per example: a group goes whole to one part
+            (scikit-learn's `StratifiedGroupKFold`, one fold of about `val_fraction`), so
+            the validation share and class balance are then close rather than exact.
 
     Returns:
         `(x_train, y_train, x_val, y_val)`.
@@ -43,6 +46,8 @@ def train_val_split(
     if len(x) != len(y):
         raise DataValidationError("expected x and y of the same length. "
                                   f"Received: len(x)={len(x)}, len(y)={len(y)}")
+    if groups is not None:
+        return _group_split(x, y, val_fraction, seed, np.asarray(groups))
     from sklearn.model_selection import train_test_split  # heavy; only when splitting
 
     try:
@@ -53,3 +58,20 @@ def train_val_split(
             f"Cannot split {len(y)} examples stratified with val_fraction={val_fraction}: "
             f"{err}") from err
     return x_train, y_train, x_val, y_val
+
+
+def _group_split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
+                 groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if len(groups) != len(y):
+        raise DataValidationError("expected one group per example. "
+                                  f"Received: len(groups)={len(groups)}, len(y)={len(y)}")
+    folds = max(2, round(1 / val_fraction))
+    if len(np.unique(groups)) < folds:
+        raise DataValidationError(f"Cannot hold out about {val_fraction:.0%} of the examples by group: there are "
+                                  f"only {len(np.unique(groups))} groups.")
+    fit, val = next(StratifiedGroupKFold(folds, shuffle=True, random_state=int(seed)).split(x, y, groups))
+    if len(np.unique(y[val])) < len(np.unique(y)) or len(np.unique(y[fit])) < len(np.unique(y)):
+        raise DataValidationError(f"The split by group leaves a class out of one part (val_fraction={val_fraction}).")
+    return x[fit], y[fit], x[val], y[val]

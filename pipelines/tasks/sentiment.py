@@ -39,6 +39,7 @@ from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.evaluation.text_baseline import BaselineConfig, baseline_probabilities, stratified_fold_ids
 from pipelines.inputs.splits import train_val_split
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
+from pipelines.inputs.text_groups import related_text_groups
 from pipelines.inputs.text_dataset import TextAugmentConfig, head_tokens_for, make_text_dataset, make_vectorizer
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS, make_text_rnn
 from pipelines.registry import register
@@ -90,6 +91,9 @@ class SentimentConfig(TrainConfig):
     augment: TextAugmentConfig = param(doc="Training-only token augmentation.", factory=TextAugmentConfig)
     baseline: BaselineConfig = param(doc="The TF-IDF + logistic regression baseline.", factory=BaselineConfig)
     with_baseline: bool = param(True, "Fit the baseline and the ensemble beside the RNN.")
+    related_text_validation: bool = param(
+        True, "Hold out validation texts in groups that share rare words (a movie's reviews), so that validation, "
+        "like IMDB's test set, meets new subjects (runs with a test split: imdb).")
     n_errors: int = param(12, "Most confident test errors listed with their text.", ge=0)
 
     def validate(self) -> None:
@@ -315,9 +319,14 @@ def _baseline(config: SentimentConfig, texts_fit, y_fit, texts_val, texts_refit,
 
 def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     texts, y = _limit(data.texts_train, data.y_train, config.max_train_samples, config.seed)
-    x_fit, y_fit, x_val, y_val = train_val_split(texts, y, config.validation_fraction, config.seed)
+    groups = related_text_groups(texts) if config.related_text_validation else None
+    x_fit, y_fit, x_val, y_val = train_val_split(texts, y, config.validation_fraction, config.seed, groups)
     ctx.report.dataset = {**data.info, "splits": {"train": len(y_fit), "validation": len(y_val),
                                                   "test": len(data.y_test)}}
+    if groups is not None:
+        ctx.report.dataset["validation_split"] = (
+            f"by {groups.max() + 1:,} groups of texts that share rare words (largest {np.bincount(groups).max()}); "
+            "see pipelines.inputs.text_groups")
     with ctx.timer("train_seconds"):
         trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, load_pretrained(config))
     ctx.report.history = trained.history
