@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import TrainConfig
@@ -25,7 +26,7 @@ from pipelines.errors import TrainingDivergedError
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
-    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "AtomicBackupAndRestore", "AtomicModelCheckpoint",
+    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "WeightSnapshots", "AtomicBackupAndRestore", "AtomicModelCheckpoint",
     "steps_per_execution_for", "jit_compile_for", "BEST_CHECKPOINT",
 ]
 
@@ -97,6 +98,21 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+class WeightSnapshots(keras.callbacks.Callback):
+    """Keeps a copy of the model's weights at the end of every epoch, in memory (`snapshots`).
+
+    For a checkpoint ensemble (`pipelines.nets.snapshots`). EarlyStopping restores its
+    best weights only when training ends, after the last snapshot is taken. A run resumed
+    from a backup has the snapshots of the epochs it trained itself.
+    """
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.snapshots: list[list[np.ndarray]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.snapshots.append(self.model.get_weights())
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -78,9 +78,12 @@ def test_mr_cross_validation_on_real_data(real_data_dir, tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
-    result = pipelines.run("sentiment", data_dir=str(real_data_dir), out=str(tmp_path / "run"), epochs=1,
+    result = pipelines.run("sentiment", data_dir=str(real_data_dir), out=str(tmp_path / "run"), epochs=2,
                            max_train_samples=3000, sequence_length=100, with_baseline=True, verbose=0)
     assert result.report["dataset"]["splits"]["test"] == 25000
+    # Two epochs: the saved model averages two snapshots of the net.
+    assert [layer.name for layer in result.model.layers if layer.name.endswith("_snapshot1")]
+    assert "Checkpoint ensemble" in (result.report_dir / "report.md").read_text()
     assert "groups of texts that share rare words" in result.report["dataset"]["validation_split"]
     assert result.metrics["accuracy"] > 0.6
     assert result.metrics["baseline_accuracy"] > 0.8
