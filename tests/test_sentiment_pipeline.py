@@ -3,6 +3,7 @@ model round trip on synthetic texts, and short runs on the real MR and IMDB data
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,6 +12,7 @@ import pipelines
 from browser import assert_report_renders
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.models import load_model
+from pipelines.nets.snapshots import snapshot_members
 from pipelines.tasks.sentiment import EXAMPLE_TEXTS, ensemble_weight, run_texts
 from synthetic_texts import polar_texts
 
@@ -82,7 +84,8 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
                            max_train_samples=3000, sequence_length=100, with_baseline=True, verbose=0)
     assert result.report["dataset"]["splits"]["test"] == 25000
     # Two epochs: the saved model averages two snapshots of the net.
-    assert [layer.name for layer in result.model.layers if layer.name.endswith("_snapshot1")]
+    net = next(layer for layer in result.model.layers if isinstance(layer, keras.Model))
+    assert [member.name for member in snapshot_members(net)] == ["text_rnn_snapshot0", "text_rnn_snapshot1"]
     assert "Checkpoint ensemble" in (result.report_dir / "report.md").read_text()
     assert "groups of texts that share rare words" in result.report["dataset"]["validation_split"]
     assert result.metrics["accuracy"] > 0.6
@@ -115,3 +118,21 @@ def test_init_from_fine_tunes_a_saved_model_and_keeps_its_vocabulary(tmp_path):
 def test_init_from_must_name_a_model(tmp_path):
     with pytest.raises(ConfigError, match="init_from"):
         pipelines.get_config("sentiment", init_from=str(tmp_path / "missing.keras"))
+
+
+def test_init_from_a_checkpoint_ensemble_fine_tunes_its_last_snapshot(tmp_path):
+    from pipelines.inputs.text_dataset import make_vectorizer
+    from pipelines.nets.rnn import make_text_rnn
+    from pipelines.nets.snapshots import snapshot_ensemble
+    from pipelines.tasks.sentiment import SentimentConfig, load_pretrained, make_end_to_end
+
+    vectorizer = make_vectorizer(np.array(["a good film", "a bad film"]), max_tokens=20, sequence_length=8)
+    net = make_text_rnn(vectorizer.vocabulary_size(), embed_dim=8, units=(4,))
+    last = [w + 1.0 for w in net.get_weights()]
+    path = tmp_path / "model.keras"
+    make_end_to_end(vectorizer, snapshot_ensemble(net, [net.get_weights(), last])).save(path)
+    _, loaded = load_pretrained(SentimentConfig(init_from=str(path)))
+    # One net (not the ensemble, which would be fine-tuned jointly and nest on each generation), the last one.
+    assert loaded.name == "text_rnn_snapshot1" and loaded.count_params() == net.count_params()
+    for got, want in zip(loaded.get_weights(), last):
+        np.testing.assert_allclose(got, want)

@@ -1,4 +1,4 @@
-"""A seeded, stratified split of a labelled dataset into train and validation parts."""
+"""A seeded, stratified split of a labelled dataset into train and validation parts, optionally by group."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def train_val_split(
         val_fraction: The share of examples that go to validation, in (0, 1).
         seed: The seed of the shuffle; the same seed gives the same split.
         groups: Optional group label per example: a group goes whole to one part
-            (scikit-learn's `StratifiedGroupKFold`, one fold of about `val_fraction`), so
-            the validation share and class balance are then close rather than exact.
+            (scikit-learn's `StratifiedGroupKFold`: one of k = round(1 / val_fraction)
+            folds, at least 2), so validation holds about 1/k of the examples (50 % for
+            any val_fraction above 0.4) and the class balance is close rather than exact.
 
     Returns:
         `(x_train, y_train, x_val, y_val)`.

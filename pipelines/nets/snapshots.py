@@ -7,7 +7,9 @@ from typing import Sequence
 import keras
 import numpy as np
 
-__all__ = ["snapshot_ensemble"]
+__all__ = ["snapshot_ensemble", "snapshot_members"]
+
+_MEMBER = "_snapshot"
 
 
 def snapshot_ensemble(net: keras.Model, snapshots: Sequence[list[np.ndarray]],
@@ -47,8 +49,26 @@ def snapshot_ensemble(net: keras.Model, snapshots: Sequence[list[np.ndarray]],
             raise ValueError(f"snapshot {i} does not fit {net.name!r}: expected weight shapes {shapes}. "
                              f"Received: {[tuple(np.shape(w)) for w in weights]}")
         member = keras.models.clone_model(net)
-        member.name = f"{net.name}_snapshot{i}"
+        member.name = f"{net.name}{_MEMBER}{i}"
         member.set_weights(weights)
         outputs.append(member(inputs))
     output = outputs[0] if len(outputs) == 1 else keras.layers.Average(dtype="float32", name="mean_logit")(outputs)
     return keras.Model(inputs, output, name=name)
+
+
+def snapshot_members(model: keras.Model) -> list[keras.Model]:
+    """The member nets of a `snapshot_ensemble`, in snapshot order; `[]` for any other model.
+
+    Example:
+        >>> net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="net")
+        >>> [m.name for m in snapshot_members(snapshot_ensemble(net, [net.get_weights()] * 2))]
+        ['net_snapshot0', 'net_snapshot1']
+        >>> snapshot_members(net)
+        []
+    """
+    members = {}
+    for layer in model.layers:
+        head, _, index = layer.name.rpartition(_MEMBER)
+        if isinstance(layer, keras.Model) and head and index.isdigit():
+            members[int(index)] = layer
+    return [members[i] for i in sorted(members)]
