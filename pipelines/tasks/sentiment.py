@@ -250,11 +250,11 @@ def ensemble_weight(y_val: np.ndarray, p_rnn: np.ndarray, p_base: np.ndarray) ->
 
     AUC rates the ranking the average makes and ignores calibration. Over 2.5k validation
     texts (1.5M positive-negative pairs) it moves in fine steps with w, where accuracy at
-    0.5 is flat over wide ranges of w and picks noise. Log loss, used before, also rates each model's calibration and so favours the
-    better calibrated one: on IMDB (validation held out by movie) it chose 0.05, where test
-    accuracy was 90.75 %; AUC chose 0.35, where it was 90.94 % (the best weight on test).
-    Weights of equal AUC (the same ranking, e.g. beside a constant model) are told apart
-    by log loss.
+    0.5 is flat over wide ranges of w and picks noise. Log loss, used before, also rates
+    each model's calibration and so favours the better calibrated one: on IMDB
+    (validation held out by movie) it chose 0.05, where test accuracy was 90.75 %; AUC
+    chose 0.35, where it was 90.94 % (the best weight on test). Weights of equal AUC (the
+    same ranking, e.g. beside a constant model) are told apart by log loss.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -357,10 +357,10 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, load_pretrained(config),
                             snapshots=config.snapshot_ensemble)
     ctx.report.history = trained.history
-    epochs = len(trained.history.get("loss", []))
-    if config.snapshot_ensemble and epochs > 1:
+    snapshots = len(snapshot_members(trained.net))
+    if snapshots:
         ctx.report.add_text("Checkpoint ensemble", (
-            f"The RNN predicts with the mean logit of its weights at the end of each of its {epochs} epochs "
+            f"The RNN predicts with the mean logit of its weights at the end of each of its {snapshots} epochs "
             "(snapshot_ensemble=True): one training run, one forward pass per epoch. Validation figures, the "
             "threshold and the ensemble weight are of this average too."))
     with ctx.timer("eval_seconds"):
