@@ -68,11 +68,11 @@ def _group_split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
     if len(groups) != len(y):
         raise DataValidationError("expected one group per example. "
                                   f"Received: len(groups)={len(groups)}, len(y)={len(y)}")
-    folds = max(2, round(1 / val_fraction))
-    if len(np.unique(groups)) < folds:
+    folds, n_groups, n_classes = max(2, round(1 / val_fraction)), len(np.unique(groups)), len(np.unique(y))
+    if n_groups < folds:
         raise DataValidationError(f"Cannot hold out about {val_fraction:.0%} of the examples by group: there are "
-                                  f"only {len(np.unique(groups))} groups.")
+                                  f"only {n_groups} groups.")
     fit, val = next(StratifiedGroupKFold(folds, shuffle=True, random_state=int(seed)).split(x, y, groups))
-    if len(np.unique(y[val])) < len(np.unique(y)) or len(np.unique(y[fit])) < len(np.unique(y)):
+    if len(np.unique(y[val])) < n_classes or len(np.unique(y[fit])) < n_classes:
         raise DataValidationError(f"The split by group leaves a class out of one part (val_fraction={val_fraction}).")
     return x[fit], y[fit], x[val], y[val]

@@ -235,11 +235,11 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
             jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
             steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
-    snapshot_callback = WeightSnapshots()
-    history = fit(net, train_ds, val_ds, config, run_dir, extra_callbacks=[snapshot_callback] if snapshots else None)
-    if snapshots and len(snapshot_callback.snapshots) > 1:
+    collector = WeightSnapshots() if snapshots else None
+    history = fit(net, train_ds, val_ds, config, run_dir, extra_callbacks=[collector] if collector else None)
+    if collector is not None and len(collector.snapshots) > 1:
         with ctx.strategy.scope():
-            net = snapshot_ensemble(net, snapshot_callback.snapshots, name=f"{net.name}_snapshot_ensemble")
+            net = snapshot_ensemble(net, collector.snapshots, name=f"{net.name}_snapshot_ensemble")
     return _Trained(net, vectorizer, history, predict_proba(net, texts_val, vectorizer))
 
 
