@@ -86,7 +86,12 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
     # Two epochs: the saved model averages two snapshots of the net.
     net = next(layer for layer in result.model.layers if isinstance(layer, keras.Model))
     assert [member.name for member in snapshot_members(net)] == ["text_rnn_snapshot0", "text_rnn_snapshot1"]
-    assert "Checkpoint ensemble" in (result.report_dir / "report.md").read_text()
+    report_md = (result.report_dir / "report.md").read_text()
+    assert "Checkpoint ensemble" in report_md
+    # refit=True (the default): validation chose the weight and threshold, then a second run on all
+    # 3,000 texts made the model that is tested and saved; the curves are the validated run's.
+    assert "second run of 2 epochs on all 3,000 training texts" in report_md
+    assert result.report["timings"]["refit_seconds"] > 0 and len(result.report["history"]["val_loss"]) == 2
     assert "groups of texts that share rare words" in result.report["dataset"]["validation_split"]
     assert result.metrics["accuracy"] > 0.6
     assert result.metrics["baseline_accuracy"] > 0.8

@@ -14,7 +14,9 @@ its cost. The saved `model.keras` takes raw strings.
 
 On IMDB the validation reviews are held out by movie (`inputs.text_groups`): the test set
 reviews other movies, and a random split would reward memorized names. The RNN predicts
-with the mean logit of its weights after each epoch (`nets.snapshots`).
+with the mean logit of its weights after each epoch (`nets.snapshots`). Once validation has
+chosen the epochs, threshold and ensemble weight, the model that is tested and saved is
+trained again on all the training reviews (`refit=True`), as the baseline is.
 
 Example:
     >>> import pipelines
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -70,7 +72,8 @@ class SentimentConfig(TrainConfig):
         None, "Fine-tune a saved sentiment model instead of starting from random weights: a model.keras "
         "path, or 'imdb' for the package's kept IMDB model (trained once on first use). Its vocabulary is kept.")
     cv_folds: int = param(10, "Stratified folds for data without a test split (mr, custom).", ge=2)
-    refit: bool = param(True, "After cross-validation, train the model to save on all the data.")
+    refit: bool = param(True, "Train the model to keep on all the training texts: after cross-validation, or "
+                        "(test split) after validation chose the epochs, threshold and ensemble weight.")
     epochs: int = param(3, "Maximum number of training epochs.", ge=1)
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
@@ -199,14 +202,16 @@ def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectoriza
     return vectorizers[0], members[-1] if members else nets[0]
 
 
-def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_val: np.ndarray,
-              y_val: np.ndarray, ctx, run_dir: Path,
+def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_val: np.ndarray | None,
+              y_val: np.ndarray | None, ctx, run_dir: Path,
               pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None,
               snapshots: bool = False) -> _Trained:
     """Trains the net on `texts` and returns it with P(positive) on validation.
 
     With `snapshots`, the returned net is the `snapshot_ensemble` of its weights at the
     end of every epoch trained (early stopping's restored best is then not used).
+    Without validation texts (`texts_val=None`) it trains for `config.epochs` and `p_val`
+    is None.
 
     From scratch, the vectorizer is adapted on `texts` only. With `pretrained`
     (vectorizer, net), both are reused: the vocabulary stays the pretrained one (adapted
@@ -220,7 +225,8 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
         vectorizer = pretrained[0]
     train_ds = make_text_dataset(texts, y, vectorizer, config.batch_size, training=True, seed=config.seed,
                                  augment=config.augment)
-    val_ds = make_text_dataset(texts_val, y_val, vectorizer, batch_size=256, training=False)
+    val_ds = None if texts_val is None else make_text_dataset(texts_val, y_val, vectorizer, batch_size=256,
+                                                              training=False)
     steps_per_epoch = math.ceil(len(y) / config.batch_size)
     with ctx.strategy.scope():
         if pretrained is None:
@@ -236,11 +242,12 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
             steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
     collector = WeightSnapshots() if snapshots else None
-    history = fit(net, train_ds, val_ds, config, run_dir, extra_callbacks=[collector] if collector else None)
+    history = fit(net, train_ds, val_ds, config, run_dir, monitor="val_loss" if val_ds is not None else "loss",
+                  extra_callbacks=[collector] if collector else None)
     if collector is not None and len(collector.snapshots) > 1:
         with ctx.strategy.scope():
             net = snapshot_ensemble(net, collector.snapshots, name=f"{net.name}_snapshot_ensemble")
-    return _Trained(net, vectorizer, history, predict_proba(net, texts_val, vectorizer))
+    return _Trained(net, vectorizer, history, None if texts_val is None else predict_proba(net, texts_val, vectorizer))
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -353,8 +360,9 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         ctx.report.dataset["validation_split"] = (
             f"by {groups.max() + 1:,} groups of texts that share rare words (largest {np.bincount(groups).max()}); "
             "see pipelines.inputs.text_groups")
+    pretrained = load_pretrained(config)
     with ctx.timer("train_seconds"):
-        trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, load_pretrained(config),
+        trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, pretrained,
                             snapshots=config.snapshot_ensemble)
     ctx.report.history = trained.history
     snapshots = len(snapshot_members(trained.net))
@@ -363,8 +371,20 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
             f"The RNN predicts with the mean logit of its weights at the end of each of its {snapshots} epochs "
             "(snapshot_ensemble=True): one training run, one forward pass per epoch. Validation figures, the "
             "threshold and the ensemble weight are of this average too."))
+    final = trained
+    if config.refit:
+        # As the baseline is: validation has chosen the epochs, the threshold and the ensemble
+        # weight; the model to test and keep then learns from every training text.
+        epochs = len(trained.history.get("loss", [])) or config.epochs
+        with ctx.timer("refit_seconds"):
+            final = train_rnn(replace(config, epochs=epochs, early_stopping_patience=0), texts, y, None, None, ctx,
+                              ctx.run_dir / "refit", pretrained, snapshots=config.snapshot_ensemble)
+        ctx.report.add_text("Refit on all training texts", (
+            f"The model tested and saved is a second run of {epochs} epochs on all {len(y):,} training texts "
+            f"(refit=True){', its vocabulary adapted on them' if pretrained is None else ''}; the curves, "
+            f"threshold and ensemble weight are of the run validated on {len(y_val):,} held-out texts."))
     with ctx.timer("eval_seconds"):
-        p_test = predict_proba(trained.net, data.texts_test, trained.vectorizer)
+        p_test = predict_proba(final.net, data.texts_test, final.vectorizer)
     p_base = p_ens = weight = None
     if config.with_baseline:
         p_base_val, p_base = _baseline(config, x_fit, y_fit, x_val, texts, y, data.texts_test, ctx)
@@ -375,7 +395,7 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         threshold=best_f1_threshold(y_val, trained.p_val), p_base=p_base, p_ens=p_ens, weight=weight,
         n_errors=config.n_errors, scope=f"the {len(data.y_test):,} test texts",
     )
-    return _finish(trained, data, ctx)
+    return _finish(final, data, ctx)
 
 
 def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
