@@ -26,7 +26,7 @@ from pipelines.errors import TrainingDivergedError
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
-    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "WeightSnapshots", "AtomicBackupAndRestore",
+    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "EpochCounter", "WeightSnapshots", "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
     "steps_per_execution_for", "jit_compile_for", "BEST_CHECKPOINT",
 ]
@@ -114,6 +114,20 @@ class WeightSnapshots(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.snapshots.append(self.model.get_weights())
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """Counts the epochs a model has trained (`epochs`), those before a resume from the backup included.
+
+    The history of `fit` holds only the epochs trained since the resume; Keras numbers the
+    epochs of a resumed run from where the backup left off.
+    """
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epochs = epoch + 1
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

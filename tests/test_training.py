@@ -59,3 +59,28 @@ def test_several_replicas_compile_one_step_per_call_without_xla(replicas, expect
     strategy = type("Strategy", (), {"num_replicas_in_sync": replicas})()
     assert (steps_per_execution_for(strategy, 16), jit_compile_for(strategy, True)) == expected
     assert jit_compile_for(strategy, False) is False
+
+
+def test_epoch_counter_counts_the_epochs_before_a_resume(tmp_path):
+    from pipelines.training import EpochCounter
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # after the backup of this epoch is written
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    x, y = np.random.default_rng(0).normal(size=(32, 3)), np.ones((32, 1))
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+    def model():
+        net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        net.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        return net
+
+    config = TrainConfig(epochs=3, early_stopping_patience=0, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), ds, ds, config, tmp_path, extra_callbacks=[EpochCounter(), Kill()])
+    counter = EpochCounter()
+    history = fit(model(), ds, ds, config, tmp_path, extra_callbacks=[counter])
+    # The resumed run trained only the third epoch, and the counter still says 3.
+    assert len(history["loss"]) == 1 and counter.epochs == 3

@@ -50,7 +50,8 @@ from pipelines.inputs.text_dataset import TextAugmentConfig, head_tokens_for, ma
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS, make_text_rnn
 from pipelines.nets.snapshots import snapshot_ensemble, snapshot_members
 from pipelines.registry import register
-from pipelines.training import WeightSnapshots, fit, jit_compile_for, make_optimizer, steps_per_execution_for
+from pipelines.training import (EpochCounter, WeightSnapshots, fit, jit_compile_for, make_optimizer,
+                                steps_per_execution_for)
 
 TEXT_DATASETS = ("imdb", "mr", "custom")
 CUSTOM_FILE = "input.csv"
@@ -72,8 +73,9 @@ class SentimentConfig(TrainConfig):
         None, "Fine-tune a saved sentiment model instead of starting from random weights: a model.keras "
         "path, or 'imdb' for the package's kept IMDB model (trained once on first use). Its vocabulary is kept.")
     cv_folds: int = param(10, "Stratified folds for data without a test split (mr, custom).", ge=2)
-    refit: bool = param(True, "Train the model to keep on all the training texts: after cross-validation, or "
-                        "(test split) after validation chose the epochs, threshold and ensemble weight.")
+    refit: bool = param(True, "Train the model to keep again on more data: after cross-validation on all the "
+                        "texts (a validation_fraction slice kept for early stopping); with a test split on all "
+                        "the training texts, for the epochs validation chose.")
     epochs: int = param(3, "Maximum number of training epochs.", ge=1)
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
@@ -177,7 +179,8 @@ class _Trained:
     net: keras.Model
     vectorizer: keras.layers.TextVectorization
     history: dict[str, list[float]]
-    p_val: np.ndarray
+    p_val: np.ndarray | None
+    epochs: int  # the epochs behind `net`: all of them for snapshots, else early stopping's best
 
 
 def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectorization, keras.Model] | None:
@@ -242,12 +245,17 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
             steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
         )
     collector = WeightSnapshots() if snapshots else None
+    counter = EpochCounter()
     history = fit(net, train_ds, val_ds, config, run_dir, monitor="val_loss" if val_ds is not None else "loss",
-                  extra_callbacks=[collector] if collector else None)
+                  extra_callbacks=[counter, *([collector] if collector else [])])
+    epochs = counter.epochs
+    if not snapshots and history.get("val_loss"):  # early stopping restored its best epoch
+        epochs -= len(history["val_loss"]) - 1 - int(np.argmin(history["val_loss"]))
     if collector is not None and len(collector.snapshots) > 1:
         with ctx.strategy.scope():
             net = snapshot_ensemble(net, collector.snapshots, name=f"{net.name}_snapshot_ensemble")
-    return _Trained(net, vectorizer, history, None if texts_val is None else predict_proba(net, texts_val, vectorizer))
+    p_val = None if texts_val is None else predict_proba(net, texts_val, vectorizer)
+    return _Trained(net, vectorizer, history, p_val, max(1, epochs))
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -375,12 +383,12 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     if config.refit:
         # As the baseline is: validation has chosen the epochs, the threshold and the ensemble
         # weight; the model to test and keep then learns from every training text.
-        epochs = len(trained.history.get("loss", [])) or config.epochs
+        epochs = trained.epochs
         with ctx.timer("refit_seconds"):
             final = train_rnn(replace(config, epochs=epochs, early_stopping_patience=0), texts, y, None, None, ctx,
                               ctx.run_dir / "refit", pretrained, snapshots=config.snapshot_ensemble)
         ctx.report.add_text("Refit on all training texts", (
-            f"The model tested and saved is a second run of {epochs} epochs on all {len(y):,} training texts "
+            f"The model tested and saved is a second run of {epochs} epoch{'s' * (epochs != 1)} on all {len(y):,} training texts "
             f"(refit=True){', its vocabulary adapted on them' if pretrained is None else ''}; the curves, "
             f"threshold and ensemble weight are of the run validated on {len(y_val):,} held-out texts."))
     with ctx.timer("eval_seconds"):
