@@ -26,8 +26,8 @@ from pipelines.errors import TrainingDivergedError
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
-    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "EpochCounter", "WeightSnapshots", "AtomicBackupAndRestore",
-    "AtomicModelCheckpoint",
+    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "EpochCounter", "WeightSnapshots",
+    "AtomicBackupAndRestore", "AtomicModelCheckpoint",
     "steps_per_execution_for", "jit_compile_for", "BEST_CHECKPOINT",
 ]
 

@@ -388,8 +388,8 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
             final = train_rnn(replace(config, epochs=epochs, early_stopping_patience=0), texts, y, None, None, ctx,
                               ctx.run_dir / "refit", pretrained, snapshots=config.snapshot_ensemble)
         ctx.report.add_text("Refit on all training texts", (
-            f"The model tested and saved is a second run of {epochs} epoch{'s' * (epochs != 1)} on all {len(y):,} training texts "
-            f"(refit=True){', its vocabulary adapted on them' if pretrained is None else ''}; the curves, "
+            f"The model tested and saved is a second run of {epochs} epoch{'s' * (epochs != 1)} on all "
+            f"{len(y):,} training texts (refit=True){', its vocabulary adapted on them' if pretrained is None else ''}; the curves, "
             f"threshold and ensemble weight are of the run validated on {len(y_val):,} held-out texts."))
     with ctx.timer("eval_seconds"):
         p_test = predict_proba(final.net, data.texts_test, final.vectorizer)
