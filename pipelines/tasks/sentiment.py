@@ -387,10 +387,11 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         with ctx.timer("refit_seconds"):
             final = train_rnn(replace(config, epochs=epochs, early_stopping_patience=0), texts, y, None, None, ctx,
                               ctx.run_dir / "refit", pretrained, snapshots=config.snapshot_ensemble)
+        vocabulary = ", its vocabulary adapted on them" if pretrained is None else ""
         ctx.report.add_text("Refit on all training texts", (
             f"The model tested and saved is a second run of {epochs} epoch{'s' * (epochs != 1)} on all "
-            f"{len(y):,} training texts (refit=True){', its vocabulary adapted on them' if pretrained is None else ''}; the curves, "
-            f"threshold and ensemble weight are of the run validated on {len(y_val):,} held-out texts."))
+            f"{len(y):,} training texts (refit=True){vocabulary}; the curves, threshold and ensemble weight "
+            f"are of the run validated on {len(y_val):,} held-out texts."))
     with ctx.timer("eval_seconds"):
         p_test = predict_proba(final.net, data.texts_test, final.vectorizer)
     p_base = p_ens = weight = None
