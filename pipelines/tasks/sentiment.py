@@ -249,7 +249,8 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
     history = fit(net, train_ds, val_ds, config, run_dir, monitor="val_loss" if val_ds is not None else "loss",
                   extra_callbacks=[counter, *([collector] if collector else [])])
     epochs = counter.epochs
-    if not snapshots and history.get("val_loss"):  # early stopping restored its best epoch
+    if not snapshots and config.early_stopping_patience > 0 and history.get("val_loss"):
+        # Early stopping restored the weights of its best epoch.
         epochs -= len(history["val_loss"]) - 1 - int(np.argmin(history["val_loss"]))
     if collector is not None and len(collector.snapshots) > 1:
         with ctx.strategy.scope():
