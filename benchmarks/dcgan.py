@@ -165,7 +165,7 @@ def main() -> None:
     if args.epochs < 1:
         raise SystemExit(f"--epochs must be >= 1. Received: {args.epochs}")
     sides = [("TensorFlow DCGAN tutorial (Adam 1e-4, batch 256)", TUTORIAL),
-             ("keras-pipelines `dcgan` defaults (Adam 2e-4 beta_1 0.5, batch 128)", OURS)]
+             ("keras-pipelines `dcgan` defaults (200 pixel clusters, Adam 2e-4 beta_1 0.5, batch 128)", OURS)]
     rows, fid = [], {}
     for name, script in sides:
         r = run_script(script, str(args.seed), str(args.epochs), json.dumps(shared))

@@ -51,10 +51,19 @@ def synthetic(monkeypatch, tmp_path):
     ({"beta_1": 1.0}, "beta_1 must be < 1"),
     ({"eval_samples": 10}, "eval_samples must be >= 100"),
     ({"max_train_samples": 100, "batch_size": 128}, "max_train_samples must hold at least one full batch"),
+    ({"clusters": 1}, "clusters must be 0 or at least 2"),
+    ({"clusters": 10, "conditional": True}, "0 or None when conditional=True"),
+    ({"clusters": 300, "max_train_samples": 256}, "clusters must not exceed the training images"),
 ])
 def test_bad_config_is_rejected_before_any_work(overrides, match):
     with pytest.raises(ConfigError, match=match):
         pipelines.get_config("dcgan", **overrides)
+
+
+def test_clusters_default_to_200_for_the_unconditional_gan_only():
+    assert pipelines.get_config("dcgan").num_clusters == 200
+    assert pipelines.get_config("dcgan", conditional=True).num_clusters == 0
+    assert pipelines.get_config("dcgan", clusters=0).num_clusters == 0
 
 
 def test_a_quick_fid_classifier_is_never_named_like_the_real_one():
@@ -109,6 +118,13 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     np.testing.assert_allclose(images, generate(r.model, 5, seed=0, labels=labels), atol=1e-5)
     card = json.loads((run_dir / "model_card.json").read_text())
     assert "noise (n, 100)" in card["inputs"] and card["fid_classifier"] == classifier
+    # The unconditional GAN is conditioned on pixel clusters; both saved nets keep plain interfaces.
+    clustered = not conditional
+    assert ("Cluster conditioning" in (run_dir / "report.md").read_text()) == clustered
+    assert ("cluster_purity" in r.metrics) == clustered and (card["clusters"] is not None) == clustered
+    discriminator = load_model(run_dir / "discriminator.keras")
+    inputs = images if not conditional else [images, labels]
+    assert discriminator.predict(inputs, verbose=0).shape == (5, 1)
 
 
 def test_saved_generator_is_evaluated_by_the_cli_path(tmp_path, synthetic):

@@ -89,7 +89,7 @@ def test_minibatch_std_channel_is_the_mean_spread_of_the_batch(tmp_path):
     (lambda: make_discriminator(filters=()), "at least one discriminator stage"),
     (lambda: make_discriminator(dropout=1.0), r"dropout in \[0, 1\)"),
     (lambda: DCGAN(make_generator(num_classes=10, filters=(4, 4)), make_discriminator(filters=(4,))),
-     "both conditional or both not"),
+     "conditional discriminator exactly when"),
 ])
 def test_bad_network_arguments_are_rejected(build, match):
     with pytest.raises(ValueError, match=match):

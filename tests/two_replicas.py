@@ -44,9 +44,11 @@ PIPELINE_RUNS: dict[str, dict[str, Any]] = {
                       sequence_length=12, embed_dim=16, units=(8,), with_baseline=False, n_errors=2),
     "denoising_autoencoder": dict(epochs=2, stem_filters=8, filters=(16, 16), latent_filters=8, curve_samples=40,
                                   learning_rate=1e-2, batch_size=32),
-    # Conditional, augmented, with a minibatch-std channel and a weight average: every option.
+    # Cluster-conditioned (the default mode: each replica draws its clusters from its own noise),
+    # augmented, with a minibatch-std channel and a weight average: every option but conditional=True,
+    # whose label path the cluster mode shares for its real images.
     "dcgan": dict(generator_filters=(16, 8), discriminator_filters=(8, 16), batch_size=32, epochs=1,
-                  eval_samples=200, conditional=True, use_diff_augment=True, minibatch_std=True,
+                  eval_samples=200, clusters=20, use_diff_augment=True, minibatch_std=True,
                   generator_ema=0.9),
 }
 

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from pipelines.nets.cluster_code import ClusterCode
+
 __all__ = ["LATENT_DIM", "make_generator", "make_discriminator", "MinibatchStdDev", "diff_augment", "DCGAN",
            "make_optimizers", "generate"]
 
@@ -41,6 +43,7 @@ def make_generator(
     kernel_size: int = 4,
     bn_momentum: float = 0.9,
     seed: int | None = None,
+    cluster_frequencies: Sequence[float] | None = None,
     name: str = "generator",
 ) -> keras.Model:
     """Builds the DCGAN generator: noise -> dense -> 7x7 maps -> strided `Conv2DTranspose` -> 28x28x1 tanh.
@@ -49,7 +52,9 @@ def make_generator(
     is a stride-2 `Conv2DTranspose` with BatchNorm and ReLU, and a last stride-2
     `Conv2DTranspose` to one channel with tanh and no BatchNorm, as the paper prescribes.
     Two entries give 7 -> 14 -> 28. When conditional, the label's one-hot code is
-    concatenated to the noise (Mirza and Osindero 2014).
+    concatenated to the noise (Mirza and Osindero 2014). With `cluster_frequencies` the
+    generator takes noise only and conditions itself on the cluster its noise draws
+    (`ClusterCode`), one-hot as for a label.
 
     Args:
         latent_dim: Noise dimension. Defaults to `100`.
@@ -65,6 +70,8 @@ def make_generator(
             same 100 MNIST steps (quick classifier): samples on a grey background and
             fid_domain 27.8 with 0.99, black background and 12.0 with 0.9. Defaults to `0.9`.
         seed: Seed of the N(0, 0.02) initializers. Defaults to `None`.
+        cluster_frequencies: Shares of the unsupervised clusters to draw from the noise
+            (`ClusterCode`, the layer named `cluster_code`); `None` for none. Defaults to `None`.
         name: Model name. Defaults to `"generator"`.
 
     Returns:
@@ -72,7 +79,8 @@ def make_generator(
         when conditional, and output (n, 28, 28, 1) float32 in [-1, 1].
 
     Raises:
-        ValueError: A non-positive width or dimension, or not exactly 2 filter entries.
+        ValueError: A non-positive width or dimension, not exactly 2 filter entries, or
+            both `num_classes` and `cluster_frequencies`.
 
     Example:
         >>> g = make_generator(num_classes=10, filters=(16, 8))
@@ -83,8 +91,15 @@ def make_generator(
     _check_positive(latent_dim=latent_dim, kernel_size=kernel_size, **{f"filters[{i}]": f for i, f in enumerate(filters)})
     if len(filters) != 2:
         raise ValueError(f"expected 2 generator filters (7x7 map, 14x14 stage). Received: filters={filters}")
+    if num_classes is not None and cluster_frequencies is not None:
+        raise ValueError("expected num_classes (a conditional generator) or cluster_frequencies, not both")
     noise = keras.Input(shape=(latent_dim,), name="noise")
     inputs, x = [noise], noise
+    if cluster_frequencies is not None:
+        code = ClusterCode(cluster_frequencies, name="cluster_code")(noise)
+        x = layers.Concatenate(name="noise_and_cluster")(
+            [noise, layers.CategoryEncoding(len(cluster_frequencies), output_mode="one_hot",
+                                            name="cluster_one_hot")(code)])
     if num_classes is not None:
         label = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(label)
@@ -284,7 +299,8 @@ class DCGAN(keras.Model):
 
     Args:
         generator: From `make_generator`.
-        discriminator: From `make_discriminator`, conditional iff the generator is.
+        discriminator: From `make_discriminator`, conditional iff the generator is
+            conditional or draws clusters (then fit on `(images, cluster ids)`).
         latent_dim: The generator's noise dimension. Defaults to `100`.
         use_diff_augment: Apply `diff_augment` to real and fake images inside the
             discriminator's view (both steps). Defaults to `False`.
@@ -301,15 +317,19 @@ class DCGAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int = LATENT_DIM,
                  use_diff_augment: bool = False, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if (len(generator.inputs) == 2) != (len(discriminator.inputs) == 2):
-            raise ValueError("expected a generator and a discriminator that are both conditional or both not. "
-                             f"Received: {len(generator.inputs)} and {len(discriminator.inputs)} inputs.")
+        self.is_conditional = len(generator.inputs) == 2
+        # A generator conditioned on the clusters its noise draws: D judges fakes within
+        # the drawn cluster and real images within theirs (the labels `fit` gets).
+        self.cluster_code = next((layer for layer in generator.layers if isinstance(layer, ClusterCode)), None)
+        if (self.is_conditional or self.cluster_code is not None) != (len(discriminator.inputs) == 2):
+            raise ValueError("expected a conditional discriminator exactly when the generator is conditional or "
+                             f"draws clusters. Received: {len(generator.inputs)} generator and "
+                             f"{len(discriminator.inputs)} discriminator inputs.")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.use_diff_augment = use_diff_augment
         self.seed = seed
-        self.is_conditional = len(generator.inputs) == 2
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
@@ -353,6 +373,7 @@ class DCGAN(keras.Model):
         n = ops.shape(real)[0]
         noise = self._noise(n)
         g_inputs = [noise, labels] if self.is_conditional else noise
+        fake_labels = self.cluster_code(noise) if self.cluster_code is not None else labels
 
         # As in the reference DCGAN loop: one generator forward pass serves both updates. The
         # discriminator learns on the detached fakes, then the generator's loss is taken
@@ -361,7 +382,7 @@ class DCGAN(keras.Model):
             fake = self.generator(g_inputs, training=True)
             with g_tape.stop_recording(), tf.GradientTape() as d_tape:
                 real_logits = self._discriminate(real, labels)
-                fake_logits = self._discriminate(ops.stop_gradient(fake), labels)
+                fake_logits = self._discriminate(ops.stop_gradient(fake), fake_labels)
                 d_loss = self.bce(ops.ones_like(real_logits), real_logits) + self.bce(
                     ops.zeros_like(fake_logits), fake_logits)
                 # The identity unless the optimizer scales losses (mixed_float16); its apply
@@ -370,7 +391,7 @@ class DCGAN(keras.Model):
             with g_tape.stop_recording():
                 d_weights = self.discriminator.trainable_weights
                 self.d_optimizer.apply(d_tape.gradient(d_scaled, d_weights), d_weights)
-            fake_logits_g = self._discriminate(fake, labels)
+            fake_logits_g = self._discriminate(fake, fake_labels)
             # Non-saturating: maximize log D(G(z)) rather than minimize log(1 - D(G(z))).
             g_loss = self.bce(ops.ones_like(fake_logits_g), fake_logits_g)
             g_scaled = self.g_optimizer.scale_loss(g_loss)
@@ -440,7 +461,7 @@ class DCGAN(keras.Model):
     def _discriminate(self, images: Any, labels: Any) -> Any:
         if self.use_diff_augment:
             images = diff_augment(images, self.seed_generator)
-        inputs = [images, labels] if self.is_conditional else images
+        inputs = [images, labels] if len(self.discriminator.inputs) == 2 else images
         return self.discriminator(inputs, training=True)
 
 
