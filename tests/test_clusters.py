@@ -89,3 +89,56 @@ def test_cluster_conditioned_gan_trains_saves_and_loads_with_unconditional_inter
     loaded_scorer = keras.models.load_model(tmp_path / "d.keras")
     expected = discriminator.predict([x[:8], c.labels[:8]], verbose=0)
     np.testing.assert_allclose(loaded_scorer.predict(x[:8], verbose=0), expected, atol=1e-5)
+
+
+class _LabelSpy(DCGAN):
+    """Records the labels the discriminator is given, in call order (eager steps only)."""
+
+    seen: list
+
+    def _discriminate(self, images, labels):
+        self.seen.append(keras.ops.convert_to_numpy(labels).tolist())
+        return super()._discriminate(images, labels)
+
+
+def test_fakes_are_judged_within_their_drawn_cluster_and_real_images_within_theirs():
+    # Every noise vector draws cluster 2; every real image is in cluster 0.
+    generator = make_generator(filters=(8, 4), cluster_frequencies=[0.0, 0.0, 1.0], seed=0)
+    gan = _LabelSpy(generator, make_discriminator(num_classes=3, filters=(4, 8), seed=0), seed=0)
+    gan.seen = []
+    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(2e-4))
+    x = np.zeros((6, 28, 28, 1), "float32")
+    gan.train_step((keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(np.zeros(6, "int32"))))
+    # D's update on real, then on fake; then G's update through D on fake.
+    assert gan.seen == [[0] * 6, [2] * 6, [2] * 6]
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_cluster_layers_keep_float32_under_a_mixed_policy(precision):
+    images, _ = _three_blobs()
+    c = fit_pixel_clusters(images, 3, seed=0, components=5)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        generator = make_generator(filters=(8, 4), cluster_frequencies=[0.001, 0.998, 0.001], seed=0)
+        nearest = NearestCluster(c.mean, c.components, c.centroids)
+        gan = DCGAN(generator, make_discriminator(num_classes=3, filters=(4, 8), seed=0), seed=0)
+        gan.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(2e-4))
+        x = images[..., None].astype("float32") / 127.5 - 1.0
+        assert np.isfinite(gan.fit(x[:40], c.labels[:40], batch_size=20, epochs=1, verbose=0).history["d_loss"][0])
+        code = generator.get_layer("cluster_code")
+        assert code.cdf.dtype == "float32" and nearest.dtype_policy.name == "float32"
+        # A 1/1000 share survives: in 16 bits 0.999 and 1.0 would round together.
+        z = np.random.default_rng(0).standard_normal((20_000, 100)).astype("float32")
+        drawn = np.bincount(keras.ops.convert_to_numpy(code(z)), minlength=3) / len(z)
+        np.testing.assert_allclose(drawn, [0.001, 0.998, 0.001], atol=0.001)
+        assert np.array_equal(keras.ops.convert_to_numpy(nearest(x)), c.labels)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_cluster_code_rebuilt_from_its_config_alone_keeps_its_shares():
+    generator = make_generator(filters=(8, 4), cluster_frequencies=[0.5, 0.0, 0.2, 0.3], seed=0)
+    clone = keras.models.clone_model(generator)  # config only: fresh weights
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(clone.get_layer("cluster_code").cdf),
+                               [0.5, 0.5, 0.7, 1.0], atol=1e-6)

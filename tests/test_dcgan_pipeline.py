@@ -54,6 +54,7 @@ def synthetic(monkeypatch, tmp_path):
     ({"clusters": 1}, "clusters must be 0 or at least 2"),
     ({"clusters": 10, "conditional": True}, "0 or None when conditional=True"),
     ({"clusters": 300, "max_train_samples": 256}, "clusters must not exceed the training images"),
+    ({"max_train_samples": 100, "batch_size": 128, "clusters": 200}, "at least one full batch"),
 ])
 def test_bad_config_is_rejected_before_any_work(overrides, match):
     with pytest.raises(ConfigError, match=match):
@@ -64,6 +65,7 @@ def test_clusters_default_to_200_for_the_unconditional_gan_only():
     assert pipelines.get_config("dcgan").num_clusters == 200
     assert pipelines.get_config("dcgan", conditional=True).num_clusters == 0
     assert pipelines.get_config("dcgan", clusters=0).num_clusters == 0
+    assert pipelines.get_config("dcgan", max_train_samples=256).num_clusters == 25
 
 
 def test_a_quick_fid_classifier_is_never_named_like_the_real_one():
@@ -121,6 +123,8 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     # The unconditional GAN is conditioned on pixel clusters; both saved nets keep plain interfaces.
     clustered = not conditional
     assert ("Cluster conditioning" in (run_dir / "report.md").read_text()) == clustered
+    if clustered:  # the note quotes the measured purity
+        assert f"({r.metrics['cluster_purity']:.3f})" in (run_dir / "report.md").read_text()
     assert ("cluster_purity" in r.metrics) == clustered and (card["clusters"] is not None) == clustered
     discriminator = load_model(run_dir / "discriminator.keras")
     inputs = images if not conditional else [images, labels]
@@ -129,7 +133,9 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
 
 def test_saved_generator_is_evaluated_by_the_cli_path(tmp_path, synthetic):
     data, classifier = synthetic
-    r = pipelines.run("dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, **TINY)
+    # clusters=0: the plain DCGAN, end to end.
+    r = pipelines.run("dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, clusters=0, **TINY)
+    assert "cluster_purity" not in r.metrics
     e = pipelines.evaluate("dcgan", r.report_dir / "model.keras", out=str(tmp_path / "eval"),
                            fid_classifier=classifier, eval_samples=200, verbose=0)
     # Same generator, same seed: the same samples and so the same distance.

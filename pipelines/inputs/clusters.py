@@ -1,7 +1,7 @@
 """Unsupervised clusters of images: k-means on the leading principal components of the pixels.
 
 The `dcgan` pipeline conditions its GAN on these clusters to balance the modes it draws
-(see `pipelines.nets.gan.ClusterCode`). No class label is used: the clusters come from the
+(see `pipelines.nets.cluster_code`). No class label is used: the clusters come from the
 pixels alone, so the pipeline stays an unconditional generative model.
 
 Example:

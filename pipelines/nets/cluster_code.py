@@ -12,7 +12,7 @@ image's cluster off its pixels).
 
 Example:
     >>> import numpy as np
-    >>> code = ClusterCode([0.25, 0.75])
+    >>> code = ClusterCode([0.2, 0.8])
     >>> z = np.random.default_rng(0).standard_normal((4000, 3)).astype("float32")
     >>> round(float(np.mean(keras.ops.convert_to_numpy(code(z)) == 1)), 1)
     0.8
@@ -36,7 +36,8 @@ class ClusterCode(layers.Layer):
 
     For standard-normal noise Phi(z_0) is uniform on (0, 1), so the codes follow the
     frequencies exactly. The cumulative frequencies are a non-trainable weight, saved with
-    the model.
+    the model. The layer computes in float32 under any precision policy: 16-bit shares would
+    blur clusters of 1/200.
 
     Args:
         frequencies: (k,) cluster shares summing to 1; `None` when loading (the weight is
@@ -46,6 +47,7 @@ class ClusterCode(layers.Layer):
 
     def __init__(self, frequencies: Sequence[float] | None = None, *, num_clusters: int | None = None,
                  **kwargs: Any) -> None:
+        kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         if frequencies is not None:
             frequencies = np.asarray(frequencies, "float64")
@@ -68,11 +70,14 @@ class ClusterCode(layers.Layer):
         # The number of cumulative shares (the last, 1, excluded) at or below u.
         return ops.sum(ops.cast(u[:, None] >= self.cdf[None, :-1], "int32"), axis=1)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (input_shape[0],)
+    def compute_output_spec(self, noise: Any) -> keras.KerasTensor:
+        return keras.KerasTensor((noise.shape[0],), dtype="int32")
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_clusters": self.num_clusters}
+        # The shares too, so that a rebuild from the config alone (clone_model) still draws right.
+        cdf = (np.cumsum(self._frequencies) if not self.built
+               else keras.ops.convert_to_numpy(self.cdf).astype("float64"))
+        return {**super().get_config(), "frequencies": np.diff(cdf, prepend=0.0).round(9).tolist()}
 
 
 @keras.saving.register_keras_serializable(package="pipelines", name="NearestCluster")
@@ -83,11 +88,14 @@ class NearestCluster(layers.Layer):
         mean: (pixels,) pixel mean of the [0, 1] training images.
         components: (c, pixels) principal axes.
         centroids: (k, c) cluster centres in the projected space.
-        All three are `None` when loading; then `sizes` = (pixels, c, k).
+        All three are `None` when loading; then `sizes` = (pixels, c, k). They are weights,
+        not config: a model rebuilt from its config alone needs its weights loaded. The
+        layer computes in float32 under any precision policy.
     """
 
     def __init__(self, mean: np.ndarray | None = None, components: np.ndarray | None = None,
                  centroids: np.ndarray | None = None, *, sizes: Sequence[int] | None = None, **kwargs: Any) -> None:
+        kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self._values = None if mean is None else [np.asarray(v, "float32") for v in (mean, components, centroids)]
         if self._values is not None:
@@ -110,8 +118,8 @@ class NearestCluster(layers.Layer):
         distances = ops.sum(self.centroids ** 2, axis=1)[None, :] - 2.0 * ops.matmul(z, ops.transpose(self.centroids))
         return ops.cast(ops.argmin(distances, axis=1), "int32")
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (input_shape[0],)
+    def compute_output_spec(self, images: Any) -> keras.KerasTensor:
+        return keras.KerasTensor((images.shape[0],), dtype="int32")
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "sizes": list(self.sizes)}

@@ -30,10 +30,11 @@ _IMAGE_SHAPE = (28, 28, 1)  # the generator's output: dense 7x7, then two stride
 
 
 class DCGAN(BaseKerasEstimator):
-    """A DCGAN (Radford et al. 2015) on 28x28 grayscale images, as the `dcgan` pipeline trains it.
+    """A DCGAN (Radford et al. 2015) on 28x28 grayscale images, trained as the `dcgan` pipeline trains its nets.
 
     `fit(X)` trains a generator and a discriminator by the pipeline's own `train_step`
-    (`pipelines.nets.gan.DCGAN`: Adam, both networks, BatchNorm, N(0, 0.02) init).
+    (`pipelines.nets.gan.DCGAN`: Adam, both networks, BatchNorm, N(0, 0.02) init). It is
+    the plain DCGAN: unlike the pipeline's default, it is not conditioned on pixel clusters.
     With `conditional=True`, `fit(X, y)` learns one class per label and
     `sample(n, labels=...)` draws the requested ones. `sample` returns float32 images in
     [0, 1] of shape `(n, 28, 28)`, the layout `fit` accepts. A warm start trains the

@@ -58,7 +58,8 @@ class DcganConfig(RunConfig):
     conditional: bool = param(False, "Class-conditional GAN: the generator also takes the digit to draw.")
     clusters: int | None = param(None, "Condition the unconditional GAN on this many k-means clusters of the "
                                  "training pixels, drawn from the noise at their frequencies, to balance the modes; "
-                                 f"0: a plain DCGAN; None: {CLUSTERS_DEFAULT}, or 0 when conditional.", ge=0)
+                                 f"0: a plain DCGAN; None: {CLUSTERS_DEFAULT} (at most max_train_samples // 10), or 0 "
+                                 "when conditional.", ge=0)
     latent_dim: int = param(100, "Dimension of the generator's standard-normal noise.", ge=1)
     generator_filters: tuple[int, ...] = param((128, 64), "Width of the generator's 7x7 map, then of its 14x14 stage.")
     discriminator_filters: tuple[int, ...] = param((64, 128), "Width of each stride-2 discriminator stage.")
@@ -94,22 +95,27 @@ class DcganConfig(RunConfig):
             raise ConfigError("clusters must be 0 or at least 2, and 0 or None when conditional=True (the labels "
                               f"already condition the GAN). Received: clusters={self.clusters}, "
                               f"conditional={self.conditional}")
-        if self.max_train_samples is not None and self.num_clusters > self.max_train_samples:
-            raise ConfigError("clusters must not exceed the training images. "
-                              f"Received: clusters={self.clusters}, max_train_samples={self.max_train_samples}")
         if self.max_train_samples is not None and self.max_train_samples < self.batch_size:
             raise ConfigError("max_train_samples must hold at least one full batch (partial batches are dropped). "
                               f"Received: max_train_samples={self.max_train_samples}, batch_size={self.batch_size}")
+        if self.clusters and self.max_train_samples is not None and self.clusters > self.max_train_samples:
+            raise ConfigError("clusters must not exceed the training images. "
+                              f"Received: clusters={self.clusters}, max_train_samples={self.max_train_samples}")
         if self.fid_classifier is not None and not Path(self.fid_classifier).is_file():
             raise ConfigError(f"fid_classifier must be a saved .keras file. Received: {self.fid_classifier!r}")
 
-
     @property
     def num_clusters(self) -> int:
-        """The clusters the GAN is conditioned on: `clusters`, or its default; 0 for none."""
-        if self.clusters is None:
-            return 0 if self.conditional else CLUSTERS_DEFAULT
-        return self.clusters
+        """The clusters the GAN is conditioned on: `clusters`, or its default; 0 for none.
+
+        The default is 200, and at most one cluster per 10 images of a `max_train_samples` run.
+        """
+        if self.clusters is not None:
+            return self.clusters
+        if self.conditional:
+            return 0
+        return CLUSTERS_DEFAULT if self.max_train_samples is None else min(
+            CLUSTERS_DEFAULT, max(2, self.max_train_samples // 10))
 
 
 def fid_classifier_name(config: DcganConfig) -> str:
@@ -163,9 +169,9 @@ def make_gan(config: DcganConfig, num_classes: int, cluster_frequencies: np.ndar
     return DCGAN(
         make_generator(latent_dim=config.latent_dim, num_classes=classes, filters=config.generator_filters,
                        kernel_size=config.kernel_size, seed=config.seed, cluster_frequencies=cluster_frequencies),
-        make_discriminator(num_classes=d_classes, filters=config.discriminator_filters, kernel_size=config.kernel_size,
-                           dropout=config.discriminator_dropout, minibatch_std=config.minibatch_std,
-                           seed=config.seed),
+        make_discriminator(num_classes=d_classes, filters=config.discriminator_filters,
+                           kernel_size=config.kernel_size, dropout=config.discriminator_dropout,
+                           minibatch_std=config.minibatch_std, seed=config.seed),
         latent_dim=config.latent_dim, use_diff_augment=config.use_diff_augment, seed=config.seed)
 
 
@@ -177,11 +183,12 @@ def describe_clusters(report, clusters: PixelClusters, y: np.ndarray) -> None:
     report.add_text("Cluster conditioning", (
         f"The GAN is conditioned on {k} k-means clusters of the {len(y)} training images (on the first "
         f"{clusters.components.shape[0]} principal components of the pixels); no label is used to train it. The "
-        "generator draws its cluster from its noise (the inverse CDF of the clusters' shares at Phi(z_0)), so its "
-        "clusters, and with them the modes it draws, keep their training frequencies; the projection discriminator "
-        "judges each image within its cluster. For the ROC the saved discriminator judges every image, real or "
-        "generated, within its nearest cluster. `cluster_purity`, the share of training images whose digit is their "
-        f"cluster's most common one ({majority / len(y):.3f}), is a diagnostic computed after the fit."))
+        "generator draws its cluster from its noise (the inverse CDF of the clusters' shares at Phi(z_0)), so the "
+        "clusters it is asked to draw keep their training frequencies, and the projection discriminator, which "
+        "judges each image within its cluster, pushes each drawn image to match its cluster. For the ROC the "
+        "saved discriminator judges every image, real or generated, within its nearest cluster. `cluster_purity`, "
+        f"the share of training images whose class is their cluster's most common one ({majority / len(y):.3f}), "
+        "is a diagnostic computed after the fit."))
 
 
 def describe_dataset(data: ImageData, n_train: int | None, classifier: str) -> dict:
