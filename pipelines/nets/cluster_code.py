@@ -40,29 +40,22 @@ class ClusterCode(layers.Layer):
     blur clusters of 1/200.
 
     Args:
-        frequencies: (k,) cluster shares summing to 1; `None` when loading (the weight is
-            restored from the file).
-        num_clusters: k; needed only when `frequencies` is `None`.
+        frequencies: (k,) cluster shares summing to 1. They are also the layer's config, so
+            a rebuild from the config alone draws the same way.
     """
 
-    def __init__(self, frequencies: Sequence[float] | None = None, *, num_clusters: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, frequencies: Sequence[float], **kwargs: Any) -> None:
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
-        if frequencies is not None:
-            frequencies = np.asarray(frequencies, "float64")
-            if frequencies.ndim != 1 or len(frequencies) < 2 or frequencies.min() < 0 or not np.isclose(
-                    frequencies.sum(), 1.0):
-                raise ValueError(f"expected 2 or more non-negative frequencies summing to 1. Received: {frequencies}")
-            num_clusters = len(frequencies)
-        if num_clusters is None:
-            raise ValueError("expected frequencies or num_clusters")
-        self.num_clusters = int(num_clusters)
+        frequencies = np.asarray(frequencies, "float64")
+        if frequencies.ndim != 1 or len(frequencies) < 2 or frequencies.min() < 0 or not np.isclose(
+                frequencies.sum(), 1.0):
+            raise ValueError(f"expected 2 or more non-negative frequencies summing to 1. Received: {frequencies}")
+        self.num_clusters = len(frequencies)
         self._frequencies = frequencies
 
     def build(self, input_shape: tuple) -> None:
-        initial = ("zeros" if self._frequencies is None
-                   else keras.initializers.Constant(np.cumsum(self._frequencies).astype("float32")))
+        initial = keras.initializers.Constant(np.cumsum(self._frequencies).astype("float32"))
         self.cdf = self.add_weight(shape=(self.num_clusters,), initializer=initial, trainable=False, name="cdf")
 
     def call(self, noise: Any) -> Any:
@@ -74,7 +67,7 @@ class ClusterCode(layers.Layer):
         return keras.KerasTensor((noise.shape[0],), dtype="int32")
 
     def get_config(self) -> dict[str, Any]:
-        # The shares too, so that a rebuild from the config alone (clone_model) still draws right.
+        # From the weight once built: it is what the layer draws with (and what a file restored).
         cdf = (np.cumsum(self._frequencies) if not self.built
                else keras.ops.convert_to_numpy(self.cdf).astype("float64"))
         return {**super().get_config(), "frequencies": np.diff(cdf, prepend=0.0).round(9).tolist()}
