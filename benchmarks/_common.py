@@ -7,8 +7,8 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
@@ -33,8 +33,10 @@ def machine() -> str:
     import keras
     import tensorflow as tf
 
-    return (f"{cpu}, {os.cpu_count()} cores{mem}, no GPU; Python {platform.python_version()}, "
-            f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}, no GPU; Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    )
 
 
 def run_script(script: str, *args: str) -> dict:
@@ -61,17 +63,21 @@ def append_section(title: str, body: str, command: str | None = None) -> None:
     """Appends a dated section with the command and machine to BENCHMARKS.md."""
     command = command or "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         if commit and dirty:
             commit += " + uncommitted changes"
     except OSError:
         commit = ""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = (f"\n## {title}\n\n- date: {stamp}\n- command: `{command}`\n- commit: {commit or 'n/a'}\n"
-            f"- machine: {machine()}\n\n{body}\n")
+    text = (
+        f"\n## {title}\n\n- date: {stamp}\n- command: `{command}`\n- commit: {commit or 'n/a'}\n"
+        f"- machine: {machine()}\n\n{body}\n"
+    )
     if not BENCHMARKS_MD.exists():
         BENCHMARKS_MD.write_text("# Benchmarks\n\nMeasured by the scripts in `benchmarks/`; newest sections last.\n")
     with BENCHMARKS_MD.open("a") as f:

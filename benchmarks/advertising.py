@@ -59,24 +59,45 @@ def main() -> None:
 
     def add(name: str, oof: np.ndarray, seconds: float) -> None:
         m = cv_metrics(y, oof, ids)
-        rows.append([name, f"{m['cv_r2_mean']:.4f}", f"{m['cv_r2_std']:.4f}", f"{m['cv_rmse_mean']:.3f}",
-                     f"{m['cv_rmse_std']:.3f}", f"{m['cv_mae_mean']:.3f}", f"{seconds:.2f}"])
+        rows.append(
+            [
+                name,
+                f"{m['cv_r2_mean']:.4f}",
+                f"{m['cv_r2_std']:.4f}",
+                f"{m['cv_rmse_mean']:.3f}",
+                f"{m['cv_rmse_std']:.3f}",
+                f"{m['cv_mae_mean']:.3f}",
+                f"{seconds:.2f}",
+            ]
+        )
 
     add("OLS (TV, radio, newspaper)", *_timed(lambda: ols_oof(x, y, ids, features)))
     add("OLS + TV:radio", *_timed(lambda: ols_oof(x, y, ids, features, [("TV", "radio")])))
-    add("gradient boosting (sklearn defaults)",
-        *_timed(lambda: _sklearn_oof(lambda: GradientBoostingRegressor(random_state=0), x, y, ids)))
-    add("random forest (sklearn defaults, 100 trees)",
-        *_timed(lambda: _sklearn_oof(lambda: RandomForestRegressor(random_state=0, n_jobs=1), x, y, ids)))
+    add(
+        "gradient boosting (sklearn defaults)",
+        *_timed(lambda: _sklearn_oof(lambda: GradientBoostingRegressor(random_state=0), x, y, ids)),
+    )
+    add(
+        "random forest (sklearn defaults, 100 trees)",
+        *_timed(lambda: _sklearn_oof(lambda: RandomForestRegressor(random_state=0, n_jobs=1), x, y, ids)),
+    )
 
     with tempfile.TemporaryDirectory() as out:
         result = pipelines.run("advertising", seed=args.seed, out=out, verbose=0)
     table = result.report["tables"][f"Cross-validation ({config.folds} folds)"]
     for row in table:
         if row["model"] != "OLS":  # OLS is above, computed the same way
-            rows.append([f"{row['model']} (pipeline)", f"{row['r2 mean']:.4f}", f"{row['r2 std']:.4f}",
-                         f"{row['rmse mean']:.3f}", f"{row['rmse std']:.3f}", f"{row['mae mean']:.3f}",
-                         f"{row['seconds']:.2f}"])
+            rows.append(
+                [
+                    f"{row['model']} (pipeline)",
+                    f"{row['r2 mean']:.4f}",
+                    f"{row['r2 std']:.4f}",
+                    f"{row['rmse mean']:.3f}",
+                    f"{row['rmse std']:.3f}",
+                    f"{row['mae mean']:.3f}",
+                    f"{row['seconds']:.2f}",
+                ]
+            )
     c = result.config
     body = (
         f"Advertising.csv (200 rows), `KFold({config.folds}, shuffle=True, random_state={args.seed})`, "
@@ -86,7 +107,7 @@ def main() -> None:
         + markdown_table(["model", "R^2 mean", "R^2 std", "RMSE mean", "RMSE std", "MAE mean", "seconds"], rows)
         + f"\n\nMLP: widths {list(c.widths)}, {c.activation}, input noise {c.input_noise}, {c.epochs} full-batch "
         f"Adam steps (lr {c.learning_rate}, cosine), {c.steps_per_execution} steps per compiled call. "
-        f"Whole default run (`pipelines.run(\"advertising\")` total_seconds: data, both Keras models, OLS, "
+        f'Whole default run (`pipelines.run("advertising")` total_seconds: data, both Keras models, OLS, '
         f"evaluation and figures, before the files are written): {result.report['timings']['total_seconds']:.1f} s."
     )
     append_section("Advertising: 10-fold cross-validated regression", body)

@@ -145,8 +145,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs of both sides (default: our default)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-train-samples", type=int, default=None, help="train both on the first N images")
-    parser.add_argument("--smoke", action="store_true",
-                        help="1 epoch on 2,560 images, 1,000 samples, a quick domain classifier; prints only")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="1 epoch on 2,560 images, 1,000 samples, a quick domain classifier; prints only",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to BENCHMARKS.md")
     args = parser.parse_args()
     if not os.environ.get("PIPELINES_DATA_DIR"):
@@ -154,8 +157,12 @@ def main() -> None:
     shared = {}
     if args.smoke:
         args.epochs, args.no_write = args.epochs or 1, True
-        shared = {"max_train_samples": 2560, "eval_samples": 1000, "fid_classifier_epochs": 1,
-                  "fid_classifier_train_samples": 2000}
+        shared = {
+            "max_train_samples": 2560,
+            "eval_samples": 1000,
+            "fid_classifier_epochs": 1,
+            "fid_classifier_train_samples": 2000,
+        }
     if args.max_train_samples is not None:
         shared["max_train_samples"] = args.max_train_samples
     if args.epochs is None:
@@ -164,28 +171,58 @@ def main() -> None:
         args.epochs = pipelines.get_config("dcgan").epochs
     if args.epochs < 1:
         raise SystemExit(f"--epochs must be >= 1. Received: {args.epochs}")
-    sides = [("TensorFlow DCGAN tutorial (Adam 1e-4, batch 256)", TUTORIAL),
-             ("keras-pipelines `dcgan` defaults (200 pixel clusters, Adam 2e-4 beta_1 0.5, batch 128)", OURS)]
+    sides = [
+        ("TensorFlow DCGAN tutorial (Adam 1e-4, batch 256)", TUTORIAL),
+        ("keras-pipelines `dcgan` defaults (200 pixel clusters, Adam 2e-4 beta_1 0.5, batch 128)", OURS),
+    ]
     rows, fid = [], {}
     for name, script in sides:
         r = run_script(script, str(args.seed), str(args.epochs), json.dumps(shared))
         fid[name] = r["fid_domain"]
         per_epoch = sum(r["epoch_seconds"]) / len(r["epoch_seconds"])
-        rows.append([name, f"{r['fid_domain']:.2f}", f"{r['fid_domain_real_floor']:.2f}",
-                     f"{r['inception_score_domain']:.2f}", f"{r['class_entropy']:.3f}",
-                     f"{100 * r['min_class_fraction']:.1f}-{100 * r['max_class_fraction']:.1f}",
-                     f"{r['discriminator_roc_auc']:.3f}", args.epochs, r["batch_size"], f"{per_epoch:.1f}",
-                     r["train_images"], f"{r['params']:,}"])
+        rows.append(
+            [
+                name,
+                f"{r['fid_domain']:.2f}",
+                f"{r['fid_domain_real_floor']:.2f}",
+                f"{r['inception_score_domain']:.2f}",
+                f"{r['class_entropy']:.3f}",
+                f"{100 * r['min_class_fraction']:.1f}-{100 * r['max_class_fraction']:.1f}",
+                f"{r['discriminator_roc_auc']:.3f}",
+                args.epochs,
+                r["batch_size"],
+                f"{per_epoch:.1f}",
+                r["train_images"],
+                f"{r['params']:,}",
+            ]
+        )
         print(rows[-1], flush=True)
         last = r
     ours, tutorial = fid[sides[1][0]], fid[sides[0][0]]
     balanced = 0.07 <= last["min_class_fraction"] and last["max_class_fraction"] <= 0.13
-    table = markdown_table(["model", "fid_domain", "real floor", "IS (domain)", "class entropy", "class % (min-max)",
-                            "D ROC AUC", "epochs", "batch", "s/epoch", "train images", "G+D parameters"], rows)
-    table += (f"\n\nSame data, same {args.epochs} epochs, seed {args.seed}; each side in a fresh process, scored "
-              f"by the same domain classifier. fid_domain ours {ours:.2f} vs tutorial {tutorial:.2f}: "
-              f"{'lower (met)' if ours < tutorial else 'NOT lower'}; every class 7-13 % of our samples: "
-              f"{'met' if balanced else 'NOT met'}.")
+    table = markdown_table(
+        [
+            "model",
+            "fid_domain",
+            "real floor",
+            "IS (domain)",
+            "class entropy",
+            "class % (min-max)",
+            "D ROC AUC",
+            "epochs",
+            "batch",
+            "s/epoch",
+            "train images",
+            "G+D parameters",
+        ],
+        rows,
+    )
+    table += (
+        f"\n\nSame data, same {args.epochs} epochs, seed {args.seed}; each side in a fresh process, scored "
+        f"by the same domain classifier. fid_domain ours {ours:.2f} vs tutorial {tutorial:.2f}: "
+        f"{'lower (met)' if ours < tutorial else 'NOT lower'}; every class 7-13 % of our samples: "
+        f"{'met' if balanced else 'NOT met'}."
+    )
     print(table)
     if not args.no_write:
         append_section("DCGAN: `dcgan` vs the TensorFlow DCGAN tutorial", table)

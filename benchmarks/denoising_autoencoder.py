@@ -30,8 +30,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import append_section, markdown_table, run_script  # noqa: E402
 
 # Noise, budget and test-set seed are shared by both sides; anything else of ours may vary.
-FIXED_KEYS = ("dataset", "corruption", "noise_factor", "test_noise_seed", "anomaly_class", "validation_fraction",
-              "max_train_samples", "time_budget_seconds", "seed")
+FIXED_KEYS = (
+    "dataset",
+    "corruption",
+    "noise_factor",
+    "test_noise_seed",
+    "anomaly_class",
+    "validation_fraction",
+    "max_train_samples",
+    "time_budget_seconds",
+    "seed",
+)
 
 KERAS_EXAMPLE = textwrap.dedent(
     """
@@ -101,8 +110,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-seconds", type=float, default=240.0, help="training wall time of each side")
     parser.add_argument("--seeds", type=int, default=1, help="repeat each side with seeds 1..N")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one of our config fields (not the shared noise, data or budget)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one of our config fields (not the shared noise, data or budget)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to BENCHMARKS.md")
     args = parser.parse_args()
     if not os.environ.get("PIPELINES_DATA_DIR"):
@@ -111,26 +125,53 @@ def main() -> None:
         raise SystemExit(f"--budget-seconds must be > 0. Received: {args.budget_seconds}")
     overrides = dict(item.split("=", 1) for item in args.set if "=" in item)
     if len(overrides) != len(args.set) or set(overrides) & set(FIXED_KEYS):
-        raise SystemExit(f"--set takes KEY=VALUE pairs of keys other than {', '.join(FIXED_KEYS)}. "
-                         f"Received: {args.set}")
+        raise SystemExit(
+            f"--set takes KEY=VALUE pairs of keys other than {', '.join(FIXED_KEYS)}. Received: {args.set}"
+        )
     ours_name = "keras-pipelines `denoising_autoencoder` defaults" + (f" ({', '.join(args.set)})" if args.set else "")
-    sides = [("Keras autoencoder example (BCE, batch 128)", KERAS_EXAMPLE, ()),
-             (ours_name, OURS, (json.dumps(overrides),))]
+    sides = [
+        ("Keras autoencoder example (BCE, batch 128)", KERAS_EXAMPLE, ()),
+        (ours_name, OURS, (json.dumps(overrides),)),
+    ]
     rows, psnr = [], {}
     for seed in range(1, args.seeds + 1):
         # The machine's speed drifts over minutes: alternate which side gets the first slot.
-        for name, script, extra in (sides if seed % 2 else sides[::-1]):
+        for name, script, extra in sides if seed % 2 else sides[::-1]:
             r = run_script(script, str(seed), str(args.budget_seconds), *extra)
             psnr.setdefault(name, []).append(r["psnr_denoised"])
-            rows.append([name, seed, f"{r['psnr_denoised']:.2f}", f"{r['ssim_denoised']:.4f}",
-                         f"{r['psnr_noisy']:.2f}", f"{r['train_seconds']:.0f}", r["epochs"], r["train_images"],
-                         f"{r['params']:,}"])
+            rows.append(
+                [
+                    name,
+                    seed,
+                    f"{r['psnr_denoised']:.2f}",
+                    f"{r['ssim_denoised']:.4f}",
+                    f"{r['psnr_noisy']:.2f}",
+                    f"{r['train_seconds']:.0f}",
+                    r["epochs"],
+                    r["train_images"],
+                    f"{r['params']:,}",
+                ]
+            )
             print(rows[-1], flush=True)
     gain = sum(psnr[ours_name]) / len(psnr[ours_name]) - sum(psnr[sides[0][0]]) / len(psnr[sides[0][0]])
-    table = markdown_table(["model", "seed", "test PSNR (dB)", "test SSIM", "noisy PSNR (dB)", "train seconds",
-                            "epochs", "train images", "parameters"], rows)
-    table += (f"\n\nBudget {args.budget_seconds:.0f} s of training wall time per side. Mean PSNR difference, ours "
-              f"minus Keras: {gain:+.2f} dB (acceptance: >= +1 dB: {'met' if gain >= 1 else 'NOT met'}).")
+    table = markdown_table(
+        [
+            "model",
+            "seed",
+            "test PSNR (dB)",
+            "test SSIM",
+            "noisy PSNR (dB)",
+            "train seconds",
+            "epochs",
+            "train images",
+            "parameters",
+        ],
+        rows,
+    )
+    table += (
+        f"\n\nBudget {args.budget_seconds:.0f} s of training wall time per side. Mean PSNR difference, ours "
+        f"minus Keras: {gain:+.2f} dB (acceptance: >= +1 dB: {'met' if gain >= 1 else 'NOT met'})."
+    )
     print(table)
     if not args.no_write:
         append_section("Denoising autoencoder: `denoising_autoencoder` vs the Keras autoencoder example", table)

@@ -78,10 +78,18 @@ def main() -> None:
     for seed in range(1, args.seeds + 1):
         # This machine's speed drifts by tens of percent over minutes: alternate which
         # side runs first so neither always gets the slower slot.
-        for name, script in (sides if seed % 2 else sides[::-1]):
+        for name, script in sides if seed % 2 else sides[::-1]:
             r = run_script(script, str(seed))
-            rows.append([name, seed, f"{100 * r['accuracy']:.2f} %", f"{r['train_seconds']:.0f}", r["epochs"],
-                         f"{r['params']:,}"])
+            rows.append(
+                [
+                    name,
+                    seed,
+                    f"{100 * r['accuracy']:.2f} %",
+                    f"{r['train_seconds']:.0f}",
+                    r["epochs"],
+                    f"{r['params']:,}",
+                ]
+            )
             print(rows[-1], flush=True)
     table = markdown_table(["model", "seed", "test accuracy (10k)", "train seconds", "epochs", "parameters"], rows)
     print(table)

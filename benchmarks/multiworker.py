@@ -116,9 +116,16 @@ def _env() -> dict[str, str]:
 def run_cluster(n_workers: int, threads: int, warmup: int, steps: int, limit: int, timeout: float) -> dict:
     """Starts `n_workers` processes on localhost and returns the chief's measurement."""
     workers = ",".join(local_worker_addresses(n_workers))
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, workers, str(i), str(threads), str(warmup), str(steps),
-                               str(limit)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(n_workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, workers, str(i), str(threads), str(warmup), str(steps), str(limit)],
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n_workers)
+    ]
     try:
         outputs = [p.communicate(timeout=timeout) for p in procs]
     finally:
@@ -133,8 +140,13 @@ def run_cluster(n_workers: int, threads: int, warmup: int, steps: int, limit: in
 
 
 def run_fit(threads: int, warmup: int, steps: int, limit: int, timeout: float) -> dict:
-    done = subprocess.run([sys.executable, "-c", FIT, str(threads), str(warmup), str(steps), str(limit)],
-                          env=_env(), capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", FIT, str(threads), str(warmup), str(steps), str(limit)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -151,30 +163,56 @@ def main() -> None:
     warmup, steps, limit = (16, 16, 2048) if args.smoke else (args.warmup, args.steps, 60000)
     timeout = 600 if args.smoke else 3600
     cores = os.cpu_count() or 1
-    sides = [("1 worker (custom loop, MultiWorkerMirroredStrategy)", 1),
-             ("2 workers on localhost (custom loop, MultiWorkerMirroredStrategy)", 2)]
+    sides = [
+        ("1 worker (custom loop, MultiWorkerMirroredStrategy)", 1),
+        ("2 workers on localhost (custom loop, MultiWorkerMirroredStrategy)", 2),
+    ]
     rows, baseline = [], None
     for name, n in sides:
         threads = max(1, cores // n)
         r = run_cluster(n, threads, warmup, steps, limit, timeout)
         speed = r["images"] / r["seconds"]
         baseline = baseline or speed
-        rows.append([name, n, threads, r["replicas"], steps, f"{r['seconds']:.1f}", f"{speed:.0f}",
-                     f"{speed / baseline:.2f}x"])
+        rows.append(
+            [name, n, threads, r["replicas"], steps, f"{r['seconds']:.1f}", f"{speed:.0f}", f"{speed / baseline:.2f}x"]
+        )
         print(rows[-1], flush=True)
     r = run_fit(cores, warmup, steps, limit, timeout)
     speed = r["images"] / r["seconds"]
-    rows.append(["1 process, Keras fit() (the single-machine path)", 1, cores, 1, steps, f"{r['seconds']:.1f}",
-                 f"{speed:.0f}", f"{speed / baseline:.2f}x"])
+    rows.append(
+        [
+            "1 process, Keras fit() (the single-machine path)",
+            1,
+            cores,
+            1,
+            steps,
+            f"{r['seconds']:.1f}",
+            f"{speed:.0f}",
+            f"{speed / baseline:.2f}x",
+        ]
+    )
     print(rows[-1], flush=True)
-    table = markdown_table(["setup", "processes", "threads each", "replicas", "timed steps", "seconds",
-                            "images/s (global batch 128)", "vs 1 worker"], rows)
-    notes = (f"This machine has {cores} CPU cores and both workers run on it, one thread each, so the "
-             "2-worker row adds no compute: it splits the same cores between two processes and adds a "
-             "gradient all-reduce over localhost gRPC after every step. A difference from the 1-worker row "
-             "shows how well one 2-thread process uses these cores for this small net against two 1-thread "
-             "processes, not how training scales across machines; that needs real hosts, which this "
-             "benchmark does not have.")
+    table = markdown_table(
+        [
+            "setup",
+            "processes",
+            "threads each",
+            "replicas",
+            "timed steps",
+            "seconds",
+            "images/s (global batch 128)",
+            "vs 1 worker",
+        ],
+        rows,
+    )
+    notes = (
+        f"This machine has {cores} CPU cores and both workers run on it, one thread each, so the "
+        "2-worker row adds no compute: it splits the same cores between two processes and adds a "
+        "gradient all-reduce over localhost gRPC after every step. A difference from the 1-worker row "
+        "shows how well one 2-thread process uses these cores for this small net against two 1-thread "
+        "processes, not how training scales across machines; that needs real hosts, which this "
+        "benchmark does not have."
+    )
     print(table)
     print(notes)
     if not args.smoke:

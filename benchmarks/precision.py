@@ -96,15 +96,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="timed training steps per measurement")
     parser.add_argument("--warmup", type=int, default=32, help="untimed steps before the timed ones")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per (net, precision) pair")
-    parser.add_argument("--smoke", action="store_true",
-                        help="8 timed steps, 1 repeat, printed only (never appended to BENCHMARKS.md)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="8 timed steps, 1 repeat, printed only (never appended to BENCHMARKS.md)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to BENCHMARKS.md")
     args = parser.parse_args()
     if args.smoke:
         args.steps, args.warmup, args.repeats = 8, 8, 1
     if min(args.steps, args.warmup, args.repeats) < 1:
-        raise SystemExit(f"expected positive --steps, --warmup and --repeats. Received: {args.steps}, "
-                         f"{args.warmup}, {args.repeats}")
+        raise SystemExit(
+            f"expected positive --steps, --warmup and --repeats. Received: {args.steps}, {args.warmup}, {args.repeats}"
+        )
 
     measured: dict[tuple[str, str], list[dict]] = {(n, p): [] for n in NETS for p in PRECISIONS}
     for repeat in range(args.repeats):
@@ -115,8 +117,11 @@ def main() -> None:
                 if r["policy"] != precision:
                     raise SystemExit(f"the {net} net was built under {r['policy']!r}, not {precision!r}")
                 measured[(net, precision)].append(r)
-                print(f"{net} {precision} repeat {repeat + 1}: {r['images_per_second']:.0f} images/s "
-                      f"({r['steps']} steps in {r['seconds']:.1f} s)", flush=True)
+                print(
+                    f"{net} {precision} repeat {repeat + 1}: {r['images_per_second']:.0f} images/s "
+                    f"({r['steps']} steps in {r['seconds']:.1f} s)",
+                    flush=True,
+                )
 
     rows = []
     for net in NETS:
@@ -124,14 +129,38 @@ def main() -> None:
         for precision in PRECISIONS:
             runs = measured[(net, precision)]
             speed = statistics.median(r["images_per_second"] for r in runs)
-            rows.append([f"`{net}` net", precision, f"{speed:.0f}", f"{speed / base:.2f}x",
-                         ", ".join(f"{r['images_per_second']:.0f}" for r in runs), runs[0]["batch_size"],
-                         runs[0]["steps"], "yes" if runs[0]["jit_compile"] else "no", f"{runs[0]['loss']:.3f}"])
-    table = markdown_table(["net", "precision", "images/s (median)", "vs float32", "each repeat", "batch",
-                            "timed steps", "XLA", "last loss"], rows)
-    note = (f"\nCPU native bfloat16: {cpu_bfloat16_support()}. Default configs of each pipeline; random "
-            f"in-memory images; {args.warmup} warm-up steps, then the timed steps; each measurement in a fresh "
-            "process, the precisions alternating order per repeat.")
+            rows.append(
+                [
+                    f"`{net}` net",
+                    precision,
+                    f"{speed:.0f}",
+                    f"{speed / base:.2f}x",
+                    ", ".join(f"{r['images_per_second']:.0f}" for r in runs),
+                    runs[0]["batch_size"],
+                    runs[0]["steps"],
+                    "yes" if runs[0]["jit_compile"] else "no",
+                    f"{runs[0]['loss']:.3f}",
+                ]
+            )
+    table = markdown_table(
+        [
+            "net",
+            "precision",
+            "images/s (median)",
+            "vs float32",
+            "each repeat",
+            "batch",
+            "timed steps",
+            "XLA",
+            "last loss",
+        ],
+        rows,
+    )
+    note = (
+        f"\nCPU native bfloat16: {cpu_bfloat16_support()}. Default configs of each pipeline; random "
+        f"in-memory images; {args.warmup} warm-up steps, then the timed steps; each measurement in a fresh "
+        "process, the precisions alternating order per repeat."
+    )
     print(table + "\n" + note)
     if args.smoke or args.no_write:
         print("\n(smoke run or --no-write: not appended to BENCHMARKS.md)")

@@ -103,19 +103,41 @@ def imdb(seed: int, write: bool) -> None:
     # The validated run's epochs see 90 % of the training texts; the refit's mean includes its vectorizer's adapt.
     per_epoch = _epochs(ours["epoch_seconds"]) + (f" (refit: {refit / n_epochs:.0f} mean)" if refit else "")
     rows = [
-        ["Keras bidirectional_lstm_imdb (2 x BiLSTM64, maxlen 200, batch 32, 2 epochs)", _pct(keras_side["accuracy"]),
-         f"{keras_side['train_seconds']:.0f}", _epochs(keras_side["epoch_seconds"]), f"{keras_side['params']:,}"],
-        [f"keras-pipelines `sentiment` RNN (defaults: {label})", _pct(m["accuracy"]), train, per_epoch,
-         f"{ours['params']:,}" + (f" ({n_epochs} x {ours['params'] // n_epochs:,})" if snapshots else "")],
-        ["TF-IDF 1-2-gram + logistic regression (same run)", _pct(m.get("baseline_accuracy")),
-         f"{ours['baseline_seconds']:.0f} (fitted twice)", "", ""],
-        [f"ensemble (RNN weight {m['ensemble_weight']:.2f})" if "ensemble_weight" in m else "ensemble",
-         _pct(m.get("ensemble_accuracy")), "", "", ""],
+        [
+            "Keras bidirectional_lstm_imdb (2 x BiLSTM64, maxlen 200, batch 32, 2 epochs)",
+            _pct(keras_side["accuracy"]),
+            f"{keras_side['train_seconds']:.0f}",
+            _epochs(keras_side["epoch_seconds"]),
+            f"{keras_side['params']:,}",
+        ],
+        [
+            f"keras-pipelines `sentiment` RNN (defaults: {label})",
+            _pct(m["accuracy"]),
+            train,
+            per_epoch,
+            f"{ours['params']:,}" + (f" ({n_epochs} x {ours['params'] // n_epochs:,})" if snapshots else ""),
+        ],
+        [
+            "TF-IDF 1-2-gram + logistic regression (same run)",
+            _pct(m.get("baseline_accuracy")),
+            f"{ours['baseline_seconds']:.0f} (fitted twice)",
+            "",
+            "",
+        ],
+        [
+            f"ensemble (RNN weight {m['ensemble_weight']:.2f})" if "ensemble_weight" in m else "ensemble",
+            _pct(m.get("ensemble_accuracy")),
+            "",
+            "",
+            "",
+        ],
     ]
     table = markdown_table(["model", "test accuracy (25k)", "train seconds", "seconds per epoch", "parameters"], rows)
-    table += (f"\n\nRNN ROC AUC {m['roc_auc']:.4f}, baseline {m.get('baseline_roc_auc', float('nan')):.4f}, "
-              f"ensemble {m.get('ensemble_roc_auc', float('nan')):.4f}. Our test predictions took "
-              f"{ours.get('eval_seconds') or float('nan'):.0f} s (the Keras side evaluates inside its epochs).")
+    table += (
+        f"\n\nRNN ROC AUC {m['roc_auc']:.4f}, baseline {m.get('baseline_roc_auc', float('nan')):.4f}, "
+        f"ensemble {m.get('ensemble_roc_auc', float('nan')):.4f}. Our test predictions took "
+        f"{ours.get('eval_seconds') or float('nan'):.0f} s (the Keras side evaluates inside its epochs)."
+    )
     print(table)
     if write:
         append_section("Sentiment (IMDB): `sentiment` pipeline vs Keras bidirectional_lstm_imdb", table)
@@ -133,18 +155,39 @@ def mr(seed: int, write: bool) -> None:
     rows = []
     for name, ours in runs.items():
         m = ours["metrics"]
-        rows.append([f"RNN, {name}", f"{100 * m['cv_accuracy_mean']:.2f} %", f"{100 * m['cv_accuracy_std']:.2f}",
-                     f"{ours['train_seconds']:.0f}"])
-        rows.append([f"ensemble with the baseline, {name}", f"{100 * m['ensemble_cv_accuracy_mean']:.2f} %",
-                     f"{100 * m['ensemble_cv_accuracy_std']:.2f}", ""])
+        rows.append(
+            [
+                f"RNN, {name}",
+                f"{100 * m['cv_accuracy_mean']:.2f} %",
+                f"{100 * m['cv_accuracy_std']:.2f}",
+                f"{ours['train_seconds']:.0f}",
+            ]
+        )
+        rows.append(
+            [
+                f"ensemble with the baseline, {name}",
+                f"{100 * m['ensemble_cv_accuracy_mean']:.2f} %",
+                f"{100 * m['ensemble_cv_accuracy_std']:.2f}",
+                "",
+            ]
+        )
     m = next(iter(runs.values()))["metrics"]
-    rows.append(["TF-IDF 1-2-gram + logistic regression", f"{100 * m['baseline_cv_accuracy_mean']:.2f} %",
-                 f"{100 * m['baseline_cv_accuracy_std']:.2f}", ""])
-    table = markdown_table(["model", "10-fold CV accuracy (mean)", "std (points)", "RNN train seconds (10 folds)"],
-                           rows)
-    table += ("\n\nThe same stratified folds for every row; each fold's vectorizer (from scratch), RNN and "
-              "baseline see the other nine folds only. The IMDB model's vocabulary was fitted on IMDB's "
-              "training reviews.")
+    rows.append(
+        [
+            "TF-IDF 1-2-gram + logistic regression",
+            f"{100 * m['baseline_cv_accuracy_mean']:.2f} %",
+            f"{100 * m['baseline_cv_accuracy_std']:.2f}",
+            "",
+        ]
+    )
+    table = markdown_table(
+        ["model", "10-fold CV accuracy (mean)", "std (points)", "RNN train seconds (10 folds)"], rows
+    )
+    table += (
+        "\n\nThe same stratified folds for every row; each fold's vectorizer (from scratch), RNN and "
+        "baseline see the other nine folds only. The IMDB model's vocabulary was fitted on IMDB's "
+        "training reviews."
+    )
     print(table)
     if write:
         append_section("Sentiment (MR, 10-fold CV): `sentiment` pipeline", table)

@@ -81,13 +81,34 @@ def main() -> None:
     for dataset in args.datasets:
         r = run_script(RUN, dataset, str(args.seed))
         achieved = r["train_flops"] / r["train_seconds"]
-        rows.append([dataset, f"{100 * r['accuracy']:.2f} %", f"{r['train_seconds']:.0f}",
-                     "yes" if r["train_seconds"] <= BUDGET_SECONDS else "NO", r["epochs"], f"{r['params']:,}",
-                     f"{r['forward_flops'] / 1e6:.1f}", f"{achieved / 1e9:.2f}", f"{100 * achieved / peak:.1f} %"])
+        rows.append(
+            [
+                dataset,
+                f"{100 * r['accuracy']:.2f} %",
+                f"{r['train_seconds']:.0f}",
+                "yes" if r["train_seconds"] <= BUDGET_SECONDS else "NO",
+                r["epochs"],
+                f"{r['params']:,}",
+                f"{r['forward_flops'] / 1e6:.1f}",
+                f"{achieved / 1e9:.2f}",
+                f"{100 * achieved / peak:.1f} %",
+            ]
+        )
         print(rows[-1], r["epoch_seconds"], flush=True)
     table = markdown_table(
-        ["dataset", "test accuracy (10k)", "train seconds", f"within {BUDGET_SECONDS} s", "epochs", "parameters",
-         "forward MFLOP/image", "training GFLOP/s", "share of matmul peak"], rows)
+        [
+            "dataset",
+            "test accuracy (10k)",
+            "train seconds",
+            f"within {BUDGET_SECONDS} s",
+            "epochs",
+            "parameters",
+            "forward MFLOP/image",
+            "training GFLOP/s",
+            "share of matmul peak",
+        ],
+        rows,
+    )
     table += f"\n\nMatmul peak measured in the same script: {peak / 1e9:.1f} GFLOP/s (float32, 2048^3, all cores)."
     print(table)
     if not args.no_write:

@@ -53,14 +53,22 @@ class TimeBudget(keras.callbacks.Callback):
         (True, 0.0)
     """
 
-    def __init__(self, seconds: float, *, learning_rate: float | None = None, warmup_steps: int = 0,
-                 total_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        learning_rate: float | None = None,
+        warmup_steps: int = 0,
+        total_steps: int | None = None,
+    ) -> None:
         super().__init__()
         if not seconds > 0:
             raise ValueError(f"expected a positive budget. Received: seconds={seconds!r}")
         if warmup_steps < 0 or (total_steps is not None and total_steps < 1):
-            raise ValueError("expected warmup_steps >= 0 and total_steps >= 1 (or None). "
-                             f"Received: warmup_steps={warmup_steps}, total_steps={total_steps}")
+            raise ValueError(
+                "expected warmup_steps >= 0 and total_steps >= 1 (or None). "
+                f"Received: warmup_steps={warmup_steps}, total_steps={total_steps}"
+            )
         self.seconds = seconds
         self.learning_rate = learning_rate
         self.warmup_steps = warmup_steps
@@ -119,9 +127,12 @@ def make_budgeted_optimizer(
     """
     if seconds is None:
         return make_optimizer(config, steps_per_epoch), []
-    budget = TimeBudget(seconds, learning_rate=config.learning_rate,
-                        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
-                        total_steps=max(1, config.epochs * steps_per_epoch))
+    budget = TimeBudget(
+        seconds,
+        learning_rate=config.learning_rate,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+        total_steps=max(1, config.epochs * steps_per_epoch),
+    )
     if config.weight_decay > 0:
         return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay), [budget]
     return keras.optimizers.Adam(config.learning_rate), [budget]

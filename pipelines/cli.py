@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pipelines import registry
 from pipelines.errors import ClusterError, PipelinesError, TrainingDivergedError
@@ -46,16 +47,25 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train and evaluate a pipeline")
     run.add_argument("name")
     run.add_argument("--epochs", type=int)
-    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config field (repeatable; dotted keys for sections)")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (repeatable; dotted keys for sections)",
+    )
     run.add_argument("--data-dir")
     run.add_argument("--out")
     run.add_argument("--device")
     run.add_argument("--seed", type=int)
     run.add_argument("--fallback-dataset", help="dataset to run when the configured one is unavailable")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.add_argument("--workers", metavar="HOST:PORT,...",
-                     help="train on a cluster: every worker's host:port, the same list on each host (else TF_CONFIG)")
+    run.add_argument(
+        "--workers",
+        metavar="HOST:PORT,...",
+        help="train on a cluster: every worker's host:port, the same list on each host (else TF_CONFIG)",
+    )
     run.add_argument("--worker-index", type=int, metavar="I", help="this host's index in --workers; 0 is the chief")
 
     ev = sub.add_parser("evaluate", help="evaluate a saved model on a pipeline's test data")
@@ -84,9 +94,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for text in args.sets:
         key, value = parse_assignment(text)
         values[key] = value
-    for flag, key in (("epochs", "epochs"), ("data_dir", "data_dir"), ("out", "out"), ("device", "device"),
-                      ("seed", "seed"), ("fallback_dataset", "fallback_dataset"), ("workers", "workers"),
-                      ("worker_index", "worker_index")):
+    for flag, key in (
+        ("epochs", "epochs"),
+        ("data_dir", "data_dir"),
+        ("out", "out"),
+        ("device", "device"),
+        ("seed", "seed"),
+        ("fallback_dataset", "fallback_dataset"),
+        ("workers", "workers"),
+        ("worker_index", "worker_index"),
+    ):
         value = getattr(args, flag, None)
         if value is not None:
             values[key] = str(value)

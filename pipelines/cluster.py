@@ -24,13 +24,20 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pipelines.errors import ConfigError
 
-__all__ = ["Cluster", "check_workers", "cluster_from_workers", "cluster_from_tf_config", "resolve_cluster",
-           "local_worker_addresses"]
+__all__ = [
+    "Cluster",
+    "check_workers",
+    "cluster_from_workers",
+    "cluster_from_tf_config",
+    "resolve_cluster",
+    "local_worker_addresses",
+]
 
 # A DNS name or IPv4 address, or an IPv6 address in brackets, then a port.
 _ADDRESS_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?):(\d{1,5})$")
@@ -80,8 +87,12 @@ class Cluster:
 
     def describe(self) -> dict[str, Any]:
         """What the report records about the cluster."""
-        return {"num_workers": self.num_workers, "rank": self.rank, "is_chief": self.is_chief,
-                "tf_config": self.tf_config()}
+        return {
+            "num_workers": self.num_workers,
+            "rank": self.rank,
+            "is_chief": self.is_chief,
+            "tf_config": self.tf_config(),
+        }
 
 
 def check_workers(workers: Sequence[str], worker_index: int | None) -> None:
@@ -108,7 +119,9 @@ def check_workers(workers: Sequence[str], worker_index: int | None) -> None:
         _check_address(address, "workers")
     repeated = sorted({a for a in workers if list(workers).count(a) > 1})
     if repeated:
-        raise ConfigError(f"workers lists an address twice: {', '.join(repeated)}. Each worker needs its own host:port.")
+        raise ConfigError(
+            f"workers lists an address twice: {', '.join(repeated)}. Each worker needs its own host:port."
+        )
     if worker_index is None:
         raise ConfigError(
             f"workers needs worker_index: which of the {len(workers)} workers this process is "
@@ -147,9 +160,12 @@ def cluster_from_tf_config(text: str) -> Cluster:
         spec = json.loads(text)
     except ValueError as e:
         raise ConfigError(f"TF_CONFIG is not valid JSON ({e}). Received: TF_CONFIG={text[:200]!r}") from e
-    layout = ('expected TF_CONFIG={"cluster": {"worker": ["host:port", ...]}, '
-              '"task": {"type": "worker", "index": I}}')
-    if not isinstance(spec, dict) or not isinstance(spec.get("cluster"), dict) or not isinstance(spec.get("task"), dict):
+    layout = 'expected TF_CONFIG={"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": I}}'
+    if (
+        not isinstance(spec, dict)
+        or not isinstance(spec.get("cluster"), dict)
+        or not isinstance(spec.get("task"), dict)
+    ):
         raise ConfigError(f"{layout}. Received: TF_CONFIG={text[:200]!r}")
     cluster, task = spec["cluster"], spec["task"]
     other = sorted(set(cluster) - set(_TASK_TYPES))
@@ -165,7 +181,9 @@ def cluster_from_tf_config(text: str) -> Cluster:
         _check_address(address, "TF_CONFIG")
     task_type, index = task.get("type"), task.get("index", 0)
     if task_type not in _TASK_TYPES or task_type not in cluster:
-        raise ConfigError(f"TF_CONFIG task type must be one of the cluster's {sorted(cluster)}. Received: {task_type!r}")
+        raise ConfigError(
+            f"TF_CONFIG task type must be one of the cluster's {sorted(cluster)}. Received: {task_type!r}"
+        )
     members = cluster[task_type]
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(members):
         raise ConfigError(

@@ -22,8 +22,9 @@ import importlib.util
 import math
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pipelines.errors import ConfigError
 
@@ -196,8 +197,10 @@ def validate_config(config: Any) -> None:
 
         check_workers(config.workers, config.worker_index)
         if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
-            raise ConfigError("tensorboard=True writes TensorBoard logs, which needs the tensorboard package: "
-                              "pip install 'keras-pipelines[tensorboard]'")
+            raise ConfigError(
+                "tensorboard=True writes TensorBoard logs, which needs the tensorboard package: "
+                "pip install 'keras-pipelines[tensorboard]'"
+            )
     check = getattr(config, "validate", None)
     if callable(check):
         check()
@@ -232,8 +235,7 @@ def _validate(config: Any, prefix: str) -> None:
 def _check_type(name: str, value: Any, tp: Any) -> None:
     if not _matches(value, tp):
         raise ConfigError(
-            f"{name} must be of type {_type_name(tp)}. Received: {name}={value!r} "
-            f"({type(value).__name__})"
+            f"{name} must be of type {_type_name(tp)}. Received: {name}={value!r} ({type(value).__name__})"
         )
 
 
@@ -271,7 +273,9 @@ def _type_name(tp: Any) -> str:
 
 
 def _deep_copy(config: Any) -> Any:
-    changes = {f.name: _deep_copy(getattr(config, f.name)) for f in fields(config) if is_dataclass(getattr(config, f.name))}
+    changes = {
+        f.name: _deep_copy(getattr(config, f.name)) for f in fields(config) if is_dataclass(getattr(config, f.name))
+    }
     return dataclasses.replace(config, **changes)
 
 
@@ -282,8 +286,7 @@ def _assign(config: Any, key: str, value: Any, from_strings: bool, path: str) ->
         close = [k for k in known if head.lower() in k or k in head.lower()]
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"unknown config key {path!r} for {type(config).__name__}.{hint} "
-            f"Known keys: {', '.join(sorted(known))}"
+            f"unknown config key {path!r} for {type(config).__name__}.{hint} Known keys: {', '.join(sorted(known))}"
         )
     current = getattr(config, head)
     if is_dataclass(current):

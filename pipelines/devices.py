@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 import tensorflow as tf
@@ -81,7 +81,7 @@ def make_strategy(spec: str) -> tf.distribute.Strategy:
     return _mirrored_strategy(tuple(names))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mirrored_strategy(names: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
     # One strategy per device set for the whole process: every new MirroredStrategy numbers
     # its all-reduces from the same collective keys (group 1, instance 100, ...), so a second

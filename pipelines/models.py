@@ -21,7 +21,14 @@ __all__ = ["load_model", "MIN_SAFE_KERAS"]
 MIN_SAFE_KERAS = (3, 14)
 
 # Modules that register custom layers or functions with `keras.saving`.
-_SERIALIZABLE_MODULES = ("pipelines.nets.autoencoder", "pipelines.nets.gan", "pipelines.nets.mlp", "pipelines.nets.rnn", "pipelines.nets.vit", "pipelines.inputs.text_dataset")
+_SERIALIZABLE_MODULES = (
+    "pipelines.nets.autoencoder",
+    "pipelines.nets.gan",
+    "pipelines.nets.mlp",
+    "pipelines.nets.rnn",
+    "pipelines.nets.vit",
+    "pipelines.inputs.text_dataset",
+)
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = None) -> Any:

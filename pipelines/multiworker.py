@@ -39,9 +39,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -54,8 +55,14 @@ from pipelines.errors import ClusterError, ConfigError, DeviceUnavailableError, 
 from pipelines.training import BEST_CHECKPOINT
 
 __all__ = [
-    "BACKUP_DIR", "DistributedFit", "make_strategy", "check_global_batch", "fit_multiworker", "make_train_step",
-    "make_scratch_dir", "wait_for_all_workers",
+    "BACKUP_DIR",
+    "DistributedFit",
+    "make_strategy",
+    "check_global_batch",
+    "fit_multiworker",
+    "make_train_step",
+    "make_scratch_dir",
+    "wait_for_all_workers",
 ]
 
 # The chief's checkpoints, relative to the run directory: the folder the fit() path's
@@ -64,8 +71,12 @@ BACKUP_DIR = Path("backup")
 _HISTORY_FILE = "history.json"
 
 # What TensorFlow raises in a collective op when a peer died, restarted or is unreachable.
-_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
-                tf.errors.DeadlineExceededError)
+_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+)
 
 
 @dataclass
@@ -99,12 +110,14 @@ def make_strategy(cluster: Cluster, device: str = "auto") -> tf.distribute.Multi
     if device == "cpu":
         tf.config.set_visible_devices([], "GPU")
     elif device == "gpu" and not tf.config.list_physical_devices("GPU"):
-        raise DeviceUnavailableError("device='gpu' but this worker has no GPU visible to TensorFlow. Pass --device cpu.")
+        raise DeviceUnavailableError(
+            "device='gpu' but this worker has no GPU visible to TensorFlow. Pass --device cpu."
+        )
     spec = cluster.tf_config()
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
-        tf.train.ClusterSpec(spec["cluster"]), task_type=cluster.task_type, task_id=cluster.task_index,
-        rpc_layer="grpc")
-    address = (cluster.chief if cluster.task_type == "chief" else cluster.workers[cluster.task_index])
+        tf.train.ClusterSpec(spec["cluster"]), task_type=cluster.task_type, task_id=cluster.task_index, rpc_layer="grpc"
+    )
+    address = cluster.chief if cluster.task_type == "chief" else cluster.workers[cluster.task_index]
     try:
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
     except RuntimeError as e:
@@ -206,8 +219,9 @@ def fit_multiworker(
         ) from e
 
 
-def make_train_step(model: keras.Model, strategy: tf.distribute.Strategy, batch_size: int, *,
-                    jit_compile: bool = False) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+def make_train_step(
+    model: keras.Model, strategy: tf.distribute.Strategy, batch_size: int, *, jit_compile: bool = False
+) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """The compiled training step of the loop: `train_steps(iterator, n)` runs `n` steps.
 
     Args:
@@ -283,8 +297,15 @@ def make_train_step(model: keras.Model, strategy: tf.distribute.Strategy, batch_
 class _Loop:
     """The state of one multi-worker training: its functions, checkpoint and counters."""
 
-    def __init__(self, model: keras.Model, config: TrainConfig, strategy: tf.distribute.Strategy,
-                 cluster: Cluster | None, run_dir: Path, steps_per_epoch: int) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        config: TrainConfig,
+        strategy: tf.distribute.Strategy,
+        cluster: Cluster | None,
+        run_dir: Path,
+        steps_per_epoch: int,
+    ) -> None:
         self.model, self.config, self.strategy, self.cluster = model, config, strategy, cluster
         self.is_chief = cluster is None or cluster.is_chief
         self.run_dir, self.steps_per_epoch = run_dir, steps_per_epoch
@@ -297,8 +318,12 @@ class _Loop:
         self.best = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_val_loss")
         self.wait = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_without_improvement")
         self.checkpoint = tf.train.Checkpoint(
-            model=list(model.variables), optimizer=list(self.optimizer.variables),
-            epoch=self.epoch, best_val_loss=self.best, epochs_without_improvement=self.wait)
+            model=list(model.variables),
+            optimizer=list(self.optimizer.variables),
+            epoch=self.epoch,
+            best_val_loss=self.best,
+            epochs_without_improvement=self.wait,
+        )
         self.state = list(model.variables) + list(self.optimizer.variables) + [self.epoch, self.best, self.wait]
         self.saved_epoch = 0
         self._broadcast = _broadcast_fn(strategy)
@@ -404,7 +429,8 @@ class _Loop:
             # TensorFlow writes the data under temporary names and updates the `checkpoint`
             # index file atomically, so a kill never leaves the index naming a torn checkpoint.
             tf.train.CheckpointManager(self.checkpoint, str(backup), max_to_keep=1).save(
-                checkpoint_number=int(self.epoch.numpy()))
+                checkpoint_number=int(self.epoch.numpy())
+            )
         else:
             scratch = Path(tempfile.mkdtemp(prefix="checkpoint-", dir=self.run_dir))
             try:
@@ -447,9 +473,13 @@ class _Loop:
     def _diverged(self, history: dict[str, list[float]]) -> TrainingDivergedError:
         losses = history["loss"]
         best = self.run_dir / BEST_CHECKPOINT
-        kept = (f"the last good checkpoint (best val loss) is kept at {best}" if self.is_chief and best.is_file()
-                else "no epoch ended with a finite loss, so there is no good checkpoint" if self.is_chief
-                else "the chief keeps the last good checkpoint")
+        kept = (
+            f"the last good checkpoint (best val loss) is kept at {best}"
+            if self.is_chief and best.is_file()
+            else "no epoch ended with a finite loss, so there is no good checkpoint"
+            if self.is_chief
+            else "the chief keeps the last good checkpoint"
+        )
         return TrainingDivergedError(
             f"training loss became non-finite at epoch {len(losses)} (loss={losses[-1]}). "
             f"Lower learning_rate (now {self.config.learning_rate}); {kept}.",
@@ -472,8 +502,9 @@ def _broadcast_fn(strategy: tf.distribute.Strategy) -> Callable[..., list[tf.Ten
     def replica_fn(*values: tf.Tensor) -> list[tf.Tensor]:
         ctx = tf.distribute.get_replica_context()
         is_source = tf.equal(ctx.replica_id_in_sync_group, 0)
-        return _all_reduce_by_dtype(ctx, tf.distribute.ReduceOp.SUM,
-                                    [tf.where(is_source, v, tf.zeros_like(v)) for v in values])
+        return _all_reduce_by_dtype(
+            ctx, tf.distribute.ReduceOp.SUM, [tf.where(is_source, v, tf.zeros_like(v)) for v in values]
+        )
 
     @tf.function
     def broadcast(*values: tf.Tensor) -> list[tf.Tensor]:
@@ -483,8 +514,9 @@ def _broadcast_fn(strategy: tf.distribute.Strategy) -> Callable[..., list[tf.Ten
     return broadcast
 
 
-def _all_reduce_by_dtype(ctx: tf.distribute.ReplicaContext, op: tf.distribute.ReduceOp,
-                         values: list[tf.Tensor]) -> list[tf.Tensor]:
+def _all_reduce_by_dtype(
+    ctx: tf.distribute.ReplicaContext, op: tf.distribute.ReduceOp, values: list[tf.Tensor]
+) -> list[tf.Tensor]:
     # One all-reduce per dtype: TensorFlow packs a list into one buffer of a single dtype.
     out: list[Any] = [None] * len(values)
     for dtype in sorted({v.dtype for v in values}, key=lambda d: d.name):

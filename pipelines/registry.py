@@ -11,8 +11,9 @@ Example:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pipelines.errors import UnknownPipelineError
 
@@ -28,7 +29,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "dcgan": "pipelines.tasks.dcgan",
 }
 
-_TASKS: dict[str, "Task"] = {}
+_TASKS: dict[str, Task] = {}
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ def register(
     def decorator(train: Callable[..., Any]) -> Callable[..., Any]:
         if name in _TASKS:
             raise ValueError(f"pipeline {name!r} is already registered by {_TASKS[name].train.__module__}")
-        _TASKS[name] = Task(name=name, config_cls=config, train=train, evaluate=evaluate, summary=summary,
-                            multi_worker=multi_worker)
+        _TASKS[name] = Task(
+            name=name, config_cls=config, train=train, evaluate=evaluate, summary=summary, multi_worker=multi_worker
+        )
         return train
 
     return decorator
@@ -94,9 +96,7 @@ def check_name(name: object) -> str:
         UnknownPipelineError: Not a registered pipeline name.
     """
     if not isinstance(name, str) or name not in list_pipelines():
-        raise UnknownPipelineError(
-            f"unknown pipeline {name!r}. Available pipelines: {', '.join(list_pipelines())}"
-        )
+        raise UnknownPipelineError(f"unknown pipeline {name!r}. Available pipelines: {', '.join(list_pipelines())}")
     return name
 
 

@@ -17,9 +17,10 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from pipelines import registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
@@ -197,14 +198,22 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
             model = load_model(model_path)
             task.evaluate(model, config, ctx)
     except BaseException:
-        _remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)  # a refused model or bad data leaves nothing behind
+        _remove_empty_dirs(
+            run_dir, keep_root=keep, parents=new_parents
+        )  # a refused model or bad data leaves nothing behind
         raise
     report.timings["total_seconds"] = time.perf_counter() - total_start
     _add_links(report, run_dir)
     report.write(run_dir)
     _print_done(config, run_dir, report.metrics)
-    return RunResult(model=model, history={}, metrics=dict(report.metrics), report_dir=run_dir,
-                     config=config, report=report.to_dict())
+    return RunResult(
+        model=model,
+        history={},
+        metrics=dict(report.metrics),
+        report_dir=run_dir,
+        config=config,
+        report=report.to_dict(),
+    )
 
 
 def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
@@ -395,7 +404,6 @@ def _validated(config: Any) -> Any:
 def _seeded(config: Any) -> Iterator[None]:
     import keras
     import tensorflow as tf
-
     from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled is not public
 
     keras.utils.set_random_seed(config.seed)
@@ -476,11 +484,19 @@ def _add_links(report: Any, run_dir: Path) -> None:
     logs = run_dir / "tensorboard"
     if logs.is_dir():
         # Relative, so the link survives moving the run directory; the command needs the absolute path.
-        rows.append({"what": "TensorBoard logs", "link": Link("tensorboard/", "tensorboard/"),
-                     "open with": f"tensorboard --logdir {logs.resolve()}"})
+        rows.append(
+            {
+                "what": "TensorBoard logs",
+                "link": Link("tensorboard/", "tensorboard/"),
+                "open with": f"tensorboard --logdir {logs.resolve()}",
+            }
+        )
         report.extra["tensorboard_logdir"] = str(logs.resolve())
-    for name, what in (("model.keras", "Saved model"), ("model_card.json", "Model card"),
-                       ("predictions.npz", "Test-set predictions (for `pipelines compare`)")):
+    for name, what in (
+        ("model.keras", "Saved model"),
+        ("model_card.json", "Model card"),
+        ("predictions.npz", "Test-set predictions (for `pipelines compare`)"),
+    ):
         if (run_dir / name).is_file() or (name == "predictions.npz" and "predictions" in report.extra):
             rows.append({"what": what, "link": Link(name, name), "open with": ""})
     if rows:
@@ -495,4 +511,3 @@ def _print_done(config: Any, run_dir: Path, metrics: Mapping[str, float | None])
     if headline:
         print("  ".join(f"{k}={v:.4f}" for k, v in headline[:6]), flush=True)
     print(f"Report: {(run_dir / 'report.html').resolve()}", flush=True)
-

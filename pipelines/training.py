@@ -26,9 +26,17 @@ from pipelines.errors import TrainingDivergedError
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
-    "make_optimizer", "make_callbacks", "fit", "EpochTimer", "EpochCounter", "WeightSnapshots",
-    "AtomicBackupAndRestore", "AtomicModelCheckpoint",
-    "steps_per_execution_for", "jit_compile_for", "BEST_CHECKPOINT",
+    "make_optimizer",
+    "make_callbacks",
+    "fit",
+    "EpochTimer",
+    "EpochCounter",
+    "WeightSnapshots",
+    "AtomicBackupAndRestore",
+    "AtomicModelCheckpoint",
+    "steps_per_execution_for",
+    "jit_compile_for",
+    "BEST_CHECKPOINT",
 ]
 
 # Where `ModelCheckpoint` keeps the best-validation model, relative to the run directory.
@@ -229,7 +237,10 @@ def make_callbacks(
         # would keep NaN weights as "best". Starting from an infinitely bad threshold means a
         # NaN value never compares better: the file only ever holds a good epoch.
         AtomicModelCheckpoint(
-            str(run_dir / BEST_CHECKPOINT), monitor=monitor, mode=mode, save_best_only=True,
+            str(run_dir / BEST_CHECKPOINT),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
             initial_value_threshold=math.inf if mode == "min" else -math.inf,
         ),
     ]
@@ -262,15 +273,22 @@ def fit(
     """
     callbacks = make_callbacks(config, run_dir, monitor=monitor, mode=mode) + list(extra_callbacks or [])
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose,
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=config.verbose,
         shuffle=False,  # tf.data already shuffles, seeded
     )
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
     losses = logs.get("loss", [])
     if any(not math.isfinite(v) for v in losses) or len(losses) < len(logs.get("epoch_seconds", losses)):
         best = Path(run_dir) / BEST_CHECKPOINT
-        kept = (f"the last good checkpoint (best val loss) is kept at {best}" if best.is_file()
-                else "no epoch ended with a finite loss, so there is no good checkpoint")
+        kept = (
+            f"the last good checkpoint (best val loss) is kept at {best}"
+            if best.is_file()
+            else "no epoch ended with a finite loss, so there is no good checkpoint"
+        )
         raise TrainingDivergedError(
             f"training loss became non-finite at epoch {len(losses)} (loss={losses[-1] if losses else 'nan'}). "
             f"Lower learning_rate (now {config.learning_rate}); {kept}.",

@@ -107,17 +107,20 @@ def check_report(html_path: str | os.PathLike, *, width: int = 1280, height: int
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile, _Browser(browser, profile, width, height) as cdp:
         target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for method, params in (("Network.enable", {}), ("Page.enable", {}),
-                               ("Page.setBypassCSP", {"enabled": True})):
+        for method, params in (("Network.enable", {}), ("Page.enable", {}), ("Page.setBypassCSP", {"enabled": True})):
             cdp.call(method, params, session)
         cdp.call("Page.navigate", {"url": html_path.as_uri()}, session)
         cdp.wait_for("Page.loadEventFired", session)
-        result = cdp.call("Runtime.evaluate", {"expression": _INSPECT_JS, "awaitPromise": True,
-                                               "returnByValue": True}, session)
+        result = cdp.call(
+            "Runtime.evaluate", {"expression": _INSPECT_JS, "awaitPromise": True, "returnByValue": True}, session
+        )
         page = result["result"]["value"]
         shot = cdp.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session)
-        requests = [e["params"]["request"]["url"] for e in cdp.events
-                    if e.get("method") == "Network.requestWillBeSent" and e.get("sessionId") == session]
+        requests = [
+            e["params"]["request"]["url"]
+            for e in cdp.events
+            if e.get("method") == "Network.requestWillBeSent" and e.get("sessionId") == session
+        ]
     screenshot = html_path.with_suffix(".screenshot.png")
     screenshot.write_bytes(base64.b64decode(shot["data"]))
     return PageCheck(
@@ -125,8 +128,8 @@ def check_report(html_path: str | os.PathLike, *, width: int = 1280, height: int
         is_blank=_is_blank(screenshot),
         text_length=int(page["text"]),
         images=int(page["images"]),
-        broken_images=list(page["broken"]) + [alt for alt, src in page["data"] if not _decodes(src)
-                                              and alt not in page["broken"]],
+        broken_images=list(page["broken"])
+        + [alt for alt, src in page["data"] if not _decodes(src) and alt not in page["broken"]],
         network_requests=[url for url in requests if not url.startswith(LOCAL_SCHEMES)],
     )
 
@@ -178,17 +181,27 @@ class _Browser:
 
     def __init__(self, binary: str, profile: str, width: int, height: int) -> None:
         self.args = [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--remote-debugging-pipe", f"--user-data-dir={profile}", "--no-first-run",
-            "--no-default-browser-check", "--disable-extensions", "--disable-sync", "--mute-audio",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", f"--window-size={width},{height}",
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-sync",
+            "--mute-audio",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+            f"--window-size={width},{height}",
             "about:blank",
         ]
         self.events: list[dict[str, Any]] = []
         self._next_id = 0
         self._buffer = b""
 
-    def __enter__(self) -> "_Browser":
+    def __enter__(self) -> _Browser:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
@@ -196,8 +209,14 @@ class _Browser:
             os.dup2(to_chrome_r, 3)
             os.dup2(from_chrome_w, 4)
 
-        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, pass_fds=(3, 4), preexec_fn=wire_pipes)
+        self.process = subprocess.Popen(
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4),
+            preexec_fn=wire_pipes,
+        )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         return self

@@ -15,10 +15,16 @@ def bar_digits(n_train: int, n_test: int = 200, seed: int = 0) -> ImageData:
         y = np.arange(n) % 10
         x = (rng.random((n, 28, 28)) * 40).astype("uint8")
         for i, k in enumerate(y):
-            x[i, 4:24, 2 + 2 * k: 5 + 2 * k] = 230
+            x[i, 4:24, 2 + 2 * k : 5 + 2 * k] = 230
         return x, y.astype(np.int64)
 
     x_train, y_train = make(n_train)
     x_test, y_test = make(n_test)
-    return ImageData(x_train, y_train, x_test, y_test, list(DIGIT_CLASS_NAMES),
-                     {"name": "synthetic", "source": "test", "checksum_verified": False})
+    return ImageData(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        list(DIGIT_CLASS_NAMES),
+        {"name": "synthetic", "source": "test", "checksum_verified": False},
+    )

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from browser import assert_report_renders
 
 import pipelines
-from browser import assert_report_renders
 from pipelines.cli import main
 from pipelines.errors import ConfigError, DatasetUnavailable, DataValidationError
 from pipelines.evaluation.regression import kfold_ids
@@ -19,10 +19,20 @@ from pipelines.tasks import advertising
 
 # Few folds and steps: these tests check the plumbing, not the fit.
 QUICK = {"folds": 3, "epochs": 40, "linear_epochs": 40, "steps_per_execution": 20, "widths": (8,), "verbose": 0}
-METRICS = [f"{prefix}cv_{name}_{stat}" for prefix in ("", "ols_", "linear_")
-           for name in ("r2", "rmse", "mae") for stat in ("mean", "std")] + ["roc_auc", "average_precision", "f1"]
-FIGURES = ["predicted_vs_actual.png", "residuals_vs_fitted.png", "roc_curve.png", "pr_curve.png",
-           "learning_curves.png", "partial_dependence.png"]
+METRICS = [
+    f"{prefix}cv_{name}_{stat}"
+    for prefix in ("", "ols_", "linear_")
+    for name in ("r2", "rmse", "mae")
+    for stat in ("mean", "std")
+] + ["roc_auc", "average_precision", "f1"]
+FIGURES = [
+    "predicted_vs_actual.png",
+    "residuals_vs_fitted.png",
+    "roc_curve.png",
+    "pr_curve.png",
+    "learning_curves.png",
+    "partial_dependence.png",
+]
 
 
 def _frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -127,8 +137,14 @@ def quick_run(tmp_path_factory):
 
     keras.layers.Normalization.adapt = spy
     try:
-        result = advertising.run_dataframe(_frame(), features=("tv", "radio"), target="units", seed=5,
-                                           out=str(tmp_path_factory.mktemp("quick") / "run"), **QUICK)
+        result = advertising.run_dataframe(
+            _frame(),
+            features=("tv", "radio"),
+            target="units",
+            seed=5,
+            out=str(tmp_path_factory.mktemp("quick") / "run"),
+            **QUICK,
+        )
     finally:
         keras.layers.Normalization.adapt = original
     return result, adapted
@@ -154,7 +170,10 @@ def test_report_content(quick_run):
     assert list(report["metrics"])[:18] == METRICS[:18]
     assert set(METRICS) <= set(report["metrics"]) and all(report["metrics"][m] is not None for m in METRICS)
     assert [row["model"] for row in report["tables"]["Cross-validation (3 folds)"]] == [
-        "MLP (Keras)", "OLS", "linear (Keras)"]
+        "MLP (Keras)",
+        "OLS",
+        "linear (Keras)",
+    ]
     assert [row["term"] for row in report["ols_table"]["terms"]] == ["Intercept", "tv", "radio"]
     assert {"r2", "adj_r2", "rse", "f"} <= set(report["ols_table"])
     assert report["figures"] == FIGURES and all((run_dir / f).is_file() for f in FIGURES)
@@ -181,8 +200,15 @@ def test_saved_model_takes_raw_budgets_and_has_a_card(quick_run):
 def test_evaluate_scores_a_saved_model(quick_run, tmp_path):
     result, _ = quick_run
     run_dir = result.report_dir
-    scored = pipelines.evaluate("advertising", run_dir / "model.keras", csv=str(run_dir / "input.csv"),
-                                features=("tv", "radio"), target="units", out=str(tmp_path / "ev"), verbose=0)
+    scored = pipelines.evaluate(
+        "advertising",
+        run_dir / "model.keras",
+        csv=str(run_dir / "input.csv"),
+        features=("tv", "radio"),
+        target="units",
+        out=str(tmp_path / "ev"),
+        verbose=0,
+    )
     assert list(scored.metrics) == ["r2", "rmse", "mae", "r2_ci_low", "r2_ci_high"]
     assert scored.report["figures"] == ["predicted_vs_actual.png", "residuals_vs_fitted.png"]
 
@@ -190,8 +216,15 @@ def test_evaluate_scores_a_saved_model(quick_run, tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_real_data_quick_cv_run(real_data_dir, tmp_path):
-    result = pipelines.run("advertising", data_dir=str(real_data_dir), out=str(tmp_path / "run"), folds=5,
-                           epochs=1000, interactions=(("TV", "radio"),), verbose=0)
+    result = pipelines.run(
+        "advertising",
+        data_dir=str(real_data_dir),
+        out=str(tmp_path / "run"),
+        folds=5,
+        epochs=1000,
+        interactions=(("TV", "radio"),),
+        verbose=0,
+    )
     report = result.report
     assert report["dataset"]["checksum_verified"] is True and report["dataset"]["rows"] == 200
     assert result.metrics["cv_r2_mean"] > 0.97 and result.metrics["roc_auc"] > 0.95

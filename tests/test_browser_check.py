@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from browser import check_report
+
 from pipelines.evaluation import plots
 from pipelines.evaluation.report import Report
 

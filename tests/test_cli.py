@@ -6,8 +6,8 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import PYTHON
+
 from pipelines.cli import main
 
 
@@ -37,10 +37,14 @@ def test_config_prints_fields_with_docs(capsys):
         (["run", "mnist", "--workers", "localhost", "--worker-index", "0"], "must be host:port"),
         (["run", "mnist", "--workers", "a:1,b:1", "--worker-index", "2"], "worker_index must be in 0..1"),
         (["run", "mnist", "--workers", "a:1,b:1"], "workers needs worker_index"),
-        (["run", "mnist", "--workers", "a:1,b:1", "--worker-index", "0", "--device", "cpu:0,1"],
-         "a multi-worker run uses every local GPU"),
-        (["run", "dcgan", "--workers", "a:1,b:1", "--worker-index", "0"],
-         "pipeline 'dcgan' cannot train on several workers yet"),
+        (
+            ["run", "mnist", "--workers", "a:1,b:1", "--worker-index", "0", "--device", "cpu:0,1"],
+            "a multi-worker run uses every local GPU",
+        ),
+        (
+            ["run", "dcgan", "--workers", "a:1,b:1", "--worker-index", "0"],
+            "pipeline 'dcgan' cannot train on several workers yet",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
@@ -67,8 +71,26 @@ def test_debug_shows_the_traceback():
 def test_console_script_runs_and_evaluates(tmp_path, python_env):
     """The installed entry point end to end: run on digits, then evaluate the saved model."""
     out = tmp_path / "run"
-    cmd = [PYTHON, "-m", "pipelines", "run", "mnist", "--epochs", "1", "--out", str(out),
-           "--set", "dataset=digits", "--set", "augment.zoom=0.05", "--seed", "3", "--device", "cpu", "--quiet"]
+    cmd = [
+        PYTHON,
+        "-m",
+        "pipelines",
+        "run",
+        "mnist",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--set",
+        "dataset=digits",
+        "--set",
+        "augment.zoom=0.05",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     done = subprocess.run(cmd, env=python_env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
@@ -77,9 +99,26 @@ def test_console_script_runs_and_evaluates(tmp_path, python_env):
     # --quiet prints one line: where the report is.
     assert done.stdout.strip().splitlines()[-1] == f"Report: {(out / 'report.html').resolve()}"
 
-    ev = subprocess.run([PYTHON, "-m", "pipelines", "evaluate", "mnist", "--model", str(out / "model.keras"),
-                         "--out", str(tmp_path / "ev"), "--set", "dataset=digits", "--quiet"],
-                        env=python_env, capture_output=True, text=True, timeout=300)
+    ev = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pipelines",
+            "evaluate",
+            "mnist",
+            "--model",
+            str(out / "model.keras"),
+            "--out",
+            str(tmp_path / "ev"),
+            "--set",
+            "dataset=digits",
+            "--quiet",
+        ],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ev.returncode == 0, ev.stderr[-2000:]
     again = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert again["metrics"]["accuracy"] == pytest.approx(report["metrics"]["accuracy"])
@@ -88,9 +127,26 @@ def test_console_script_runs_and_evaluates(tmp_path, python_env):
 def test_demo_fallback_runs_digits_and_says_so(tmp_path, python_env):
     env = dict(python_env, PIPELINES_DATA_DIR=str(tmp_path / "empty"), PIPELINES_OFFLINE="1")
     out = tmp_path / "run"
-    done = subprocess.run([PYTHON, "-m", "pipelines", "run", "mnist", "--epochs", "1", "--out", str(out),
-                           "--fallback-dataset", "digits", "--quiet"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pipelines",
+            "run",
+            "mnist",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--fallback-dataset",
+            "digits",
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"]["name"] == "digits" and report["dataset"]["fallback_for"] == "mnist"

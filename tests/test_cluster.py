@@ -17,8 +17,10 @@ def _config(workers=(), worker_index=None, device="auto"):
 
 def test_workers_flag_builds_the_standard_tf_config_with_worker_0_as_chief():
     cluster = cluster_from_workers(("10.0.0.1:2222", "node-2:2222", "[::1]:2223"), 2)
-    assert cluster.tf_config() == {"cluster": {"worker": ["10.0.0.1:2222", "node-2:2222", "[::1]:2223"]},
-                                   "task": {"type": "worker", "index": 2}}
+    assert cluster.tf_config() == {
+        "cluster": {"worker": ["10.0.0.1:2222", "node-2:2222", "[::1]:2223"]},
+        "task": {"type": "worker", "index": 2},
+    }
     assert (cluster.num_workers, cluster.rank, cluster.is_chief) == (3, 2, False)
     assert cluster_from_workers(("a:1", "b:1"), 0).is_chief
     # The TF_CONFIG it builds parses back to the same cluster.
@@ -62,17 +64,25 @@ def test_no_workers_and_no_index_is_a_single_machine():
     [
         ("{not json", "TF_CONFIG is not valid JSON"),
         ('{"cluster": {"worker": ["a:1"]}}', "expected TF_CONFIG="),
-        ('{"cluster": {"worker": ["a:1"], "ps": ["p:1"]}, "task": {"type": "worker", "index": 0}}',
-         r"task types \['ps'\].*no 'ps'"),
+        (
+            '{"cluster": {"worker": ["a:1"], "ps": ["p:1"]}, "task": {"type": "worker", "index": 0}}',
+            r"task types \['ps'\].*no 'ps'",
+        ),
         ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "evaluator", "index": 0}}', "task type must be one of"),
-        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}',
-         r"task index must be in 0..1 .*Received: index=2"),
+        (
+            '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}',
+            r"task index must be in 0..1 .*Received: index=2",
+        ),
         ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": "0"}}', "Received: index='0'"),
         ('{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}', "Received: 'nohost'"),
-        ('{"cluster": {"chief": ["a:1", "b:1"], "worker": ["c:1"]}, "task": {"type": "chief", "index": 0}}',
-         "at most one 'chief'"),
-        ('{"cluster": {"chief": ["a:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}',
-         "lists an address twice"),
+        (
+            '{"cluster": {"chief": ["a:1", "b:1"], "worker": ["c:1"]}, "task": {"type": "chief", "index": 0}}',
+            "at most one 'chief'",
+        ),
+        (
+            '{"cluster": {"chief": ["a:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}',
+            "lists an address twice",
+        ),
     ],
 )
 def test_bad_tf_config_is_refused(tf_config, message):

@@ -81,8 +81,9 @@ def test_cluster_conditioned_gan_trains_saves_and_loads_with_unconditional_inter
     generator.save(tmp_path / "g.keras")
     loaded = keras.models.load_model(tmp_path / "g.keras")
     np.testing.assert_allclose(generate(loaded, 6, seed=1), generate(generator, 6, seed=1), atol=1e-5)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.get_layer("cluster_code").cdf),
-                               np.cumsum(c.frequencies), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.get_layer("cluster_code").cdf), np.cumsum(c.frequencies), atol=1e-6
+    )
     # The wrapped discriminator judges an image within its nearest cluster: image -> logit.
     scorer = discriminator_on_images(discriminator, NearestCluster(c.mean, c.components, c.centroids))
     scorer.save(tmp_path / "d.keras")
@@ -140,5 +141,6 @@ def test_cluster_layers_keep_float32_under_a_mixed_policy(precision):
 def test_cluster_code_rebuilt_from_its_config_alone_keeps_its_shares():
     generator = make_generator(filters=(8, 4), cluster_frequencies=[0.5, 0.0, 0.2, 0.3], seed=0)
     clone = keras.models.clone_model(generator)  # config only: fresh weights
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(clone.get_layer("cluster_code").cdf),
-                               [0.5, 0.5, 0.7, 1.0], atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(clone.get_layer("cluster_code").cdf), [0.5, 0.5, 0.7, 1.0], atol=1e-6
+    )

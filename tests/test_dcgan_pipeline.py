@@ -8,10 +8,10 @@ import json
 import keras
 import numpy as np
 import pytest
-
-import pipelines
 from browser import assert_report_renders
 from synthetic_images import bar_digits
+
+import pipelines
 from pipelines.errors import ConfigError
 from pipelines.inputs.mnist import ImageData
 from pipelines.models import load_model
@@ -19,10 +19,24 @@ from pipelines.nets.cnn import make_cnn
 from pipelines.nets.gan import generate
 from pipelines.tasks import dcgan as task
 
-METRICS = ("fid_domain", "fid_domain_real_floor", "inception_score_domain", "class_entropy", "min_class_fraction",
-           "max_class_fraction", "discriminator_roc_auc")
-TINY = {"generator_filters": (16, 8), "discriminator_filters": (8, 16), "batch_size": 32, "epochs": 1,
-        "eval_samples": 200, "steps_per_execution": 4, "verbose": 0}
+METRICS = (
+    "fid_domain",
+    "fid_domain_real_floor",
+    "inception_score_domain",
+    "class_entropy",
+    "min_class_fraction",
+    "max_class_fraction",
+    "discriminator_roc_auc",
+)
+TINY = {
+    "generator_filters": (16, 8),
+    "discriminator_filters": (8, 16),
+    "batch_size": 32,
+    "epochs": 1,
+    "eval_samples": 200,
+    "steps_per_execution": 4,
+    "verbose": 0,
+}
 
 
 def _synthetic(n_train=320, n_test=200, seed=0) -> ImageData:
@@ -43,19 +57,22 @@ def synthetic(monkeypatch, tmp_path):
     return data, str(path)
 
 
-@pytest.mark.parametrize("overrides,match", [
-    ({"generator_filters": (64,)}, "generator_filters needs 2 positive widths"),
-    ({"discriminator_filters": (8, 8, 8, 8)}, "discriminator_filters needs 1 to 3"),
-    ({"fid_classifier": "/no/such/model.keras"}, "fid_classifier must be a saved .keras file"),
-    ({"dataset": "digits"}, "dataset must be one of"),
-    ({"beta_1": 1.0}, "beta_1 must be < 1"),
-    ({"eval_samples": 10}, "eval_samples must be >= 100"),
-    ({"max_train_samples": 100, "batch_size": 128}, "max_train_samples must hold at least one full batch"),
-    ({"clusters": 1}, "clusters must be 0 or at least 2"),
-    ({"clusters": 10, "conditional": True}, "0 or None when conditional=True"),
-    ({"clusters": 300, "max_train_samples": 256}, "clusters must not exceed the training images"),
-    ({"max_train_samples": 100, "batch_size": 128, "clusters": 200}, "at least one full batch"),
-])
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        ({"generator_filters": (64,)}, "generator_filters needs 2 positive widths"),
+        ({"discriminator_filters": (8, 8, 8, 8)}, "discriminator_filters needs 1 to 3"),
+        ({"fid_classifier": "/no/such/model.keras"}, "fid_classifier must be a saved .keras file"),
+        ({"dataset": "digits"}, "dataset must be one of"),
+        ({"beta_1": 1.0}, "beta_1 must be < 1"),
+        ({"eval_samples": 10}, "eval_samples must be >= 100"),
+        ({"max_train_samples": 100, "batch_size": 128}, "max_train_samples must hold at least one full batch"),
+        ({"clusters": 1}, "clusters must be 0 or at least 2"),
+        ({"clusters": 10, "conditional": True}, "0 or None when conditional=True"),
+        ({"clusters": 300, "max_train_samples": 256}, "clusters must not exceed the training images"),
+        ({"max_train_samples": 100, "batch_size": 128, "clusters": 200}, "at least one full batch"),
+    ],
+)
 def test_bad_config_is_rejected_before_any_work(overrides, match):
     with pytest.raises(ConfigError, match=match):
         pipelines.get_config("dcgan", **overrides)
@@ -70,11 +87,13 @@ def test_clusters_default_to_200_for_the_unconditional_gan_only():
 
 def test_a_quick_fid_classifier_is_never_named_like_the_real_one():
     real = task.fid_classifier_name(pipelines.get_config("dcgan"))
-    quick = task.fid_classifier_name(pipelines.get_config("dcgan", fid_classifier_epochs=1,
-                                                          fid_classifier_train_samples=2000))
+    quick = task.fid_classifier_name(
+        pipelines.get_config("dcgan", fid_classifier_epochs=1, fid_classifier_train_samples=2000)
+    )
     assert real == "fid_classifier_mnist_cnn" and quick == "fid_classifier_mnist_cnn_quick_e1_n2000"
     assert task.fid_classifier_name(pipelines.get_config("dcgan", dataset="fashion_mnist")).startswith(
-        "fid_classifier_fashion_mnist")
+        "fid_classifier_fashion_mnist"
+    )
 
 
 def test_input_step_scales_to_minus_one_one_drops_the_partial_batch_and_shuffles():
@@ -87,8 +106,9 @@ def test_input_step_scales_to_minus_one_one_drops_the_partial_batch_and_shuffles
     np.testing.assert_allclose(images.numpy()[:, 0, 0, 0], labels.numpy() * 25 / 127.5 - 1, atol=1e-6)
     black_and_white = np.zeros((4, 28, 28), "uint8")
     black_and_white[:, 0, 0] = 255
-    values = np.concatenate([b[0].numpy().ravel() for b in task.make_dataset(black_and_white, np.zeros(4),
-                                                                              batch_size=2, seed=0)])
+    values = np.concatenate(
+        [b[0].numpy().ravel() for b in task.make_dataset(black_and_white, np.zeros(4), batch_size=2, seed=0)]
+    )
     assert values.min() == -1.0 and values.max() == 1.0
     # Reshuffled each epoch (seeded).
     orders = [np.concatenate([b[1].numpy() for b in ds]).tolist() for _ in range(2)]
@@ -98,8 +118,9 @@ def test_input_step_scales_to_minus_one_one_drops_the_partial_batch_and_shuffles
 @pytest.mark.parametrize("conditional", [False, True])
 def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthetic, conditional):
     data, classifier = synthetic
-    r = pipelines.run("dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, conditional=conditional,
-                      sample_every=1, **TINY)
+    r = pipelines.run(
+        "dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, conditional=conditional, sample_every=1, **TINY
+    )
     for name in METRICS:
         assert r.metrics[name] is not None, name
     assert r.metrics["fid_domain"] > r.metrics["fid_domain_real_floor"] >= 0
@@ -109,7 +130,8 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     assert (run_dir / "samples" / "epoch_001.png").is_file() and (run_dir / "samples.png").is_file()
     report = json.loads((run_dir / "report.json").read_text())
     assert {"samples.png", "class_coverage.png", "discriminator_roc.png", "learning_curves.png"} <= set(
-        report["figures"])
+        report["figures"]
+    )
     assert set(report["history"]) >= {"d_loss", "g_loss"}
     assert "FID on a domain classifier" in (run_dir / "report.md").read_text()
     # model.keras is the generator: noise (+ labels) -> (n, 28, 28, 1) in [-1, 1], loadable with safe_mode.
@@ -136,8 +158,14 @@ def test_saved_generator_is_evaluated_by_the_cli_path(tmp_path, synthetic):
     # clusters=0: the plain DCGAN, end to end.
     r = pipelines.run("dcgan", out=str(tmp_path / "run"), fid_classifier=classifier, clusters=0, **TINY)
     assert "cluster_purity" not in r.metrics
-    e = pipelines.evaluate("dcgan", r.report_dir / "model.keras", out=str(tmp_path / "eval"),
-                           fid_classifier=classifier, eval_samples=200, verbose=0)
+    e = pipelines.evaluate(
+        "dcgan",
+        r.report_dir / "model.keras",
+        out=str(tmp_path / "eval"),
+        fid_classifier=classifier,
+        eval_samples=200,
+        verbose=0,
+    )
     # Same generator, same seed: the same samples and so the same distance.
     assert e.metrics["fid_domain"] == pytest.approx(r.metrics["fid_domain"], rel=1e-4)
     assert "discriminator_roc_auc" not in e.metrics
@@ -147,9 +175,17 @@ def test_saved_generator_is_evaluated_by_the_cli_path(tmp_path, synthetic):
 @pytest.mark.realdata
 def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, real_data_dir):
     # A quick kept classifier (1 epoch on 2,000 images) in the per-test models dir, never the real one.
-    r = pipelines.run("dcgan", data_dir=str(real_data_dir / "mnist"), out=str(tmp_path / "run"), epochs=1,
-                      max_train_samples=3840, eval_samples=1000, fid_classifier_epochs=1,
-                      fid_classifier_train_samples=2000, verbose=0)
+    r = pipelines.run(
+        "dcgan",
+        data_dir=str(real_data_dir / "mnist"),
+        out=str(tmp_path / "run"),
+        epochs=1,
+        max_train_samples=3840,
+        eval_samples=1000,
+        fid_classifier_epochs=1,
+        fid_classifier_train_samples=2000,
+        verbose=0,
+    )
     assert (r.report_dir / "samples.png").is_file() and (r.report_dir / "samples" / "epoch_001.png").is_file()
     assert r.report["dataset"]["splits"] == {"train": 3840, "test": 10_000}
     assert "fid_classifier_mnist_cnn_quick_e1_n2000" in r.report["dataset"]["fid_classifier"]

@@ -8,16 +8,24 @@ import json
 import keras
 import numpy as np
 import pytest
-
-import pipelines
 from browser import assert_report_renders
 from synthetic_images import bar_digits
+
+import pipelines
 from pipelines.errors import ConfigError
 from pipelines.inputs.mnist import ImageData
 from pipelines.tasks import denoising_autoencoder as task
 
-METRICS = ("psnr_noisy", "psnr_denoised", "psnr_gain_db", "ssim_noisy", "ssim_denoised", "anomaly_roc_auc",
-           "anomaly_f1", "anomaly_average_precision")
+METRICS = (
+    "psnr_noisy",
+    "psnr_denoised",
+    "psnr_gain_db",
+    "ssim_noisy",
+    "ssim_denoised",
+    "anomaly_roc_auc",
+    "anomaly_f1",
+    "anomaly_average_precision",
+)
 
 
 def _synthetic(n_train=600, n_test=200, seed=0) -> ImageData:
@@ -31,15 +39,18 @@ def synthetic_data(monkeypatch):
     return data
 
 
-@pytest.mark.parametrize("overrides,match", [
-    ({"mask_fraction": (0.6, 0.2)}, r"mask_fraction must be \(low, high\)"),
-    ({"filters": (8, 8, 8)}, "at most 2 stages"),
-    ({"corruption": "masking", "curve_levels": (0.5, 1.5)}, r"curve_levels must lie in \(0, 1.0\]"),
-    ({"anomaly_class": 10}, "anomaly_class must be <= 9"),
-    ({"dataset": "digits"}, "dataset must be one of"),
-    ({"loss": "l1"}, "loss must be one of 'psnr', 'mse', 'bce'"),
-    ({"time_budget_seconds": 0}, "time_budget_seconds must be > 0"),
-])
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        ({"mask_fraction": (0.6, 0.2)}, r"mask_fraction must be \(low, high\)"),
+        ({"filters": (8, 8, 8)}, "at most 2 stages"),
+        ({"corruption": "masking", "curve_levels": (0.5, 1.5)}, r"curve_levels must lie in \(0, 1.0\]"),
+        ({"anomaly_class": 10}, "anomaly_class must be <= 9"),
+        ({"dataset": "digits"}, "dataset must be one of"),
+        ({"loss": "l1"}, "loss must be one of 'psnr', 'mse', 'bce'"),
+        ({"time_budget_seconds": 0}, "time_budget_seconds must be > 0"),
+    ],
+)
 def test_bad_config_is_rejected_before_any_work(overrides, match):
     with pytest.raises(ConfigError, match=match):
         pipelines.get_config("denoising_autoencoder", **overrides)
@@ -63,22 +74,35 @@ def test_anomaly_class_is_held_out_of_train_and_in_validation_at_its_share():
 
 def test_no_anomaly_class_trains_on_every_class():
     data = _synthetic(n_train=1000)
-    split = task.split_data(data, pipelines.get_config("denoising_autoencoder", anomaly_class=None,
-                                                       max_train_samples=500))
+    split = task.split_data(
+        data, pipelines.get_config("denoising_autoencoder", anomaly_class=None, max_train_samples=500)
+    )
     assert len(split.x_train) == 500 and split.y_val.sum() == 0 and len(split.x_val) == 100
 
 
 @pytest.mark.slow
 def test_synthetic_end_to_end_run_and_evaluate(synthetic_data, tmp_path):
-    result = pipelines.run("denoising_autoencoder", out=str(tmp_path / "run"), epochs=3, verbose=0, device="cpu",
-                           stem_filters=8, filters=(16, 16), latent_filters=8, curve_samples=40,
-                           learning_rate=1e-2, batch_size=32, steps_per_execution=4)
+    result = pipelines.run(
+        "denoising_autoencoder",
+        out=str(tmp_path / "run"),
+        epochs=3,
+        verbose=0,
+        device="cpu",
+        stem_filters=8,
+        filters=(16, 16),
+        latent_filters=8,
+        curve_samples=40,
+        learning_rate=1e-2,
+        batch_size=32,
+        steps_per_execution=4,
+    )
     report = json.loads((result.report_dir / "report.json").read_text())
     assert set(METRICS) <= set(report["metrics"]) and all(report["metrics"][m] is not None for m in METRICS)
     assert report["dataset"]["splits"] == {"train": 486, "validation": 54, "validation_anomalies": 6, "test": 200}
     assert report["metrics"]["psnr_gain_db"] > 3  # bars under speckle are easy to clean
     assert {"denoising_examples.png", "psnr_vs_noise.png", "anomaly_roc.png", "learning_curves.png"} <= set(
-        report["figures"])
+        report["figures"]
+    )
     assert [row["level"] for row in report["tables"]["PSNR against noise level"]] == list(result.config.curve_levels)
     m = report["metrics"]
     assert m["psnr_denoised_ci_low"] < m["psnr_denoised"] < m["psnr_denoised_ci_high"]
@@ -89,29 +113,51 @@ def test_synthetic_end_to_end_run_and_evaluate(synthetic_data, tmp_path):
     # The saved file needs nothing from this package, and `evaluate` reproduces the metrics.
     saved = keras.saving.load_model(result.report_dir / "model.keras", safe_mode=True)
     assert saved.get_layer("encoder").output_shape == (None, 7, 7, 8)
-    evaluated = pipelines.evaluate("denoising_autoencoder", result.report_dir / "model.keras",
-                                   out=str(tmp_path / "eval"), verbose=0)
+    evaluated = pipelines.evaluate(
+        "denoising_autoencoder", result.report_dir / "model.keras", out=str(tmp_path / "eval"), verbose=0
+    )
     for name in METRICS:
         assert evaluated.metrics[name] == pytest.approx(result.metrics[name], rel=1e-5)
 
 
 @pytest.mark.slow
 def test_time_budget_stops_training(synthetic_data, tmp_path):
-    result = pipelines.run("denoising_autoencoder", out=str(tmp_path / "run"), epochs=20, verbose=0,
-                           stem_filters=4, filters=(8, 8), latent_filters=2, curve_levels=(0.4,), curve_samples=10,
-                           anomaly_class=None, time_budget_seconds=1e-3)
+    result = pipelines.run(
+        "denoising_autoencoder",
+        out=str(tmp_path / "run"),
+        epochs=20,
+        verbose=0,
+        stem_filters=4,
+        filters=(8, 8),
+        latent_filters=2,
+        curve_levels=(0.4,),
+        curve_samples=10,
+        anomaly_class=None,
+        time_budget_seconds=1e-3,
+    )
     assert len(result.history["loss"]) == 1 and "anomaly_f1" not in result.metrics
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_short_real_run_denoises(real_data_dir, tmp_path):
-    result = pipelines.run("denoising_autoencoder", data_dir=str(real_data_dir / "mnist"),
-                           out=str(tmp_path / "run"), epochs=1, max_train_samples=4000, curve_samples=200, verbose=0)
+    result = pipelines.run(
+        "denoising_autoencoder",
+        data_dir=str(real_data_dir / "mnist"),
+        out=str(tmp_path / "run"),
+        epochs=1,
+        max_train_samples=4000,
+        curve_samples=200,
+        verbose=0,
+    )
     report = json.loads((result.report_dir / "report.json").read_text())
     assert report["dataset"]["name"] == "mnist" and report["dataset"]["checksum_verified"] is True
-    assert report["dataset"]["splits"] == {"train": 4000, "validation": 5408, "validation_anomalies": 592,
-                                           "test": 10000}
+    assert report["dataset"]["splits"] == {
+        "train": 4000,
+        "validation": 5408,
+        "validation_anomalies": 592,
+        "test": 10000,
+    }
     metrics = result.metrics
     # Noise 0.4 leaves about 11 dB; 32 steps of training already recover about 6 dB.
     assert metrics["psnr_noisy"] == pytest.approx(11.0, abs=0.2)

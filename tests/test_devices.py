@@ -12,8 +12,13 @@ from pipelines.errors import ConfigError, DeviceUnavailableError
 
 @pytest.mark.parametrize(
     "spec,expected",
-    [("auto", ("auto", None)), ("cpu", ("cpu", None)), ("GPU", ("gpu", None)), ("gpu:0,1", ("gpu", (0, 1))),
-     ("cpu:1", ("cpu", (1,)))],
+    [
+        ("auto", ("auto", None)),
+        ("cpu", ("cpu", None)),
+        ("GPU", ("gpu", None)),
+        ("gpu:0,1", ("gpu", (0, 1))),
+        ("cpu:1", ("cpu", (1,))),
+    ],
 )
 def test_parse_device(spec, expected):
     assert devices.parse_device(spec) == expected

@@ -62,5 +62,6 @@ def test_threshold_comes_from_validation_not_test():
 
 def test_validation_needs_both_classes():
     with pytest.raises(DataValidationError, match="both classes"):
-        add_anomaly_evaluation(Report("demo"), np.array([0, 1]), np.array([0.1, 0.2]), np.array([0, 0]),
-                               np.array([0.1, 0.2]))
+        add_anomaly_evaluation(
+            Report("demo"), np.array([0, 1]), np.array([0.1, 0.2]), np.array([0, 0]), np.array([0.1, 0.2])
+        )

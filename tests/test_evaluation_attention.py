@@ -72,8 +72,7 @@ def test_head_fusion(head_fusion, reduce):
     attention = _random_attention(n=1, heads=3)
     fused = reduce(attention[0], axis=0) + np.eye(TOKENS)
     fused /= fused.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(attention_rollout([attention], head_fusion=head_fusion),
-                               fused[0, 1:].reshape(1, 3, 3))
+    np.testing.assert_allclose(attention_rollout([attention], head_fusion=head_fusion), fused[0, 1:].reshape(1, 3, 3))
 
 
 def test_discard_ratio_zeroes_the_weakest_entries_except_the_class_self_attention():
@@ -96,13 +95,16 @@ def test_non_square_grids_need_grid_shape():
         attention_rollout([attention], grid_shape=(2, 2))
 
 
-@pytest.mark.parametrize("attentions, message", [
-    ([np.ones((2, 5, 5)) / 5], r"Received: shape \(1, 2, 5, 5\)"),
-    ([np.ones((1, 1, 5, 5)) / 5, np.ones((1, 1, 10, 10)) / 10], r"one shape .* per block"),
-    ([np.full((1, 1, 5, 5), -0.2)], "finite and non-negative"),
-    ([np.full((1, 1, 5, 5), np.nan)], "finite and non-negative"),
-    ([], r"Received: shape \(0,\)"),
-])
+@pytest.mark.parametrize(
+    "attentions, message",
+    [
+        ([np.ones((2, 5, 5)) / 5], r"Received: shape \(1, 2, 5, 5\)"),
+        ([np.ones((1, 1, 5, 5)) / 5, np.ones((1, 1, 10, 10)) / 10], r"one shape .* per block"),
+        ([np.full((1, 1, 5, 5), -0.2)], "finite and non-negative"),
+        ([np.full((1, 1, 5, 5), np.nan)], "finite and non-negative"),
+        ([], r"Received: shape \(0,\)"),
+    ],
+)
 def test_rollout_rejects_bad_attention(attentions, message):
     with pytest.raises(DataValidationError, match=message):
         attention_rollout(attentions)
@@ -135,13 +137,16 @@ def test_overlay_figure_takes_rgb_images_and_constant_maps():
     assert figure_to_png(fig)[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("images, maps, titles, message", [
-    (np.zeros((2, 8, 8, 2)), np.zeros((2, 2, 2)), None, r"Received: shape \(2, 8, 8, 2\)"),
-    (np.zeros((2, 8, 8)), np.zeros((3, 2, 2)), None, r"one map .* per image: shape \(2, rows, cols\)"),
-    (np.zeros((2, 8, 8)), np.full((2, 2, 2), np.inf), None, "finite attention maps"),
-    (np.zeros((2, 8, 8)), np.zeros((2, 2, 2)), ["a"], "Received: 1 titles for 2 images"),
-    (np.zeros((0, 8, 8)), np.zeros((0, 2, 2)), None, "at least one image"),
-])
+@pytest.mark.parametrize(
+    "images, maps, titles, message",
+    [
+        (np.zeros((2, 8, 8, 2)), np.zeros((2, 2, 2)), None, r"Received: shape \(2, 8, 8, 2\)"),
+        (np.zeros((2, 8, 8)), np.zeros((3, 2, 2)), None, r"one map .* per image: shape \(2, rows, cols\)"),
+        (np.zeros((2, 8, 8)), np.full((2, 2, 2), np.inf), None, "finite attention maps"),
+        (np.zeros((2, 8, 8)), np.zeros((2, 2, 2)), ["a"], "Received: 1 titles for 2 images"),
+        (np.zeros((0, 8, 8)), np.zeros((0, 2, 2)), None, "at least one image"),
+    ],
+)
 def test_overlay_figure_rejects_bad_inputs(images, maps, titles, message):
     with pytest.raises(DataValidationError, match=message):
         attention_overlay_figure(images, maps, titles)

@@ -51,8 +51,10 @@ def test_classification_statistics_match_scikit_learn_per_resample(multiclass):
     idx = bs.resample_indices(n, n_resamples=B, seed=7)
     cases = [
         (bs.accuracy_stat(y, pred), lambda i: skm.accuracy_score(y[i], pred[i])),
-        (bs.f1_macro_stat(y, pred, k),
-         lambda i: skm.f1_score(y[i], pred[i], labels=np.arange(k), average="macro", zero_division=0)),
+        (
+            bs.f1_macro_stat(y, pred, k),
+            lambda i: skm.f1_score(y[i], pred[i], labels=np.arange(k), average="macro", zero_division=0),
+        ),
         (bs.roc_auc_macro_stat(y, proba), lambda i: skm.roc_auc_score(onehot[i], proba[i], average="macro")),
     ]
     for stat, ref in cases:
@@ -71,8 +73,10 @@ def test_binary_and_regression_statistics_match_scikit_learn_per_resample():
     idx = bs.resample_indices(n, n_resamples=B, seed=1)
     cases = [
         (bs.roc_auc_binary_stat(y, score), lambda i: skm.roc_auc_score(y[i], score[i])),
-        (bs.f1_binary_stat(y, (score >= 0.5).astype(int)),
-         lambda i: skm.f1_score(y[i], (score[i] >= 0.5).astype(int), zero_division=0)),
+        (
+            bs.f1_binary_stat(y, (score >= 0.5).astype(int)),
+            lambda i: skm.f1_score(y[i], (score[i] >= 0.5).astype(int), zero_division=0),
+        ),
         (bs.r2_stat(target, pred), lambda i: skm.r2_score(target[i], pred[i])),
         (bs.mean_stat(pred), lambda i: float(np.mean(pred[i]))),
     ]

@@ -36,20 +36,14 @@ def sklearn_reference(y, proba):
     else:
         auc_macro = skm.roc_auc_score(y, proba, multi_class="ovr", average="macro")
         auc_micro = skm.roc_auc_score(y, proba, multi_class="ovr", average="micro")
-        ap_macro = skm.average_precision_score(
-            label_binarize(y, classes=labels), proba, average="macro"
-        )
+        ap_macro = skm.average_precision_score(label_binarize(y, classes=labels), proba, average="macro")
     expected = {
         "accuracy": skm.accuracy_score(y, y_pred),
         "f1_macro": skm.f1_score(y, y_pred, labels=labels, average="macro"),
         "f1_micro": skm.f1_score(y, y_pred, labels=labels, average="micro"),
         "f1_weighted": skm.f1_score(y, y_pred, labels=labels, average="weighted"),
-        "precision_macro": skm.precision_score(
-            y, y_pred, labels=labels, average="macro", zero_division=0
-        ),
-        "recall_macro": skm.recall_score(
-            y, y_pred, labels=labels, average="macro", zero_division=0
-        ),
+        "precision_macro": skm.precision_score(y, y_pred, labels=labels, average="macro", zero_division=0),
+        "recall_macro": skm.recall_score(y, y_pred, labels=labels, average="macro", zero_division=0),
         "roc_auc_ovr_macro": auc_macro,
         "roc_auc_ovr_micro": auc_micro,
         "average_precision_macro": ap_macro,
@@ -73,10 +67,7 @@ def ece_reference(y, proba, n_bins):
     total = 0.0
     for b in range(n_bins):
         lo, hi = edges[b], edges[b + 1]
-        members = [
-            i for i in range(len(y))
-            if (lo < confidence[i] <= hi) or (b == 0 and confidence[i] == 0.0)
-        ]
+        members = [i for i in range(len(y)) if (lo < confidence[i] <= hi) or (b == 0 and confidence[i] == 0.0)]
         if members:
             acc = np.mean([correct[i] for i in members])
             conf = np.mean([confidence[i] for i in members])
@@ -85,9 +76,18 @@ def ece_reference(y, proba, n_bins):
 
 
 EXPECTED_KEYS = [
-    "accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro", "recall_macro",
-    "roc_auc_ovr_macro", "roc_auc_ovr_micro", "average_precision_macro", "log_loss",
-    "brier", "ece",
+    "accuracy",
+    "f1_macro",
+    "f1_micro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+    "roc_auc_ovr_macro",
+    "roc_auc_ovr_micro",
+    "average_precision_macro",
+    "log_loss",
+    "brier",
+    "ece",
 ]
 
 
@@ -207,16 +207,17 @@ def test_binary_metrics_equal_sklearn():
     score = np.clip(0.3 * y + rng.normal(0.35, 0.25, size=200), 0, 1)
     got = clf.binary_metrics(y, score, threshold=0.5)
     y_pred = score >= 0.5
-    assert got == pytest.approx({
-        "roc_auc": skm.roc_auc_score(y, score),
-        "average_precision": skm.average_precision_score(y, score),
-        "f1": skm.f1_score(y, y_pred),
-        "accuracy": skm.accuracy_score(y, y_pred),
-        "precision": skm.precision_score(y, y_pred),
-        "recall": skm.recall_score(y, y_pred),
-    })
-    assert list(got) == ["roc_auc", "average_precision", "f1", "accuracy", "precision",
-                         "recall"]
+    assert got == pytest.approx(
+        {
+            "roc_auc": skm.roc_auc_score(y, score),
+            "average_precision": skm.average_precision_score(y, score),
+            "f1": skm.f1_score(y, y_pred),
+            "accuracy": skm.accuracy_score(y, y_pred),
+            "precision": skm.precision_score(y, y_pred),
+            "recall": skm.recall_score(y, y_pred),
+        }
+    )
+    assert list(got) == ["roc_auc", "average_precision", "f1", "accuracy", "precision", "recall"]
 
 
 def test_binary_metrics_threshold_is_inclusive_and_unbounded_scores_work():

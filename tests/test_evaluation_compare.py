@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from browser import assert_report_renders, find_chromium
 from scipy import stats
 
-from browser import assert_report_renders, find_chromium
 from pipelines.cli import main
 from pipelines.errors import ComparisonError
 from pipelines.evaluation import bootstrap as bs

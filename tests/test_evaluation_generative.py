@@ -7,8 +7,14 @@ import pytest
 import scipy.linalg
 
 from pipelines.errors import DataValidationError
-from pipelines.evaluation.generative import (class_coverage, classifier_features, feature_statistics,
-                                             frechet_distance, inception_score, sample_grid_figure)
+from pipelines.evaluation.generative import (
+    class_coverage,
+    classifier_features,
+    feature_statistics,
+    frechet_distance,
+    inception_score,
+    sample_grid_figure,
+)
 
 
 def _random_spd(d, rng):
@@ -64,7 +70,7 @@ def test_fid_of_the_test_set_against_itself_is_about_zero_and_against_noise_is_l
     rng = np.random.default_rng(0)
     digits = np.zeros((500, 28, 28, 1), "float32")
     for i in range(500):  # bars at ten positions, standing in for ten digit classes
-        digits[i, 4:24, 2 + 2 * (i % 10): 5 + 2 * (i % 10)] = 1.0
+        digits[i, 4:24, 2 + 2 * (i % 10) : 5 + 2 * (i % 10)] = 1.0
     digits += 0.05 * rng.random(digits.shape).astype("float32")
     f_test, proba = classifier_features(classifier, digits)
     assert f_test.shape == (500, 4 * 4 * 16) and np.allclose(proba.sum(axis=1), 1)

@@ -7,8 +7,15 @@ import pytest
 import tensorflow as tf
 
 from pipelines.errors import DataValidationError
-from pipelines.evaluation.image_quality import (denoising_grid_figure, image_quality_metrics, per_class_quality,
-                                                per_image_quality, psnr_curve_figure, psnr_ssim, summarize_quality)
+from pipelines.evaluation.image_quality import (
+    denoising_grid_figure,
+    image_quality_metrics,
+    per_class_quality,
+    per_image_quality,
+    psnr_curve_figure,
+    psnr_ssim,
+    summarize_quality,
+)
 
 
 def _images(n, seed):
@@ -35,8 +42,17 @@ def test_summary_is_the_mean_and_std_of_the_per_image_values():
     assert metrics["psnr_gain_db"] == pytest.approx(psnr_denoised.mean() - psnr_noisy.mean(), rel=1e-6)
     assert metrics["ssim_denoised"] == pytest.approx(ssim_denoised.mean(), abs=1e-5)
     assert metrics["psnr_gain_db"] > 5 and metrics["ssim_denoised"] > metrics["ssim_noisy"]
-    assert list(metrics) == ["psnr_noisy", "psnr_noisy_std", "psnr_denoised", "psnr_denoised_std", "psnr_gain_db",
-                             "ssim_noisy", "ssim_noisy_std", "ssim_denoised", "ssim_denoised_std"]
+    assert list(metrics) == [
+        "psnr_noisy",
+        "psnr_noisy_std",
+        "psnr_denoised",
+        "psnr_denoised_std",
+        "psnr_gain_db",
+        "ssim_noisy",
+        "ssim_noisy_std",
+        "ssim_denoised",
+        "ssim_denoised_std",
+    ]
 
 
 def test_a_known_psnr():

@@ -24,8 +24,12 @@ def test_reproduces_islr_table_3_4(real_data_dir):
     table = ols_table(x, y, FEATURES)
     rows = {row["term"]: row for row in table["terms"]}
     # ISLR (2013) Table 3.4: coefficients to 3 decimals, standard errors as printed.
-    for term, coef, se in [("Intercept", 2.939, 0.3119), ("TV", 0.046, 0.0014),
-                           ("radio", 0.189, 0.0086), ("newspaper", -0.001, 0.0059)]:
+    for term, coef, se in [
+        ("Intercept", 2.939, 0.3119),
+        ("TV", 0.046, 0.0014),
+        ("radio", 0.189, 0.0086),
+        ("newspaper", -0.001, 0.0059),
+    ]:
         assert round(rows[term]["coef"], 3) == coef
         assert round(rows[term]["std_err"], 4) == se
     assert round(rows["TV"]["t"], 2) == 32.81 and round(rows["newspaper"]["p"], 4) == 0.8599
@@ -52,9 +56,12 @@ def test_interactions_accept_pairs_and_strings():
 
 @pytest.mark.parametrize(
     "term,match",
-    [(("TV", "tv"), r"names unknown features \['tv'\]\. Known features: \['TV', 'radio', 'newspaper'\]"),
-     ("TV:TV", "two different feature names"), ("TV", "two different feature names"),
-     (("TV", "radio", "newspaper"), "two different feature names")],
+    [
+        (("TV", "tv"), r"names unknown features \['tv'\]\. Known features: \['TV', 'radio', 'newspaper'\]"),
+        ("TV:TV", "two different feature names"),
+        ("TV", "two different feature names"),
+        (("TV", "radio", "newspaper"), "two different feature names"),
+    ],
 )
 def test_bad_interactions_raise_config_error(term, match):
     with pytest.raises(ConfigError, match=match):

@@ -28,8 +28,9 @@ def legend_labels(fig):
 
 def assert_renders(fig):
     assert isinstance(fig, Figure)
-    assert all(ax.get_title() for ax in fig.axes if ax.get_visible() and ax.images == []
-               and ax.get_label() != "<colorbar>")
+    assert all(
+        ax.get_title() for ax in fig.axes if ax.get_visible() and ax.images == [] and ax.get_label() != "<colorbar>"
+    )
     png = plots.figure_to_png(fig, dpi=50)
     assert png.startswith(PNG_SIGNATURE)
 
@@ -38,8 +39,7 @@ def assert_renders(fig):
 @pytest.mark.parametrize("normalize", [None, "true", "pred", "all"])
 def test_confusion_matrix_figure(k, normalize):
     y, proba = make_data(k=k)
-    fig = plots.confusion_matrix_figure(y, proba.argmax(1), [f"c{i}" for i in range(k)],
-                                        normalize)
+    fig = plots.confusion_matrix_figure(y, proba.argmax(1), [f"c{i}" for i in range(k)], normalize)
     assert fig.axes[0].get_title().startswith("Confusion matrix")
     assert_renders(fig)
 
@@ -67,9 +67,7 @@ def test_curves_multiclass_legend_has_classes_and_averages(make):
     y, proba = make_data(k=3)
     fig = make(y, proba, ["a", "b", "c"])
     labels = legend_labels(fig)
-    assert [label.split(" (")[0] for label in labels] == [
-        "a", "b", "c", "micro-average", "macro-average"
-    ]
+    assert [label.split(" (")[0] for label in labels] == ["a", "b", "c", "micro-average", "macro-average"]
     assert_renders(fig)
 
 
@@ -112,18 +110,14 @@ def test_curves_binary_is_a_single_positive_class_curve(make, as_score):
 def test_curves_many_classes_collapse_to_one_legend_entry(make):
     y, proba = make_data(n=300, k=12)
     labels = legend_labels(make(y, proba, [f"c{i}" for i in range(12)]))
-    assert [label.split(" (")[0] for label in labels] == [
-        "each of 12 classes", "micro-average", "macro-average"
-    ]
+    assert [label.split(" (")[0] for label in labels] == ["each of 12 classes", "micro-average", "macro-average"]
 
 
 def test_curves_skip_a_class_absent_from_y_true():
     y, proba = make_data(k=3, seed=5)
     y[y == 1] = 0
     labels = legend_labels(plots.roc_figure(y, proba, ["a", "b", "c"]))
-    assert [label.split(" (")[0] for label in labels] == [
-        "a", "c", "micro-average", "macro-average"
-    ]
+    assert [label.split(" (")[0] for label in labels] == ["a", "c", "micro-average", "macro-average"]
 
 
 def test_curves_reject_wrong_number_of_class_names():
@@ -167,8 +161,7 @@ def test_learning_curves_pairs_val_keys_and_counts_epochs_from_one():
 
 @pytest.mark.parametrize(
     "history, match",
-    [({}, "non-empty"), ({"loss": ["a", "b"]}, r"history\['loss'\]"),
-     ({"loss": [[1, 2]]}, "1-D")],
+    [({}, "non-empty"), ({"loss": ["a", "b"]}, r"history\['loss'\]"), ({"loss": [[1, 2]]}, "1-D")],
 )
 def test_learning_curves_bad_history(history, match):
     with pytest.raises(DataValidationError, match=match):
@@ -177,8 +170,7 @@ def test_learning_curves_bad_history(history, match):
 
 @pytest.mark.parametrize(
     "shape, dtype",
-    [((5, 8, 8), np.float32), ((5, 8, 8, 1), np.float64), ((5, 8, 8, 3), np.uint8),
-     ((5, 8, 8, 3), np.float32)],
+    [((5, 8, 8), np.float32), ((5, 8, 8, 1), np.float64), ((5, 8, 8, 3), np.uint8), ((5, 8, 8, 3), np.float32)],
 )
 def test_image_grid_shapes(shape, dtype):
     rng = np.random.default_rng(0)

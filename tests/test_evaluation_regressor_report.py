@@ -24,8 +24,15 @@ BAD = CVResult("OLS", "ols_", Y + RNG.normal(0, 2.0, 60), 0.01)
 def test_metrics_tables_and_figures(tmp_path):
     report = Report("demo")
     threshold = float(np.median(Y))
-    metrics = add_regression_evaluation(report, Y, IDS, [GOOD, BAD], threshold=threshold, target="sales",
-                                        history={"loss": [2.0, 1.0], "val_loss": [2.5, 1.5]})
+    metrics = add_regression_evaluation(
+        report,
+        Y,
+        IDS,
+        [GOOD, BAD],
+        threshold=threshold,
+        target="sales",
+        history={"loss": [2.0, 1.0], "val_loss": [2.5, 1.5]},
+    )
     assert metrics["cv_r2_mean"] == cv_metrics(Y, GOOD.oof, IDS)["cv_r2_mean"]
     assert {"ols_cv_r2_mean", "ols_cv_rmse_std", "roc_auc", "average_precision", "f1"} <= set(metrics)
     labels = (Y > threshold).astype(int)
@@ -33,8 +40,13 @@ def test_metrics_tables_and_figures(tmp_path):
     data = report.to_dict()
     assert data["metrics"] == metrics
     assert [row["model"] for row in data["tables"]["Cross-validation (5 folds)"]] == ["MLP", "OLS"]
-    assert data["figures"] == ["predicted_vs_actual.png", "residuals_vs_fitted.png", "roc_curve.png",
-                               "pr_curve.png", "learning_curves.png"]
+    assert data["figures"] == [
+        "predicted_vs_actual.png",
+        "residuals_vs_fitted.png",
+        "roc_curve.png",
+        "pr_curve.png",
+        "learning_curves.png",
+    ]
     assert data["history"]["val_loss"] == [2.5, 1.5]
 
 

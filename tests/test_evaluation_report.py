@@ -15,8 +15,16 @@ from pipelines.evaluation.report import Report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIXED_KEYS = [
-    "pipeline", "status", "dataset", "config", "metrics", "history", "timings",
-    "environment", "tables", "figures",
+    "pipeline",
+    "status",
+    "dataset",
+    "config",
+    "metrics",
+    "history",
+    "timings",
+    "environment",
+    "tables",
+    "figures",
 ]
 
 
@@ -29,20 +37,28 @@ def tiny_png():
 def report(tiny_png):
     report = Report(
         "demo",
-        dataset={"name": "toy", "source": "https://example.org/toy.npz",
-                 "splits": {"train": 8, "test": 4}, "checksum_verified": True},
+        dataset={
+            "name": "toy",
+            "source": "https://example.org/toy.npz",
+            "splits": {"train": 8, "test": 4},
+            "checksum_verified": True,
+        },
         config={"epochs": 2, "learning_rate": 3e-4},
         environment={"python": "3.11", "keras": "3.x"},
     )
-    report.add_metrics({"accuracy": np.float32(0.75), "n_params": np.int64(12),
-                        "roc_auc": float("nan"), "calibration_gap": None})
+    report.add_metrics(
+        {"accuracy": np.float32(0.75), "n_params": np.int64(12), "roc_auc": float("nan"), "calibration_gap": None}
+    )
     report.history = {"loss": [1.0, float("nan")], "val_loss": [1.2, float("inf")]}
     report.timings = {"train": 1.25}
-    report.add_table("Per-class metrics", [{"class": "a", "f1": 0.5, "support": 2},
-                                           {"class": "b|c", "f1": np.float64(1.0)}],
-                     note="Both classes.")
-    report.add_figure("curves", plots.learning_curves_figure({"loss": [1.0, 0.5]}),
-                      title="Learning curves", caption="Per epoch.")
+    report.add_table(
+        "Per-class metrics",
+        [{"class": "a", "f1": 0.5, "support": 2}, {"class": "b|c", "f1": np.float64(1.0)}],
+        note="Both classes.",
+    )
+    report.add_figure(
+        "curves", plots.learning_curves_figure({"loss": [1.0, 0.5]}), title="Learning curves", caption="Per epoch."
+    )
     report.add_figure("raw_png", tiny_png, title="Raw PNG")
     report.add_text("Notes", "Escape <b>this</b> & that.")
     report.extra["ols_table"] = [{"term": "x", "coef": np.float64(2.0), "p": float("nan")}]
@@ -54,8 +70,7 @@ def test_to_dict_has_the_fixed_keys_then_extra(report):
     assert list(data) == FIXED_KEYS + ["ols_table"]
     assert data["figures"] == ["curves.png", "raw_png.png"]
     assert data["tables"]["Per-class metrics"][0] == {"class": "a", "f1": 0.5, "support": 2}
-    assert data["metrics"] == {"accuracy": 0.75, "n_params": 12.0, "roc_auc": None,
-                               "calibration_gap": None}
+    assert data["metrics"] == {"accuracy": 0.75, "n_params": 12.0, "roc_auc": None, "calibration_gap": None}
     assert type(data["metrics"]["accuracy"]) is float
 
 
@@ -152,8 +167,7 @@ def test_html_is_self_contained_and_escaped(report):
 def test_write_writes_every_file_atomically(report, tmp_path):
     out = tmp_path / "run" / "reports"  # created on demand
     written = report.write(out)
-    assert set(written) == {"report.json", "report.md", "report.html", "curves.png",
-                            "raw_png.png"}
+    assert set(written) == {"report.json", "report.md", "report.html", "curves.png", "raw_png.png"}
     assert sorted(p.name for p in out.iterdir()) == sorted(written)
     assert not list(out.glob(".tmp-*"))
     assert json.loads((out / "report.json").read_text()) == report.to_dict()
@@ -161,7 +175,8 @@ def test_write_writes_every_file_atomically(report, tmp_path):
     page = (out / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert [base64.b64decode(d) for d in embedded] == [
-        (out / "curves.png").read_bytes(), (out / "raw_png.png").read_bytes()
+        (out / "curves.png").read_bytes(),
+        (out / "raw_png.png").read_bytes(),
     ]
 
 
@@ -193,8 +208,13 @@ def test_add_classification_evaluation_fills_the_report(tmp_path):
     assert metrics["accuracy"] == data["metrics"]["accuracy"]
     assert set(metrics) <= set(data["metrics"])
     assert data["figures"] == [
-        "confusion_matrix.png", "confusion_matrix_normalized.png", "roc_curves.png",
-        "pr_curves.png", "reliability.png", "learning_curves.png", "confident_mistakes.png",
+        "confusion_matrix.png",
+        "confusion_matrix_normalized.png",
+        "roc_curves.png",
+        "pr_curves.png",
+        "reliability.png",
+        "learning_curves.png",
+        "confident_mistakes.png",
     ]
     assert [row["class"] for row in data["tables"]["Per-class metrics"]] == ["a", "b", "c"]
     assert data["history"] == history
@@ -217,8 +237,7 @@ def test_add_classification_evaluation_validates_inputs():
     with pytest.raises(DataValidationError, match="one class name per column"):
         add_classification_evaluation(Report("demo"), y, proba, ["a", "b"])
     with pytest.raises(DataValidationError, match="one image per sample"):
-        add_classification_evaluation(Report("demo"), y, proba, ["a", "b", "c"],
-                                      images=np.zeros((3, 4, 4)))
+        add_classification_evaluation(Report("demo"), y, proba, ["a", "b", "c"], images=np.zeros((3, 4, 4)))
 
 
 def test_metric_formatting_keeps_small_and_large_values_readable():
@@ -232,6 +251,7 @@ def test_metric_formatting_keeps_small_and_large_values_readable():
 
 
 # ------------------------------------------------------------- intervals, links, predictions
+
 
 def test_metrics_with_intervals_show_them_in_one_column(tmp_path):
     from pipelines.evaluation.report import Link
@@ -248,7 +268,9 @@ def test_metrics_with_intervals_show_them_in_one_column(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert '<a href="tensorboard/">TensorBoard &lt;logs&gt;</a>' in page
     assert json.loads((tmp_path / "report.json").read_text())["tables"]["Links"][0]["link"] == {
-        "text": "TensorBoard <logs>", "href": "tensorboard/"}
+        "text": "TensorBoard <logs>",
+        "href": "tensorboard/",
+    }
 
 
 def test_predictions_are_written_beside_the_report(tmp_path):

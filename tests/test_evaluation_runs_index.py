@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
-
 from browser import assert_report_renders, find_chromium
+
 from pipelines.cli import main
 from pipelines.errors import OutputDirError
 from pipelines.evaluation.report import Report
@@ -25,8 +25,13 @@ def _run(path, pipeline, created, metrics, headline=None):
 
 
 def test_index_lists_runs_newest_first_with_headline_and_link(tmp_path):
-    _run(tmp_path / "mnist" / "old", "mnist", "2026-01-01T10:00:00+00:00",
-         {"loss": 0.1, "accuracy": 0.9, "accuracy_ci_low": 0.88, "accuracy_ci_high": 0.92}, "accuracy")
+    _run(
+        tmp_path / "mnist" / "old",
+        "mnist",
+        "2026-01-01T10:00:00+00:00",
+        {"loss": 0.1, "accuracy": 0.9, "accuracy_ci_low": 0.88, "accuracy_ci_high": 0.92},
+        "accuracy",
+    )
     _run(tmp_path / "vit" / "new", "vit", "2026-02-01T10:00:00+00:00", {"accuracy": 0.95}, "accuracy")
     _run(tmp_path / "legacy", "advertising", None, {"cv_r2_mean": 0.97})  # no date, no headline
     os.utime(tmp_path / "legacy" / "report.json", (0, 0))  # 1970: the oldest

@@ -42,8 +42,7 @@ def _bigram_task(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     rng = np.random.default_rng(seed)
     phrases = {1: ["very good", "not bad"], 0: ["very bad", "not good"]}
     labels = rng.integers(0, 2, n)
-    texts = [" ".join(list(rng.choice(NEUTRAL, 3)) + [rng.choice(phrases[label])])
-             for label in labels]
+    texts = [" ".join(list(rng.choice(NEUTRAL, 3)) + [rng.choice(phrases[label])]) for label in labels]
     return texts, labels
 
 
@@ -77,8 +76,7 @@ def test_defaults_are_the_strong_setting():
 
 
 def test_preprocessing_strips_tags_and_the_vocabulary_comes_from_training_texts():
-    model = fit_baseline(["Great<br />fun", "great fun<br /><br />", "dull<br />plot",
-                          "dull plot"], [1, 1, 0, 0])
+    model = fit_baseline(["Great<br />fun", "great fun<br /><br />", "dull<br />plot", "dull plot"], [1, 1, 0, 0])
 
     vocabulary = set(model.named_steps["tfidf"].vocabulary_)
     assert vocabulary == {"great", "fun", "great fun", "dull", "plot", "dull plot"}
@@ -88,8 +86,7 @@ def test_preprocessing_strips_tags_and_the_vocabulary_comes_from_training_texts(
 def test_min_df_drops_terms_of_a_single_training_document():
     model = fit_baseline(["good film", "good plot", "bad film", "bad zanzibar"], [1, 1, 0, 0])
     assert "zanzibar" not in model.named_steps["tfidf"].vocabulary_
-    model = fit_baseline(["good film", "good plot", "bad film", "bad zanzibar"], [1, 1, 0, 0],
-                         BaselineConfig(min_df=1))
+    model = fit_baseline(["good film", "good plot", "bad film", "bad zanzibar"], [1, 1, 0, 0], BaselineConfig(min_df=1))
     assert "zanzibar" in model.named_steps["tfidf"].vocabulary_
 
 
@@ -113,12 +110,12 @@ def test_cross_validation_matches_a_vectorizer_fitted_per_fold():
 
     cv = cross_validate_baseline(texts, labels, fold_ids=fold_ids)
 
-    reference = cross_val_predict(make_baseline(), np.array(texts, dtype=object), labels,
-                                  cv=PredefinedSplit(fold_ids), method="predict_proba")[:, 1]
+    reference = cross_val_predict(
+        make_baseline(), np.array(texts, dtype=object), labels, cv=PredefinedSplit(fold_ids), method="predict_proba"
+    )[:, 1]
     np.testing.assert_allclose(cv.probabilities, reference, atol=1e-3)
     np.testing.assert_array_equal(cv.fold_ids, fold_ids)
-    expected = [np.mean((reference[fold_ids == k] > 0.5) == labels[fold_ids == k])
-                for k in range(5)]
+    expected = [np.mean((reference[fold_ids == k] > 0.5) == labels[fold_ids == k]) for k in range(5)]
     np.testing.assert_allclose(cv.fold_accuracies, expected, atol=0.02)
     assert cv.accuracy_mean == pytest.approx(np.mean(cv.fold_accuracies))
     assert cv.accuracy_mean > 0.75
@@ -127,31 +124,59 @@ def test_cross_validation_matches_a_vectorizer_fitted_per_fold():
 def test_cross_validation_is_seeded():
     texts, labels = _sentiment_task(200, seed=5)
     first = cross_validate_baseline(texts, labels, n_splits=4, seed=1)
-    np.testing.assert_array_equal(first.probabilities,
-                                  cross_validate_baseline(texts, labels, n_splits=4, seed=1).probabilities)
-    assert not np.array_equal(first.fold_ids,
-                              cross_validate_baseline(texts, labels, n_splits=4, seed=2).fold_ids)
+    np.testing.assert_array_equal(
+        first.probabilities, cross_validate_baseline(texts, labels, n_splits=4, seed=1).probabilities
+    )
+    assert not np.array_equal(first.fold_ids, cross_validate_baseline(texts, labels, n_splits=4, seed=2).fold_ids)
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda: make_baseline(BaselineConfig(C=0.0)), ConfigError, r"C must be > 0\. Received: C=0\.0"),
-    (lambda: make_baseline(BaselineConfig(ngram_max=4)), ConfigError, r"ngram_max must be <= 3"),
-    (lambda: make_baseline({"C": 1.0}), ConfigError, r"BaselineConfig or None\. Received: dict"),
-    (lambda: fit_baseline(["a", "b"], [1, 1]), DataValidationError, r"both classes"),
-    (lambda: fit_baseline(["a", ""], [1, 0]), DataValidationError, r"1 empty or whitespace-only"),
-    (lambda: baseline_probabilities(["a", "b"], [0, 1], "a b"), TypeError, r"single str"),
-    (lambda: stratified_fold_ids([0, 1] * 3, n_splits=5), DataValidationError,
-     r"at least n_splits=5 examples of each class.*Received 3"),
-    (lambda: stratified_fold_ids([0, 1, 2]), DataValidationError, r"labels 0/1"),
-    (lambda: stratified_fold_ids([0, 1] * 10, n_splits=1), ConfigError, r"n_splits to be an integer >= 2"),
-    (lambda: cross_validate_baseline(["a", "b", "c", "d"], [0, 1, 0, 1], fold_ids=[0, 0, 0, 0]),
-     DataValidationError, r"fold ids 0\.\.k-1 with k >= 2"),
-    (lambda: cross_validate_baseline(["a", "b", "c", "d"], [0, 1, 0, 1], fold_ids=[0, 1]),
-     DataValidationError, r"one integer fold id per example \(4\)"),
-    (lambda: cross_validate_baseline(["a", "b", "c", "d"], [0, 0, 1, 1], fold_ids=[0, 0, 1, 1]),
-     DataValidationError, r"both classes in the training part of every fold"),
-], ids=["C", "ngram", "config-type", "one-class", "empty-text", "single-string", "few-per-class",
-        "bad-label", "one-split", "one-fold", "fold-length", "fold-one-class"])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: make_baseline(BaselineConfig(C=0.0)), ConfigError, r"C must be > 0\. Received: C=0\.0"),
+        (lambda: make_baseline(BaselineConfig(ngram_max=4)), ConfigError, r"ngram_max must be <= 3"),
+        (lambda: make_baseline({"C": 1.0}), ConfigError, r"BaselineConfig or None\. Received: dict"),
+        (lambda: fit_baseline(["a", "b"], [1, 1]), DataValidationError, r"both classes"),
+        (lambda: fit_baseline(["a", ""], [1, 0]), DataValidationError, r"1 empty or whitespace-only"),
+        (lambda: baseline_probabilities(["a", "b"], [0, 1], "a b"), TypeError, r"single str"),
+        (
+            lambda: stratified_fold_ids([0, 1] * 3, n_splits=5),
+            DataValidationError,
+            r"at least n_splits=5 examples of each class.*Received 3",
+        ),
+        (lambda: stratified_fold_ids([0, 1, 2]), DataValidationError, r"labels 0/1"),
+        (lambda: stratified_fold_ids([0, 1] * 10, n_splits=1), ConfigError, r"n_splits to be an integer >= 2"),
+        (
+            lambda: cross_validate_baseline(["a", "b", "c", "d"], [0, 1, 0, 1], fold_ids=[0, 0, 0, 0]),
+            DataValidationError,
+            r"fold ids 0\.\.k-1 with k >= 2",
+        ),
+        (
+            lambda: cross_validate_baseline(["a", "b", "c", "d"], [0, 1, 0, 1], fold_ids=[0, 1]),
+            DataValidationError,
+            r"one integer fold id per example \(4\)",
+        ),
+        (
+            lambda: cross_validate_baseline(["a", "b", "c", "d"], [0, 0, 1, 1], fold_ids=[0, 0, 1, 1]),
+            DataValidationError,
+            r"both classes in the training part of every fold",
+        ),
+    ],
+    ids=[
+        "C",
+        "ngram",
+        "config-type",
+        "one-class",
+        "empty-text",
+        "single-string",
+        "few-per-class",
+        "bad-label",
+        "one-split",
+        "one-fold",
+        "fold-length",
+        "fold-one-class",
+    ],
+)
 def test_bad_arguments_are_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()

@@ -27,17 +27,22 @@ _file_ids = itertools.count()
 
 MNIST_KEYS = [key for key, *_ in field_docs(MnistConfig)]
 ADVERTISING_KEYS = [key for key, *_ in field_docs(AdvertisingConfig)]
-KEYS = st.one_of(st.sampled_from(MNIST_KEYS), st.text(max_size=12),
-                 st.builds(lambda k, s: k + s, st.sampled_from(MNIST_KEYS), st.text(max_size=4)))
+KEYS = st.one_of(
+    st.sampled_from(MNIST_KEYS),
+    st.text(max_size=12),
+    st.builds(lambda k, s: k + s, st.sampled_from(MNIST_KEYS), st.text(max_size=4)),
+)
 VALUE_TEXT = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["-1", "0", "1e309", "nan", "inf", "-inf", "None", "true", "1,2", ",", "1.5", "", " 3 "]),
-    st.integers().map(str), st.floats().map(repr),
+    st.integers().map(str),
+    st.floats().map(repr),
 )
 PY_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.tuples(inner, inner),
-                            st.dictionaries(st.text(max_size=6), inner, max_size=2)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(st.text(max_size=6), inner, max_size=2)
+    ),
     max_leaves=6,
 )
 
@@ -77,7 +82,8 @@ def test_config_parser_from_python_values(overrides):
 
 CSV_CELLS = st.one_of(st.text(max_size=8), st.sampled_from(["1", "2.5", "-3", "nan", "inf", "", '"', "a,b", "1e400"]))
 CSV_TEXT = st.lists(st.lists(CSV_CELLS, min_size=0, max_size=5), max_size=6).map(
-    lambda rows: "\n".join(",".join(row) for row in rows))
+    lambda rows: "\n".join(",".join(row) for row in rows)
+)
 CSV_BYTES = st.one_of(
     st.binary(max_size=200),
     CSV_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
@@ -104,8 +110,9 @@ def test_tabular_csv_reader(fuzz_dir, data):
 
     FUZZ_COUNTS["tabular CSV reader"] += 1
     path = _write(fuzz_dir, data)
-    _only_our_errors(lambda: validate_frame(read_csv(path), ["TV", "radio", "newspaper"], "sales",
-                                            with_budget_check=True))
+    _only_our_errors(
+        lambda: validate_frame(read_csv(path), ["TV", "radio", "newspaper"], "sales", with_budget_check=True)
+    )
 
 
 @FUZZ
@@ -122,8 +129,10 @@ def test_text_csv_reader(fuzz_dir, data, gz, encoding):
 
 
 @FUZZ
-@given(texts=st.lists(st.one_of(st.text(max_size=10), st.none(), st.integers(), st.binary(max_size=4)), max_size=5),
-       labels=st.lists(st.one_of(st.integers(-2, 3), st.text(max_size=3), st.floats(), st.booleans()), max_size=5))
+@given(
+    texts=st.lists(st.one_of(st.text(max_size=10), st.none(), st.integers(), st.binary(max_size=4)), max_size=5),
+    labels=st.lists(st.one_of(st.integers(-2, 3), st.text(max_size=3), st.floats(), st.booleans()), max_size=5),
+)
 def test_text_checker(texts, labels):
     from pipelines.inputs.text import check_texts_and_labels
 

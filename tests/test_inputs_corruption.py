@@ -27,7 +27,7 @@ def _digits(n=64):
 def test_masking_sets_a_fraction_in_range_per_image_and_spreads_over_it():
     x = np.full((512, 28, 28), 255, "uint8")  # no zero pixel before masking
     ds = make_denoising_dataset(x, batch_size=128, training=True, corruption=Corruption("masking"), seed=1)
-    noisy, = _epochs(ds, 1)
+    (noisy,) = _epochs(ds, 1)
     fraction = (noisy == 0).reshape(len(x), -1).mean(axis=1)
     # Exactly round(f * 784) pixels per image, so only rounding separates it from [0.3, 0.5].
     assert fraction.min() >= 0.3 - 0.5 / N_PIXELS and fraction.max() <= 0.5 + 0.5 / N_PIXELS
@@ -81,10 +81,11 @@ def test_fresh_noise_is_not_only_a_reshuffle():
 
 def test_evaluation_split_is_ordered_fixed_and_targets_are_clean():
     x = _digits(40)
-    ds = make_denoising_dataset(x, batch_size=16, training=False, corruption=Corruption(), seed=2,
-                                augment=AugmentConfig(translation=0.2))
+    ds = make_denoising_dataset(
+        x, batch_size=16, training=False, corruption=Corruption(), seed=2, augment=AugmentConfig(translation=0.2)
+    )
     passes = [[(a.numpy(), b.numpy()) for a, b in ds] for _ in range(2)]
-    for (noisy1, clean1), (noisy2, _) in zip(*passes):
+    for (noisy1, _), (noisy2, _) in zip(*passes):
         np.testing.assert_array_equal(noisy1, noisy2)
     clean = np.concatenate([b for _, b in passes[0]])
     np.testing.assert_array_equal(clean, x[..., None] / np.float32(255))  # no shift off the training split
@@ -93,9 +94,15 @@ def test_evaluation_split_is_ordered_fixed_and_targets_are_clean():
 
 def test_shifts_move_the_clean_target_before_it_is_corrupted():
     x = _digits(32)
-    ds = make_denoising_dataset(x, batch_size=32, training=True, corruption=Corruption("masking"), seed=4,
-                                augment=AugmentConfig(rotation=0.0, translation=0.2, zoom=0.0))
-    (noisy, clean), = [(a.numpy(), b.numpy()) for a, b in ds]
+    ds = make_denoising_dataset(
+        x,
+        batch_size=32,
+        training=True,
+        corruption=Corruption("masking"),
+        seed=4,
+        augment=AugmentConfig(rotation=0.0, translation=0.2, zoom=0.0),
+    )
+    ((noisy, clean),) = [(a.numpy(), b.numpy()) for a, b in ds]
     originals = {image.tobytes() for image in (x[..., None] / np.float32(255))}
     assert sum(image.tobytes() not in originals for image in clean) > 16  # most targets are shifted
     assert np.all((noisy == 0) | (noisy == clean))  # the noisy input is the shifted target, masked
@@ -117,12 +124,15 @@ def test_level_and_at_level():
     assert Corruption("masking").at_level(0.6).mask_fraction == (0.6, 0.6)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"kind": "blur"}, "corruption must be one of gaussian, masking, salt_and_pepper"),
-    ({"mask_fraction": (0.5, 0.3)}, r"mask_fraction must be \(low, high\)"),
-    ({"noise_factor": -0.1}, "noise_factor must be >= 0"),
-    ({"salt_pepper_amount": 1.5}, r"salt_pepper_amount must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"kind": "blur"}, "corruption must be one of gaussian, masking, salt_and_pepper"),
+        ({"mask_fraction": (0.5, 0.3)}, r"mask_fraction must be \(low, high\)"),
+        ({"noise_factor": -0.1}, "noise_factor must be >= 0"),
+        ({"salt_pepper_amount": 1.5}, r"salt_pepper_amount must be in \[0, 1\]"),
+    ],
+)
 def test_bad_corruption_is_a_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         Corruption(**kwargs)

@@ -32,9 +32,9 @@ def test_parses_mnist_like_images_and_labels():
     np.testing.assert_array_equal(parsed_labels, labels)
 
 
-@pytest.mark.parametrize("code, dtype", [
-    (0x09, np.int8), (0x0B, np.int16), (0x0C, np.int32), (0x0D, np.float32),
-    (0x0E, np.float64)])
+@pytest.mark.parametrize(
+    "code, dtype", [(0x09, np.int8), (0x0B, np.int16), (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)]
+)
 def test_parses_every_type_code_in_native_byte_order(code, dtype):
     values = np.arange(-6, 6).astype(dtype).reshape(2, 3, 2)
 
@@ -50,13 +50,16 @@ def test_result_is_writable():
     assert parsed[0, 0] == 7
 
 
-@pytest.mark.parametrize("data, match", [
-    (b"\x00\x00", "too short"),
-    (b"\x01\x00\x08\x01\x00\x00\x00\x00", r"Not IDX data.*magic=16779265"),
-    (b"\x00\x00\x07\x01\x00\x00\x00\x00", r"Not IDX data.*0x00000701"),
-    (b"\x00\x00\x08\x00", r"Not IDX data.*NN >= 1"),
-    (gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x00"), "still compressed"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (b"\x00\x00", "too short"),
+        (b"\x01\x00\x08\x01\x00\x00\x00\x00", r"Not IDX data.*magic=16779265"),
+        (b"\x00\x00\x07\x01\x00\x00\x00\x00", r"Not IDX data.*0x00000701"),
+        (b"\x00\x00\x08\x00", r"Not IDX data.*NN >= 1"),
+        (gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x00"), "still compressed"),
+    ],
+)
 def test_rejects_bad_magic(data, match):
     with pytest.raises(DataValidationError, match=match):
         parse_idx(data)
@@ -69,8 +72,7 @@ def test_rejects_truncated_header():
 
 def test_rejects_truncated_payload():
     data = _idx_bytes(np.zeros((4, 28, 28), np.uint8), 0x08)
-    with pytest.raises(DataValidationError,
-                       match=r"truncated: shape \(4, 28, 28\).*3136 bytes.*Received: 3135"):
+    with pytest.raises(DataValidationError, match=r"truncated: shape \(4, 28, 28\).*3136 bytes.*Received: 3135"):
         parse_idx(data[:-1])
 
 

@@ -34,8 +34,8 @@ def test_evaluation_split_is_unshuffled_and_unaugmented():
 def test_training_split_is_shuffled_and_augmented_freshly_each_epoch():
     x, y = _digits()
     ds = make_image_dataset(x, y, batch_size=32, training=True, augment=AugmentConfig(), seed=3)
-    (x1, y1), = [(a.numpy(), b.numpy()) for a, b in ds]
-    (x2, y2), = [(a.numpy(), b.numpy()) for a, b in ds]
+    ((x1, y1),) = [(a.numpy(), b.numpy()) for a, b in ds]
+    ((x2, y2),) = [(a.numpy(), b.numpy()) for a, b in ds]
     assert sorted(y1) == sorted(y) and not np.array_equal(y1, y)  # shuffled, nothing lost
     assert not np.array_equal(y1, y2)  # reshuffled per epoch
     order1, order2 = np.argsort(y1, kind="stable"), np.argsort(y2, kind="stable")
@@ -47,7 +47,7 @@ def test_training_split_is_shuffled_and_augmented_freshly_each_epoch():
 def test_augmentation_off_leaves_pixels_untouched():
     x, y = _digits()
     ds = make_image_dataset(x, y, batch_size=32, training=True, augment=AugmentConfig(use_augmentation=False), seed=3)
-    (xb, yb), = [(a.numpy(), b.numpy()) for a, b in ds]
+    ((xb, yb),) = [(a.numpy(), b.numpy()) for a, b in ds]
     assert not np.array_equal(yb, y)  # shuffled ...
     np.testing.assert_array_equal(_sorted_rows(xb), _sorted_rows(to_float_images(x)))  # ... but unchanged
 

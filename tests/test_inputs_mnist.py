@@ -31,8 +31,9 @@ N_TRAIN, N_TEST = 30, 10
 
 
 def _idx(array: np.ndarray) -> bytes:
-    return bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) \
-        + array.astype(np.uint8).tobytes()
+    return (
+        bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+    )
 
 
 def _synthetic_contents(seed=0, image_shape=(28, 28), max_label=9) -> dict[str, bytes]:
@@ -59,11 +60,18 @@ def synthetic(monkeypatch, tmp_path):
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in written.items():
             (folder / name).write_bytes(gzip.compress(data))
-        files = [{"name": name, "sha256": hashlib.sha256(data).hexdigest(),
-                  "size": len(data), "decompress": "gzip"} for name, data in contents.items()]
-        manifest = parse_manifest({"datasets": {
-            "mnist": {"subdir": "mnist", "files": files},
-            "fashion_mnist": {"subdir": "mnist", "files": files}}})
+        files = [
+            {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "decompress": "gzip"}
+            for name, data in contents.items()
+        ]
+        manifest = parse_manifest(
+            {
+                "datasets": {
+                    "mnist": {"subdir": "mnist", "files": files},
+                    "fashion_mnist": {"subdir": "mnist", "files": files},
+                }
+            }
+        )
         monkeypatch.setattr(manifest_module, "default_manifest", lambda: manifest)
         return folder
 
@@ -81,9 +89,13 @@ def test_loads_synthetic_mnist(synthetic):
     assert data.y_train.dtype == np.int64 and data.y_train[:3].tolist() == [0, 1, 2]
     assert data.class_names == [str(d) for d in range(10)]
     assert data.info == {
-        "name": "mnist", "source": str(folder), "splits": {"train": N_TRAIN, "test": N_TEST},
-        "checksum_verified": True, "resolved_by": "argument",
-        "files": {name: str(folder / name) for name in _synthetic_contents()}}
+        "name": "mnist",
+        "source": str(folder),
+        "splits": {"train": N_TRAIN, "test": N_TEST},
+        "checksum_verified": True,
+        "resolved_by": "argument",
+        "files": {name: str(folder / name) for name in _synthetic_contents()},
+    }
 
 
 def test_fashion_mnist_has_the_official_class_names(synthetic):
@@ -122,10 +134,13 @@ def test_corrupt_file_raises_checksum_mismatch(synthetic):
         load_mnist_family("mnist", folder)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"image_shape": (27, 28)}, r"uint8 \(n, 28, 28\).*\(30, 27, 28\)"),
-    ({"max_label": 11}, r"labels in 0\.\.9.*0\.\.11"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"image_shape": (27, 28)}, r"uint8 \(n, 28, 28\).*\(30, 27, 28\)"),
+        ({"max_label": 11}, r"labels in 0\.\.9.*0\.\.11"),
+    ],
+)
 def test_unexpected_arrays_raise_data_validation_error(synthetic, kwargs, match):
     folder = synthetic(_synthetic_contents(**kwargs))  # checksums match the bad data
     with pytest.raises(DataValidationError, match=match):
@@ -154,8 +169,7 @@ def test_digits_loads_rescaled_and_split():
     assert data.info["checksum_verified"] is False
     assert data.info["resolved_by"] == "bundled"
     assert "scikit-learn" in data.info["note"]
-    assert data.info["split"] == {"method": "stratified sklearn train_test_split",
-                                  "test_size": 0.2, "seed": 0}
+    assert data.info["split"] == {"method": "stratified sklearn train_test_split", "test_size": 0.2, "seed": 0}
     assert data.info["splits"] == {"train": 1437, "test": 360}
     test_share = np.bincount(data.y_test) / np.bincount(np.concatenate([data.y_train, data.y_test]))
     assert np.allclose(test_share, 0.2, atol=0.02)  # stratified
@@ -181,16 +195,18 @@ def test_train_val_split_is_stratified_and_seeded():
     assert not np.array_equal(other[2], x_val)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"val_fraction": 0.0}, ConfigError, r"\(0, 1\). Received: val_fraction=0.0"),
-    ({"val_fraction": 1}, ConfigError, "val_fraction=1"),
-    ({"seed": 1.5}, ConfigError, "seed=1.5"),
-    ({"y": np.zeros(3)}, DataValidationError, r"len\(x\)=4, len\(y\)=3"),
-    ({"y": np.array([0, 0, 0, 1])}, DataValidationError, "stratified"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"val_fraction": 0.0}, ConfigError, r"\(0, 1\). Received: val_fraction=0.0"),
+        ({"val_fraction": 1}, ConfigError, "val_fraction=1"),
+        ({"seed": 1.5}, ConfigError, "seed=1.5"),
+        ({"y": np.zeros(3)}, DataValidationError, r"len\(x\)=4, len\(y\)=3"),
+        ({"y": np.array([0, 0, 0, 1])}, DataValidationError, "stratified"),
+    ],
+)
 def test_train_val_split_rejects_bad_arguments(kwargs, error, match):
-    args = {"x": np.zeros((4, 2)), "y": np.array([0, 0, 1, 1]), "val_fraction": 0.5,
-            "seed": 0, **kwargs}
+    args = {"x": np.zeros((4, 2)), "y": np.array([0, 0, 1, 1]), "val_fraction": 0.5, "seed": 0, **kwargs}
     with pytest.raises(error, match=match):
         train_val_split(**args)
 
@@ -208,8 +224,9 @@ def isolated_cache(monkeypatch, tmp_path):
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not DATA_DIR, reason="PIPELINES_DATA_DIR is not set; point it at a "
-                    "folder holding mnist/ (e.g. shared/datasets)")
+@pytest.mark.skipif(
+    not DATA_DIR, reason="PIPELINES_DATA_DIR is not set; point it at a folder holding mnist/ (e.g. shared/datasets)"
+)
 def test_real_mnist(isolated_cache):
     data = load_mnist_family("mnist")
 
@@ -217,17 +234,16 @@ def test_real_mnist(isolated_cache):
     assert data.x_test.shape == (10000, 28, 28) and data.y_test.shape == (10000,)
     assert data.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert data.y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    assert np.bincount(data.y_train).tolist() == [
-        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    assert np.bincount(data.y_test).tolist() == [
-        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert np.bincount(data.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(data.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert data.info["checksum_verified"] is True and data.info["resolved_by"] == "env"
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian's dataset-fashion-mnist is not installed "
-                    "(apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_real_fashion_mnist_from_debian(isolated_cache, monkeypatch, tmp_path):
     monkeypatch.setenv("PIPELINES_DATA_DIR", str(tmp_path / "empty"))
 

@@ -40,23 +40,40 @@ def _sha(data: bytes) -> str:
 
 
 def _toy_doc(urls_a=None, urls_b=None, system_dirs=(), **file_a_extra) -> dict:
-    return {"datasets": {"toy": {
-        "subdir": SUBDIR, "title": "a toy dataset", "system_dirs": [str(d) for d in system_dirs],
-        "notes": "Toys are made by hand.",
-        "files": [
-            {"name": "a.bin.gz", "sha256": _sha(A_CONTENT), "size": len(A_CONTENT),
-             "decompress": "gzip", "urls": urls_a, **file_a_extra},
-            {"name": "b.txt", "sha256": _sha(B_CONTENT), "size": len(B_CONTENT),
-             "decompress": "none", "urls": urls_b},
-        ]}}}
+    return {
+        "datasets": {
+            "toy": {
+                "subdir": SUBDIR,
+                "title": "a toy dataset",
+                "system_dirs": [str(d) for d in system_dirs],
+                "notes": "Toys are made by hand.",
+                "files": [
+                    {
+                        "name": "a.bin.gz",
+                        "sha256": _sha(A_CONTENT),
+                        "size": len(A_CONTENT),
+                        "decompress": "gzip",
+                        "urls": urls_a,
+                        **file_a_extra,
+                    },
+                    {
+                        "name": "b.txt",
+                        "sha256": _sha(B_CONTENT),
+                        "size": len(B_CONTENT),
+                        "decompress": "none",
+                        "urls": urls_b,
+                    },
+                ],
+            }
+        }
+    }
 
 
 def _toy_manifest(**kwargs):
     return parse_manifest(_toy_doc(**kwargs))
 
 
-def _write_toy(directory: Path, *, only: tuple[str, ...] = ("a.bin.gz", "b.txt"),
-               mtime: float = 0) -> Path:
+def _write_toy(directory: Path, *, only: tuple[str, ...] = ("a.bin.gz", "b.txt"), mtime: float = 0) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if "a.bin.gz" in only:
         (directory / "a.bin.gz").write_bytes(gzip.compress(A_CONTENT, mtime=mtime))
@@ -92,8 +109,10 @@ def test_argument_beats_env_beats_cache(env, monkeypatch):
     assert (by_argument.source, by_argument.directory) == ("argument", argument)
     assert (by_env.source, by_env.directory) == ("env", env / "envroot" / SUBDIR)
     assert (by_cache.source, by_cache.directory) == ("cache", env / "cache" / SUBDIR)
-    assert by_cache.files == {"a.bin.gz": env / "cache" / SUBDIR / "a.bin.gz",
-                              "b.txt": env / "cache" / SUBDIR / "b.txt"}
+    assert by_cache.files == {
+        "a.bin.gz": env / "cache" / SUBDIR / "a.bin.gz",
+        "b.txt": env / "cache" / SUBDIR / "b.txt",
+    }
     assert by_argument.checksum_verified and by_env.checksum_verified
 
 
@@ -179,11 +198,9 @@ def test_missing_dataset_names_files_checksums_and_folder(env, monkeypatch, how)
 
 
 def test_offline_message_offers_the_download_when_every_file_has_a_url(env):
-    manifest = _toy_manifest(urls_a=["http://127.0.0.1:9/a.bin.gz"],
-                             urls_b=["http://127.0.0.1:9/b.txt"])
+    manifest = _toy_manifest(urls_a=["http://127.0.0.1:9/a.bin.gz"], urls_b=["http://127.0.0.1:9/b.txt"])
 
-    with pytest.raises(DatasetUnavailable,
-                       match=f"Or allow the download into {env / 'cache'} "):
+    with pytest.raises(DatasetUnavailable, match=f"Or allow the download into {env / 'cache'} "):
         resolve_dataset("toy", manifest=manifest)
 
 
@@ -223,8 +240,7 @@ def _gz_variants() -> dict[str, bytes]:
     good = gzip.compress(A_CONTENT, mtime=0)
     flipped = bytearray(good)
     flipped[len(good) // 2] ^= 0xFF
-    return {"truncated": good[:-12], "flipped byte": bytes(flipped),
-            "not gzip": A_CONTENT, "empty": b""}
+    return {"truncated": good[:-12], "flipped byte": bytes(flipped), "not gzip": A_CONTENT, "empty": b""}
 
 
 @pytest.mark.parametrize("variant", list(_gz_variants()))
@@ -270,8 +286,7 @@ def server(tmp_path, monkeypatch):
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -291,8 +306,7 @@ def online(env, monkeypatch):
 def test_downloads_into_the_cache_and_verifies(online, server):
     root, url, requests = server
     _write_toy(root, mtime=99)
-    manifest = _toy_manifest(urls_a=[f"{url}/missing.gz", f"{url}/a.bin.gz"],
-                             urls_b=[f"{url}/b.txt"])
+    manifest = _toy_manifest(urls_a=[f"{url}/missing.gz", f"{url}/a.bin.gz"], urls_b=[f"{url}/b.txt"])
 
     resolved = resolve_dataset("toy", manifest=manifest)
 
@@ -319,14 +333,12 @@ def test_download_fetches_only_missing_files(online, server):
 def test_download_reads_members_of_a_tar_archive_once(online, server):
     root, url, requests = server
     with tarfile.open(root / "bundle.tar.gz", "w:gz") as tar:
-        for name, content in [("pkg/a.bin.gz", gzip.compress(A_CONTENT)),
-                              ("pkg/b.txt", B_CONTENT)]:
+        for name, content in [("pkg/a.bin.gz", gzip.compress(A_CONTENT)), ("pkg/b.txt", B_CONTENT)]:
             info = tarfile.TarInfo(name)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     doc = _toy_doc(urls_a=[f"{url}/bundle.tar.gz"], archive_member="pkg/a.bin.gz")
-    doc["datasets"]["toy"]["files"][1].update(
-        urls=[f"{url}/bundle.tar.gz"], archive_member="pkg/b.txt")
+    doc["datasets"]["toy"]["files"][1].update(urls=[f"{url}/bundle.tar.gz"], archive_member="pkg/b.txt")
 
     resolved = resolve_dataset("toy", manifest=parse_manifest(doc))
 
@@ -353,8 +365,7 @@ def test_failed_download_raises_unavailable_with_instructions(online):
     with socket.socket() as probe:  # a port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    manifest = _toy_manifest(urls_a=[f"http://127.0.0.1:{port}/a.bin.gz"],
-                             urls_b=[f"http://127.0.0.1:{port}/b.txt"])
+    manifest = _toy_manifest(urls_a=[f"http://127.0.0.1:{port}/a.bin.gz"], urls_b=[f"http://127.0.0.1:{port}/b.txt"])
 
     with pytest.raises(DatasetUnavailable) as caught:
         resolve_dataset("toy", manifest=manifest)
@@ -369,12 +380,23 @@ def test_failed_download_raises_unavailable_with_instructions(online):
 # -------------------------------------------------------------------------- manifest
 
 
-@pytest.mark.parametrize("field, value", [
-    ("name", "../evil.gz"), ("name", "/etc/passwd"), ("name", "a/b.gz"), ("name", ".."),
-    ("name", ""), ("name", "a\\b.gz"), ("name", "C:evil"), ("subdir", "../up"),
-    ("subdir", "/abs/toy"), ("subdir", "toys/../../up"), ("archive_member", "../x"),
-    ("archive_member", "/x"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", "../evil.gz"),
+        ("name", "/etc/passwd"),
+        ("name", "a/b.gz"),
+        ("name", ".."),
+        ("name", ""),
+        ("name", "a\\b.gz"),
+        ("name", "C:evil"),
+        ("subdir", "../up"),
+        ("subdir", "/abs/toy"),
+        ("subdir", "toys/../../up"),
+        ("archive_member", "../x"),
+        ("archive_member", "/x"),
+    ],
+)
 def test_manifest_rejects_names_that_leave_the_folder(field, value):
     doc = _toy_doc()
     target = doc["datasets"]["toy"] if field == "subdir" else doc["datasets"]["toy"]["files"][0]
@@ -384,10 +406,15 @@ def test_manifest_rejects_names_that_leave_the_folder(field, value):
         parse_manifest(doc)
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("sha256", "abc", "64 digits"), ("size", -1, "non-negative"),
-    ("decompress", "bz2", "unknown 'decompress'"), ("urls", ["file:///etc/passwd"], "http"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("sha256", "abc", "64 digits"),
+        ("size", -1, "non-negative"),
+        ("decompress", "bz2", "unknown 'decompress'"),
+        ("urls", ["file:///etc/passwd"], "http"),
+    ],
+)
 def test_manifest_rejects_invalid_fields(field, value, match):
     doc = _toy_doc()
     doc["datasets"]["toy"]["files"][0][field] = value
@@ -399,8 +426,12 @@ def test_shipped_manifest_lists_the_datasets():
     manifest = load_manifest()
 
     assert {name: d.subdir for name, d in manifest.items()} == {
-        "mnist": "mnist", "fashion_mnist": "fashion_mnist", "advertising": "advertising",
-        "sentiment_mr": "sentiment", "imdb": "sentiment/imdb"}
+        "mnist": "mnist",
+        "fashion_mnist": "fashion_mnist",
+        "advertising": "advertising",
+        "sentiment_mr": "sentiment",
+        "imdb": "sentiment/imdb",
+    }
     assert all(f.urls for f in manifest["mnist"].files)
     assert all(len(f.urls) == 2 for f in manifest["mnist"].files)
     assert not any(f.urls for f in manifest["imdb"].files)
@@ -429,8 +460,10 @@ DATA_DIR = os.environ.get("PIPELINES_DATA_DIR")
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not DATA_DIR, reason="PIPELINES_DATA_DIR is not set; point it at a "
-                    "folder with one subfolder per dataset (e.g. shared/datasets)")
+@pytest.mark.skipif(
+    not DATA_DIR,
+    reason="PIPELINES_DATA_DIR is not set; point it at a folder with one subfolder per dataset (e.g. shared/datasets)",
+)
 @pytest.mark.parametrize("name", ["mnist", "advertising", "sentiment_mr", "imdb"])
 def test_real_files_match_the_manifest(name, monkeypatch, tmp_path):
     monkeypatch.setenv("PIPELINES_CACHE_DIR", str(tmp_path / "cache"))

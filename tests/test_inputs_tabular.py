@@ -37,17 +37,32 @@ def _set(frame: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
 @pytest.mark.parametrize(
     "frame,kwargs,match",
     [
-        (_frame().drop(columns="radio"), {}, r"expected columns \['TV', 'radio', 'sales'\]\. Received a table "
-                                              r"without \['radio'\].*Pass `features=` and `target=`"),
+        (
+            _frame().drop(columns="radio"),
+            {},
+            r"expected columns \['TV', 'radio', 'sales'\]\. Received a table "
+            r"without \['radio'\].*Pass `features=` and `target=`",
+        ),
         (_frame().rename(columns={"sales": "Sales"}), {}, r"without \['sales'\]; its columns are .*'Sales'"),
-        (_set(_frame(), "radio", 3, "12k"), {}, r"expected numbers in column 'radio'\. Received 1 non-numeric "
-                                                r"values, e\.g\. '12k' at index \[3\]"),
-        (_set(_frame(), "TV", 2, np.nan), {}, r"finite number in every row of column 'TV'\. Received 1 missing "
-                                              r"\(NaN\) values at index \[2\]\. Drop or fill"),
+        (
+            _set(_frame(), "radio", 3, "12k"),
+            {},
+            r"expected numbers in column 'radio'\. Received 1 non-numeric "
+            r"values, e\.g\. '12k' at index \[3\]",
+        ),
+        (
+            _set(_frame(), "TV", 2, np.nan),
+            {},
+            r"finite number in every row of column 'TV'\. Received 1 missing "
+            r"\(NaN\) values at index \[2\]\. Drop or fill",
+        ),
         (_set(_frame(), "sales", 0, np.inf), {}, r"column 'sales'\. Received 1 missing or infinite"),
-        (_set(_frame(), "TV", 4, -5.0), {"with_budget_check": True},
-         r"non-negative budgets in column 'TV'\. Received 1 negative values, e\.g\. -5\.0 at index \[4\].*"
-         r"with_budget_check=False"),
+        (
+            _set(_frame(), "TV", 4, -5.0),
+            {"with_budget_check": True},
+            r"non-negative budgets in column 'TV'\. Received 1 negative values, e\.g\. -5\.0 at index \[4\].*"
+            r"with_budget_check=False",
+        ),
         (_frame(3), {"min_rows": 5}, r"at least 5 rows \(one per cross-validation fold\)\. Received: 3 rows"),
         (_frame().assign(radio=True), {}, r"column 'radio'\. Received booleans"),
     ],
@@ -65,8 +80,11 @@ def test_negative_values_pass_without_the_budget_check():
 
 def test_many_bad_rows_are_summarized():
     frame = _frame(20).assign(TV=np.nan)
-    with pytest.raises(DataValidationError, match=r"Received 20 missing \(NaN\) values at index \[0, 1, 2, 3, 4, "
-                                                  r"\.\.\. 15 more\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"Received 20 missing \(NaN\) values at index \[0, 1, 2, 3, 4, "
+        r"\.\.\. 15 more\]",
+    ):
         validate_frame(frame, FEATURES, "sales")
 
 
@@ -93,7 +111,7 @@ def test_read_csv_then_validate_reports_the_bad_cell(tmp_path):
 def test_fold_dataset_full_batch_and_mini_batches():
     x, y = np.arange(10.0).reshape(5, 2), np.arange(5.0)
     weights = np.eye(5, 3)
-    (xb, yb, wb), = list(make_fold_dataset(x, y, weights))
+    ((xb, yb, wb),) = list(make_fold_dataset(x, y, weights))
     assert xb.shape == (5, 2) and yb.shape == (5, 3, 1) and wb.shape == (5, 3)
     np.testing.assert_array_equal(yb.numpy()[:, 2, 0], y)  # every member sees the same target
     np.testing.assert_array_equal(wb.numpy(), weights)

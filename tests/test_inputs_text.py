@@ -31,9 +31,11 @@ from pipelines.inputs.text import (
 # Latin-1 bytes: 0xe9 is "é"; 0x85 is an ellipsis in cp1252 and U+0085 (NEL) in Latin-1.
 MR_POS = b"a caf\xe9 of a film .\nwarm\x85 and wise .\nsmart , funny .\n"
 MR_NEG = b"dull .\nno sto\xe9ry at all .\n"
-IMDB_TRAIN = ('text,label\n"Awful.<br /><br />Truly, awful.",0\nMeh film,0\n'
-              '"Loved it, ""really"" loved it",1\nGreat<br />fun,1\n')
+IMDB_TRAIN = (
+    'text,label\n"Awful.<br /><br />Truly, awful.",0\nMeh film,0\n"Loved it, ""really"" loved it",1\nGreat<br />fun,1\n'
+)
 IMDB_TEST = 'text,label\nBoring,0\n"Fine, fine",1\n'
+IMDB_TRAIN_BYTES, IMDB_TEST_BYTES = IMDB_TRAIN.encode(), IMDB_TEST.encode()
 
 
 @pytest.fixture
@@ -41,16 +43,29 @@ def patched_manifest(monkeypatch):
     """Makes the manifest's `sentiment_mr` and `imdb` entries match the given contents."""
     monkeypatch.delenv("PIPELINES_DATA_DIR", raising=False)
 
-    def patch(mr=(MR_POS, MR_NEG), imdb=(IMDB_TRAIN.encode(), IMDB_TEST.encode())):
+    def patch(mr=(MR_POS, MR_NEG), imdb=(IMDB_TRAIN_BYTES, IMDB_TEST_BYTES)):
         def entry(name, data, gz=False):
-            return {"name": name, "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data), "decompress": "gzip" if gz else "none"}
-        manifest = parse_manifest({"datasets": {
-            "sentiment_mr": {"subdir": "sentiment", "files": [
-                entry("rt-polarity.pos", mr[0]), entry("rt-polarity.neg", mr[1])]},
-            "imdb": {"subdir": "sentiment/imdb", "files": [
-                entry("train.csv.gz", imdb[0], gz=True), entry("test.csv.gz", imdb[1], gz=True)]},
-        }})
+            return {
+                "name": name,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "decompress": "gzip" if gz else "none",
+            }
+
+        manifest = parse_manifest(
+            {
+                "datasets": {
+                    "sentiment_mr": {
+                        "subdir": "sentiment",
+                        "files": [entry("rt-polarity.pos", mr[0]), entry("rt-polarity.neg", mr[1])],
+                    },
+                    "imdb": {
+                        "subdir": "sentiment/imdb",
+                        "files": [entry("train.csv.gz", imdb[0], gz=True), entry("test.csv.gz", imdb[1], gz=True)],
+                    },
+                }
+            }
+        )
         monkeypatch.setattr(manifest_module, "default_manifest", lambda: manifest)
 
     return patch
@@ -99,8 +114,12 @@ def test_load_mr_decodes_latin1_and_keeps_lines(patched_manifest, tmp_path):
     assert isinstance(data, TextData) and data.texts_test is None and data.y_test is None
     # Negatives first; U+0085 (Latin-1's 0x85) did not split "warm... and wise".
     assert data.texts_train.tolist() == [
-        "dull .", "no sto\xe9ry at all .", "a caf\xe9 of a film .", "warm\x85 and wise .",
-        "smart , funny ."]
+        "dull .",
+        "no sto\xe9ry at all .",
+        "a caf\xe9 of a film .",
+        "warm\x85 and wise .",
+        "smart , funny .",
+    ]
     assert data.y_train.tolist() == [0, 0, 1, 1, 1] and data.y_train.dtype == np.int64
     assert data.class_names == ["negative", "positive"]
     assert data.info["encoding"] == "latin-1" and data.info["checksum_verified"] is True
@@ -121,9 +140,11 @@ def test_load_mr_names_the_file_line_and_byte_it_cannot_decode(patched_manifest,
     patched_manifest()
     _write_mr(tmp_path)
 
-    with pytest.raises(DataValidationError,
-                       match=r"rt-polarity\.neg is not valid utf-8: byte 0xe9 at line 2, "
-                             r"column 7 .*Pass encoding= .*encoding='latin-1'"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"rt-polarity\.neg is not valid utf-8: byte 0xe9 at line 2, "
+        r"column 7 .*Pass encoding= .*encoding='latin-1'",
+    ):
         load_mr(tmp_path, encoding="utf-8")
 
 
@@ -132,9 +153,11 @@ def test_load_mr_rejects_empty_lines(patched_manifest, tmp_path):
     patched_manifest(mr=(MR_POS, neg))
     _write_mr(tmp_path, neg=neg)
 
-    with pytest.raises(DataValidationError,
-                       match=r"rt-polarity\.neg\. Received 2 empty or whitespace-only lines, "
-                             r"at line \[2, 3\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"rt-polarity\.neg\. Received 2 empty or whitespace-only lines, "
+        r"at line \[2, 3\]",
+    ):
         load_mr(tmp_path)
 
 
@@ -166,8 +189,12 @@ def test_load_imdb_reads_the_checked_csv_files(patched_manifest, tmp_path):
 
     data = load_imdb(tmp_path)
 
-    assert data.texts_train.tolist() == ["Awful.<br /><br />Truly, awful.", "Meh film",
-                                         'Loved it, "really" loved it', "Great<br />fun"]
+    assert data.texts_train.tolist() == [
+        "Awful.<br /><br />Truly, awful.",
+        "Meh film",
+        'Loved it, "really" loved it',
+        "Great<br />fun",
+    ]
     assert data.y_train.tolist() == [0, 0, 1, 1] and data.y_test.tolist() == [0, 1]
     assert data.texts_test.tolist() == ["Boring", "Fine, fine"]
     assert data.info["splits"] == {"train": 4, "test": 2}
@@ -176,8 +203,7 @@ def test_load_imdb_reads_the_checked_csv_files(patched_manifest, tmp_path):
     assert data.info["source"] == str(folder)
 
 
-def test_load_imdb_finds_the_csv_files_through_the_environment(patched_manifest, tmp_path,
-                                                               monkeypatch):
+def test_load_imdb_finds_the_csv_files_through_the_environment(patched_manifest, tmp_path, monkeypatch):
     patched_manifest()
     _write_imdb_csv(tmp_path)
     monkeypatch.setenv("PIPELINES_DATA_DIR", str(tmp_path))
@@ -190,9 +216,11 @@ def test_load_imdb_rejects_a_label_other_than_0_1(patched_manifest, tmp_path):
     patched_manifest(imdb=(train.encode(), IMDB_TEST.encode()))
     _write_imdb_csv(tmp_path, train=train)
 
-    with pytest.raises(DataValidationError,
-                       match=r"expected labels 0/1 .* in .*train\.csv\.gz\. Received 1 other "
-                             r"labels, e\.g\. '2' at row \[4\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"expected labels 0/1 .* in .*train\.csv\.gz\. Received 1 other "
+        r"labels, e\.g\. '2' at row \[4\]",
+    ):
         load_imdb(tmp_path)
 
 
@@ -218,19 +246,25 @@ def test_load_imdb_finds_acl_imdb_under_the_data_dir_env(tmp_path, monkeypatch):
 
 
 def test_load_imdb_acl_undecodable_file_is_named(tmp_path):
-    reviews = {"train/pos": {"0_9.txt": b"Good"}, "train/neg": {"0_1.txt": b"Bad \xff"},
-               "test/pos": {"0_9.txt": b"Fine"}, "test/neg": {"0_2.txt": b"Dire"}}
+    reviews = {
+        "train/pos": {"0_9.txt": b"Good"},
+        "train/neg": {"0_1.txt": b"Bad \xff"},
+        "test/pos": {"0_9.txt": b"Fine"},
+        "test/neg": {"0_2.txt": b"Dire"},
+    }
     _write_acl(tmp_path, reviews)
 
-    with pytest.raises(DataValidationError, match=r"train/neg/0_1\.txt is not valid utf-8: "
-                                                  r"byte 0xff at line 1, column 5"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"train/neg/0_1\.txt is not valid utf-8: "
+        r"byte 0xff at line 1, column 5",
+    ):
         load_imdb(tmp_path)
     assert load_imdb(tmp_path, encoding="latin-1").texts_train[0] == "Bad \xff"
 
 
 def test_load_imdb_acl_incomplete_folder(tmp_path):
-    reviews = {"train/pos": {"0_9.txt": b"Good"}, "train/neg": {"0_1.txt": b"Bad"},
-               "test/pos": {"0_9.txt": b"Fine"}}
+    reviews = {"train/pos": {"0_9.txt": b"Good"}, "train/neg": {"0_1.txt": b"Bad"}, "test/pos": {"0_9.txt": b"Fine"}}
     _write_acl(tmp_path, reviews)
 
     with pytest.raises(DatasetUnavailable, match=r"no reviews in .*test/neg"):
@@ -238,8 +272,12 @@ def test_load_imdb_acl_incomplete_folder(tmp_path):
 
 
 def test_load_imdb_acl_empty_review(tmp_path):
-    reviews = {"train/pos": {"0_9.txt": b"Good", "1_8.txt": b"  \n"}, "train/neg": {"0_1.txt": b"Bad"},
-               "test/pos": {"0_9.txt": b"Fine"}, "test/neg": {"0_2.txt": b"Dire"}}
+    reviews = {
+        "train/pos": {"0_9.txt": b"Good", "1_8.txt": b"  \n"},
+        "train/neg": {"0_1.txt": b"Bad"},
+        "test/pos": {"0_9.txt": b"Fine"},
+        "test/neg": {"0_2.txt": b"Dire"},
+    }
     _write_acl(tmp_path, reviews)
 
     with pytest.raises(DataValidationError, match=r"Received 1 empty files: \[1_8\.txt\]"):
@@ -275,12 +313,14 @@ def test_load_imdb_falls_back_to_tfds_only_online(fake_tfds, tmp_path, monkeypat
     assert data.info["checksum_verified"] is False
 
 
-@pytest.mark.parametrize("offline, kwargs, reason", [
-    (True, {}, "PIPELINES_OFFLINE is set"),
-    (False, {"download": False}, "download=False"),
-])
-def test_load_imdb_does_not_try_tfds_offline(fake_tfds, tmp_path, monkeypatch, offline, kwargs,
-                                             reason):
+@pytest.mark.parametrize(
+    "offline, kwargs, reason",
+    [
+        (True, {}, "PIPELINES_OFFLINE is set"),
+        (False, {"download": False}, "download=False"),
+    ],
+)
+def test_load_imdb_does_not_try_tfds_offline(fake_tfds, tmp_path, monkeypatch, offline, kwargs, reason):
     monkeypatch.setenv("PIPELINES_DATA_DIR", str(tmp_path))
     if not offline:
         monkeypatch.delenv("PIPELINES_OFFLINE")
@@ -302,18 +342,19 @@ def test_load_imdb_reports_a_failing_tfds(tmp_path, monkeypatch):
     def load(*args, **kwargs):
         raise ConnectionError("no route to host")
 
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets",
-                        types.SimpleNamespace(load=load, as_numpy=lambda t: t))
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(load=load, as_numpy=lambda t: t))
     monkeypatch.setenv("PIPELINES_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("PIPELINES_OFFLINE")
 
-    with pytest.raises(DatasetUnavailable, match=r"(?s)aclImdb.*tensorflow_datasets could not "
-                                                 r"load 'imdb_reviews': ConnectionError: no route"):
+    with pytest.raises(
+        DatasetUnavailable,
+        match=r"(?s)aclImdb.*tensorflow_datasets could not "
+        r"load 'imdb_reviews': ConnectionError: no route",
+    ):
         load_imdb()
 
 
-def test_load_imdb_half_copied_csv_is_an_error_not_a_fallback(patched_manifest, fake_tfds,
-                                                              tmp_path, monkeypatch):
+def test_load_imdb_half_copied_csv_is_an_error_not_a_fallback(patched_manifest, fake_tfds, tmp_path, monkeypatch):
     patched_manifest()
     folder = _write_imdb_csv(tmp_path)
     (folder / "test.csv.gz").unlink()
@@ -337,32 +378,82 @@ def test_load_custom_accepts_ints_floats_bools_and_class_names():
     assert data.texts_train.dtype == object and data.info["class_counts"] == {"train": [1, 2]}
 
 
-@pytest.mark.parametrize("texts, labels, kwargs, error, match", [
-    (["a", "b", "c"], [0, 1], {}, DataValidationError,
-     r"one label per text in the data\. Received 3 texts and 2 labels"),
-    (["a", "b", "c"], [0, 1, 2], {}, DataValidationError,
-     r"labels 0/1 \(0 = negative, 1 = positive\) in the data\. Received 1 other labels, "
-     r"e\.g\. 2 at index \[2\]\. Fix or drop"),
-    (["a", "b", "c"], ["neg", "pos", "neg"], {}, DataValidationError,
-     r"Received 3 other labels, e\.g\. 'neg' at index \[0, 1, 2\]\. Map them to 0/1, or pass "
-     r"class_names=\[<label 0>, <label 1>\], e\.g\. class_names=\['neg', 'pos'\]"),
-    (["a", "b"], ["neg", "neutral"], {"class_names": ["neg", "pos"]}, DataValidationError,
-     r"labels 0/1 or one of class_names \['neg', 'pos'\] in the data\. Received 1 other "
-     r"labels, e\.g\. 'neutral' at index \[1\]"),
-    (["a", "b", "c"], [1, 1, 1], {}, DataValidationError,
-     r"both classes in the data\. Received only label 1 \('positive'\) in all 3 examples\. "
-     r"A classifier needs both: add examples of 'negative'"),
-    (["a", None, b"c"], [0, 1, 0], {}, DataValidationError,
-     r"every text in the data to be a str\. Received 2 values of other types, e\.g\. None "
-     r"\(NoneType\) at index \[1, 2\]"),
-    (["a", b"c"], [0, 1], {}, DataValidationError, r"b'c' \(bytes\) at index \[1\]; bytes: decode"),
-    ([["a"], ["b"]], [0, 1], {}, DataValidationError, r"e\.g\. \['a'\] \(list\) at index \[0, 1\]"),
-    ("a film", [1], {}, TypeError, r"sequence of texts\. Received a single str: 'a film'\. Wrap"),
-    (["a", "b"], [0, 1], {"class_names": ["pos"]}, ConfigError,
-     r"class_names to be two distinct non-empty strings.*Received: class_names=\['pos'\]"),
-    (["a", "b"], [0, 1], {"class_names": ["x", "x"]}, ConfigError, "two distinct"),
-], ids=["length", "label-2", "names-without-class-names", "unknown-name", "single-class",
-        "non-str", "bytes", "nested-lists", "single-string", "one-class-name", "same-class-names"])
+@pytest.mark.parametrize(
+    "texts, labels, kwargs, error, match",
+    [
+        (
+            ["a", "b", "c"],
+            [0, 1],
+            {},
+            DataValidationError,
+            r"one label per text in the data\. Received 3 texts and 2 labels",
+        ),
+        (
+            ["a", "b", "c"],
+            [0, 1, 2],
+            {},
+            DataValidationError,
+            r"labels 0/1 \(0 = negative, 1 = positive\) in the data\. Received 1 other labels, "
+            r"e\.g\. 2 at index \[2\]\. Fix or drop",
+        ),
+        (
+            ["a", "b", "c"],
+            ["neg", "pos", "neg"],
+            {},
+            DataValidationError,
+            r"Received 3 other labels, e\.g\. 'neg' at index \[0, 1, 2\]\. Map them to 0/1, or pass "
+            r"class_names=\[<label 0>, <label 1>\], e\.g\. class_names=\['neg', 'pos'\]",
+        ),
+        (
+            ["a", "b"],
+            ["neg", "neutral"],
+            {"class_names": ["neg", "pos"]},
+            DataValidationError,
+            r"labels 0/1 or one of class_names \['neg', 'pos'\] in the data\. Received 1 other "
+            r"labels, e\.g\. 'neutral' at index \[1\]",
+        ),
+        (
+            ["a", "b", "c"],
+            [1, 1, 1],
+            {},
+            DataValidationError,
+            r"both classes in the data\. Received only label 1 \('positive'\) in all 3 examples\. "
+            r"A classifier needs both: add examples of 'negative'",
+        ),
+        (
+            ["a", None, b"c"],
+            [0, 1, 0],
+            {},
+            DataValidationError,
+            r"every text in the data to be a str\. Received 2 values of other types, e\.g\. None "
+            r"\(NoneType\) at index \[1, 2\]",
+        ),
+        (["a", b"c"], [0, 1], {}, DataValidationError, r"b'c' \(bytes\) at index \[1\]; bytes: decode"),
+        ([["a"], ["b"]], [0, 1], {}, DataValidationError, r"e\.g\. \['a'\] \(list\) at index \[0, 1\]"),
+        ("a film", [1], {}, TypeError, r"sequence of texts\. Received a single str: 'a film'\. Wrap"),
+        (
+            ["a", "b"],
+            [0, 1],
+            {"class_names": ["pos"]},
+            ConfigError,
+            r"class_names to be two distinct non-empty strings.*Received: class_names=\['pos'\]",
+        ),
+        (["a", "b"], [0, 1], {"class_names": ["x", "x"]}, ConfigError, "two distinct"),
+    ],
+    ids=[
+        "length",
+        "label-2",
+        "names-without-class-names",
+        "unknown-name",
+        "single-class",
+        "non-str",
+        "bytes",
+        "nested-lists",
+        "single-string",
+        "one-class-name",
+        "same-class-names",
+    ],
+)
 def test_load_custom_rejects_bad_data(texts, labels, kwargs, error, match):
     with pytest.raises(error, match=match):
         load_custom(texts, labels, **kwargs)
@@ -379,9 +470,11 @@ def test_load_custom_accepts_pandas_columns():
 
 def test_empty_texts_are_counted_and_the_first_indices_named():
     texts = ["ok", "", " ", "fine", "\n\t", "", "", "", "", "good"]
-    with pytest.raises(DataValidationError,
-                       match=r"non-empty texts\. Received 7 empty or whitespace-only texts in "
-                             r"the data, at index \[1, 2, 4, 5, 6, \.\.\. 2 more\]\. Drop"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"non-empty texts\. Received 7 empty or whitespace-only texts in "
+        r"the data, at index \[1, 2, 4, 5, 6, \.\.\. 2 more\]\. Drop",
+    ):
         load_custom(texts, [0, 1] * 5)
 
 
@@ -395,8 +488,7 @@ def test_check_texts_and_labels_may_allow_a_single_class():
 
 def test_load_csv_reads_quoted_fields_and_class_names(tmp_path):
     path = tmp_path / "reviews.csv"
-    path.write_text('id,review,stars\n1,"Loved it, truly.\nTwo lines.",pos\n2,Meh,neg\n'
-                    "3,Fine,1\n", encoding="utf-8")
+    path.write_text('id,review,stars\n1,"Loved it, truly.\nTwo lines.",pos\n2,Meh,neg\n3,Fine,1\n', encoding="utf-8")
 
     data = load_csv(path, "review", "stars", class_names=["neg", "pos"])
 
@@ -418,22 +510,31 @@ def test_load_csv_encoding(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("text,label\nok,0\nnaïve fun,1\n".encode("latin-1"))
 
-    with pytest.raises(DataValidationError,
-                       match=r"latin\.csv is not valid utf-8: byte 0xef at line 3, column 3 "
-                             r"cannot be decoded .*Pass encoding="):
+    with pytest.raises(
+        DataValidationError,
+        match=r"latin\.csv is not valid utf-8: byte 0xef at line 3, column 3 "
+        r"cannot be decoded .*Pass encoding=",
+    ):
         load_csv(path, "text", "label")
     assert load_csv(path, "text", "label", encoding="latin-1").texts_train[1] == "naïve fun"
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"", r"r\.csv is empty \(0 bytes\)"),
-    (b"\n\n", r"r\.csv is empty \(2 bytes\)"),
-    (b"text,label\n", r"expected data rows in .*r\.csv\. Received only the header \['text', 'label'\]"),
-    (b"body,label\nhi,1\n", r"expected columns \['text', 'label'\] in .*r\.csv\. Received a table "
-                            r"without \['text'\]; its columns are \['body', 'label'\]\. Pass text_column="),
-    (b'text,label\nhi,1\n"",0\nyo,0\n', r"1 empty or whitespace-only texts in .*r\.csv, at row \[1\]"),
-    (b"text,label\nhi,1\nyo,yes\n", r"e\.g\. 'yes' at row \[1\]"),
-], ids=["empty", "blank-lines", "header-only", "missing-column", "empty-text", "bad-label"])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", r"r\.csv is empty \(0 bytes\)"),
+        (b"\n\n", r"r\.csv is empty \(2 bytes\)"),
+        (b"text,label\n", r"expected data rows in .*r\.csv\. Received only the header \['text', 'label'\]"),
+        (
+            b"body,label\nhi,1\n",
+            r"expected columns \['text', 'label'\] in .*r\.csv\. Received a table "
+            r"without \['text'\]; its columns are \['body', 'label'\]\. Pass text_column=",
+        ),
+        (b'text,label\nhi,1\n"",0\nyo,0\n', r"1 empty or whitespace-only texts in .*r\.csv, at row \[1\]"),
+        (b"text,label\nhi,1\nyo,yes\n", r"e\.g\. 'yes' at row \[1\]"),
+    ],
+    ids=["empty", "blank-lines", "header-only", "missing-column", "empty-text", "bad-label"],
+)
 def test_load_csv_rejects_bad_files(tmp_path, content, match):
     path = tmp_path / "r.csv"
     path.write_bytes(content)
@@ -473,6 +574,5 @@ def test_real_mr(real_data_dir):
     assert data.texts_train.shape == (10662,) and data.texts_test is None
     assert data.info["class_counts"] == {"train": [5331, 5331]}
     assert data.texts_train[5331].startswith("the rock is destined to be the 21st century's")
-    with pytest.raises(DataValidationError,
-                       match=r"rt-polarity\.neg is not valid utf-8: byte 0xe9 at line 32"):
+    with pytest.raises(DataValidationError, match=r"rt-polarity\.neg is not valid utf-8: byte 0xe9 at line 32"):
         load_mr(real_data_dir, encoding="utf-8")

@@ -38,8 +38,7 @@ def _batches(ds: tf.data.Dataset) -> list[tuple[list, list]]:
 
 def _sequences(batches) -> list[tuple[tuple[int, ...], int]]:
     """Each example of an epoch as (ids without padding, label), in batch order."""
-    return [(tuple(t for t in ids if t), y) for rows, labels in batches
-            for ids, y in zip(rows, labels)]
+    return [(tuple(t for t in ids if t), y) for rows, labels in batches for ids, y in zip(rows, labels)]
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +51,20 @@ def corpus():
 
 
 def test_standardize_strips_br_tags_case_and_punctuation():
-    out = standardize_text(tf.constant([
-        "Great film!<br /><br />I LOVED it.", "Don't miss it \u2014 \u00c9T\u00c9, <i>ok</i>?",
-        "5 < 7, <3 and a<b>c"]))
+    out = standardize_text(
+        tf.constant(
+            [
+                "Great film!<br /><br />I LOVED it.",
+                "Don't miss it \u2014 \u00c9T\u00c9, <i>ok</i>?",
+                "5 < 7, <3 and a<b>c",
+            ]
+        )
+    )
     assert [s.decode().split() for s in out.numpy()] == [
-        ["great", "film", "i", "loved", "it"], ["dont", "miss", "it", "\u00e9t\u00e9", "ok"],
-        ["5", "7", "3", "and", "a", "c"]]
+        ["great", "film", "i", "loved", "it"],
+        ["dont", "miss", "it", "\u00e9t\u00e9", "ok"],
+        ["5", "7", "3", "and", "a", "c"],
+    ]
 
 
 def test_vectorizer_vocabulary_has_no_br_token():
@@ -96,12 +103,15 @@ def test_vectorizer_bigrams():
     assert vectorizer(tf.constant(["not good"])).numpy()[0, 2] == vocabulary.index("not good")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"max_tokens": 2}, r"max_tokens to be an integer >= 3 .*Received: max_tokens=2"),
-    ({"sequence_length": 0}, r"sequence_length to be an integer >= 1 .*Received: sequence_length=0"),
-    ({"sequence_length": 2.5}, r"Received: sequence_length=2\.5"),
-    ({"ngrams": 0}, r"ngrams to be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"max_tokens": 2}, r"max_tokens to be an integer >= 3 .*Received: max_tokens=2"),
+        ({"sequence_length": 0}, r"sequence_length to be an integer >= 1 .*Received: sequence_length=0"),
+        ({"sequence_length": 2.5}, r"Received: sequence_length=2\.5"),
+        ({"ngrams": 0}, r"ngrams to be an integer >= 1"),
+    ],
+)
 def test_vectorizer_rejects_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         make_vectorizer(["a b"], **{"max_tokens": 10, "sequence_length": 4, **kwargs})
@@ -125,11 +135,10 @@ def test_vectorizer_saves_and_loads_in_safe_mode(tmp_path):
     assert reloaded(texts).numpy().tolist()[0][:3] == model(texts).numpy().tolist()[0][:3] != [1, 1, 1]
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
-    layer, = [c for c in config["config"]["layers"] if c["class_name"] == "TextVectorization"]
+    (layer,) = [c for c in config["config"]["layers"] if c["class_name"] == "TextVectorization"]
     standardize = layer["config"]["standardize"]
     # Saved by its registered name only (no bytecode), so loading must find the registration.
-    assert (standardize["class_name"], standardize["config"]) == ("function",
-                                                                  "pipelines>standardize_text")
+    assert (standardize["class_name"], standardize["config"]) == ("function", "pipelines>standardize_text")
 
 
 @pytest.mark.parametrize("head_tokens", [None, 2])
@@ -163,17 +172,16 @@ def test_head_tail_keeps_the_start_and_end_of_long_texts_only():
     assert isinstance(vectorizer, HeadTailTextVectorization)
     assert out == [
         [ids[t] for t in ("t0", "t1", "t9", "t10", "t11")],  # 2 from the head, 3 from the tail
-        [ids[f"t{i}"] for i in range(5)],                      # exactly 5: untouched
-        [ids[t] for t in ("t0", "t1", "t3", "t4", "t5")],      # 6: the middle token goes
-        [ids["t7"], 0, 0, 0, 0],                               # short: padded
+        [ids[f"t{i}"] for i in range(5)],  # exactly 5: untouched
+        [ids[t] for t in ("t0", "t1", "t3", "t4", "t5")],  # 6: the middle token goes
+        [ids["t7"], 0, 0, 0, 0],  # short: padded
         [ids[t] for t in ("t0", "t1", "t3")] + [1, ids["t11"]],  # OOV (1) is a token, not padding
     ]
 
 
 @pytest.mark.parametrize("head, expected", [(0, [3, 4, 5]), (3, [2, 3, 4])])
 def test_head_tail_extremes_are_tail_only_and_head_only(head, expected):
-    vectorizer = HeadTailTextVectorization(head_tokens=head, output_sequence_length=3,
-                                           vocabulary=["a", "b", "c", "d"])
+    vectorizer = HeadTailTextVectorization(head_tokens=head, output_sequence_length=3, vocabulary=["a", "b", "c", "d"])
     assert vectorizer(tf.constant(["a b c d"])).numpy().tolist() == [expected]
 
 
@@ -204,11 +212,14 @@ def test_head_tail_dataset_matches_the_layer_without_padding():
     assert max(len(r) for r in rows) == 12
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"head_tokens": 5}, r"head_tokens <= output_sequence_length \(4\)"),
-    ({"head_tokens": -1}, r"head_tokens to be an integer >= 0"),
-    ({"head_tokens": 1, "output_mode": "count"}, r"output_mode='int'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"head_tokens": 5}, r"head_tokens <= output_sequence_length \(4\)"),
+        ({"head_tokens": -1}, r"head_tokens to be an integer >= 0"),
+        ({"head_tokens": 1, "output_mode": "count"}, r"output_mode='int'"),
+    ],
+)
 def test_head_tail_rejects_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         HeadTailTextVectorization(output_sequence_length=4, **kwargs)
@@ -238,8 +249,7 @@ def test_bucketing_yields_batches_without_excess_padding(corpus):
     boundaries = default_bucket_boundaries(64)
 
     bucketed = _batches(make_text_dataset(texts, labels, vectorizer, 16, training=True, seed=1))
-    plain = _batches(make_text_dataset(texts, labels, vectorizer, 16, training=True, seed=1,
-                                       bucket=False))
+    plain = _batches(make_text_dataset(texts, labels, vectorizer, 16, training=True, seed=1, bucket=False))
 
     def padding_fraction(batches):
         cells = sum(len(rows) * len(rows[0]) for rows, _ in batches)
@@ -273,8 +283,7 @@ def test_augmentation_is_training_only(corpus):
     texts, labels, vectorizer = corpus
     augment = TextAugmentConfig(use_augmentation=True, token_dropout=0.3, swap_rate=0.3)
 
-    evaluated = _batches(make_text_dataset(texts, labels, vectorizer, 16, training=False,
-                                           augment=augment))
+    evaluated = _batches(make_text_dataset(texts, labels, vectorizer, 16, training=False, augment=augment))
 
     assert evaluated == _batches(make_text_dataset(texts, labels, vectorizer, 16, training=False))
 
@@ -284,8 +293,7 @@ def test_augmentation_changes_across_epochs_and_is_reproducible(corpus):
     augment = TextAugmentConfig(use_augmentation=True, token_dropout=0.2, swap_rate=0.2)
 
     def epochs(config):
-        ds = make_text_dataset(texts, labels, vectorizer, 16, training=True, seed=5,
-                               augment=config)
+        ds = make_text_dataset(texts, labels, vectorizer, 16, training=True, seed=5, augment=config)
         return [Counter(_sequences(_batches(ds))) for _ in range(2)]
 
     clean = epochs(None)
@@ -301,8 +309,7 @@ def test_augmentation_off_by_default_leaves_the_examples_alone(corpus):
     texts, labels, vectorizer = corpus
     default = TextAugmentConfig()
 
-    with_default = _batches(make_text_dataset(texts, labels, vectorizer, 16, True, seed=2,
-                                              augment=default))
+    with_default = _batches(make_text_dataset(texts, labels, vectorizer, 16, True, seed=2, augment=default))
 
     assert default.use_augmentation is False
     assert with_default == _batches(make_text_dataset(texts, labels, vectorizer, 16, True, seed=2))
@@ -316,8 +323,7 @@ def test_token_dropout_rate_and_one_token_survives(corpus):
     half = TextAugmentConfig(use_augmentation=True, token_dropout=0.5, swap_rate=0.0)
     kept = _sequences(_batches(make_text_dataset(texts, labels, vectorizer, 16, True, augment=half)))
     almost_all = TextAugmentConfig(use_augmentation=True, token_dropout=0.99, swap_rate=0.0)
-    survivors = _sequences(_batches(make_text_dataset(texts, labels, vectorizer, 16, True,
-                                                      augment=almost_all)))
+    survivors = _sequences(_batches(make_text_dataset(texts, labels, vectorizer, 16, True, augment=almost_all)))
 
     assert 0.45 < sum(len(ids) for ids, _ in kept) / n_clean < 0.55
     assert all(len(ids) >= 1 for ids, _ in survivors)
@@ -329,11 +335,11 @@ def test_adjacent_swaps_keep_each_texts_tokens(corpus):
     clean = _sequences(_batches(make_text_dataset(texts, labels, vectorizer, 200, False)))
     swaps = TextAugmentConfig(use_augmentation=True, token_dropout=0.0, swap_rate=0.5)
 
-    swapped = _sequences(_batches(make_text_dataset(texts, labels, vectorizer, 16, True,
-                                                    augment=swaps)))
+    swapped = _sequences(_batches(make_text_dataset(texts, labels, vectorizer, 16, True, augment=swaps)))
 
-    assert Counter((tuple(sorted(ids)), y) for ids, y in swapped) == \
-        Counter((tuple(sorted(ids)), y) for ids, y in clean)
+    assert Counter((tuple(sorted(ids)), y) for ids, y in swapped) == Counter(
+        (tuple(sorted(ids)), y) for ids, y in clean
+    )
     assert Counter(swapped) != Counter(clean)
 
 
@@ -342,7 +348,7 @@ def test_a_text_of_only_punctuation_is_one_padding_id():
 
     ds = make_text_dataset(["!!!", "?"], [0, 1], vectorizer, 4, training=True)
 
-    (ids, _), = _batches(ds)
+    ((ids, _),) = _batches(ds)
     assert ids == [[0], [0]]  # a time step to mask, never a batch of zero length
 
 
@@ -355,15 +361,18 @@ def test_unlabeled_dataset_yields_ids_only(corpus):
 def test_a_keras_rnn_trains_on_the_bucketed_batches(corpus):
     texts, labels, vectorizer = corpus
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input(shape=(None,), dtype="int32"),
-        keras.layers.Embedding(50, 8, mask_zero=True),
-        keras.layers.GRU(4),
-        keras.layers.Dense(1),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(50, 8, mask_zero=True),
+            keras.layers.GRU(4),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
-    ds = make_text_dataset(texts, labels, vectorizer, 32, training=True,
-                           augment=TextAugmentConfig(use_augmentation=True))
+    ds = make_text_dataset(
+        texts, labels, vectorizer, 32, training=True, augment=TextAugmentConfig(use_augmentation=True)
+    )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -386,15 +395,21 @@ def test_batches_per_epoch_stay_the_same_with_augmentation(corpus):
     assert counts == [clean] * 4
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"labels": [0, 1, 2] * 66 + [0, 1]}, DataValidationError, r"Received 66 other labels"),
-    ({"labels": [0, 1]}, DataValidationError, r"200 texts and 2 labels"),
-    ({"batch_size": 0}, ConfigError, r"batch_size to be an integer >= 1"),
-    ({"augment": TextAugmentConfig(use_augmentation=True, token_dropout=1.0)}, ConfigError,
-     r"token_dropout must be < 1\. Received: token_dropout=1\.0"),
-    ({"augment": {"token_dropout": 0.1}}, ConfigError, r"TextAugmentConfig or None\. Received: dict"),
-    ({"bucket_boundaries": [8, 4]}, ConfigError, r"strictly increasing positive integers"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"labels": [0, 1, 2] * 66 + [0, 1]}, DataValidationError, r"Received 66 other labels"),
+        ({"labels": [0, 1]}, DataValidationError, r"200 texts and 2 labels"),
+        ({"batch_size": 0}, ConfigError, r"batch_size to be an integer >= 1"),
+        (
+            {"augment": TextAugmentConfig(use_augmentation=True, token_dropout=1.0)},
+            ConfigError,
+            r"token_dropout must be < 1\. Received: token_dropout=1\.0",
+        ),
+        ({"augment": {"token_dropout": 0.1}}, ConfigError, r"TextAugmentConfig or None\. Received: dict"),
+        ({"bucket_boundaries": [8, 4]}, ConfigError, r"strictly increasing positive integers"),
+    ],
+)
 def test_make_text_dataset_rejects_bad_arguments(corpus, kwargs, error, match):
     texts, labels, vectorizer = corpus
     arguments = {"labels": labels, "batch_size": 8, "training": True, **kwargs}
@@ -418,8 +433,7 @@ def test_default_bucket_boundaries():
 
 def test_text_augment_config_is_documented_and_overridable():
     assert all(doc for _, _, _, doc in field_docs(TextAugmentConfig))
-    config = apply_overrides(TextAugmentConfig(), {"use_augmentation": "true", "swap_rate": "0.2"},
-                             from_strings=True)
+    config = apply_overrides(TextAugmentConfig(), {"use_augmentation": "true", "swap_rate": "0.2"}, from_strings=True)
     assert config.use_augmentation is True and config.swap_rate == 0.2
     with pytest.raises(ConfigError, match=r"swap_rate must be <= 1"):
         apply_overrides(TextAugmentConfig(), {"swap_rate": 1.5})

@@ -38,10 +38,19 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("two_replicas")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), env.get("PYTHONPATH", "")])
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", PIPELINES_OFFLINE="1", PIPELINES_CACHE_DIR=str(out / "cache"),
-               PIPELINES_MODELS_DIR=str(out / "models"))
-    done = subprocess.run([sys.executable, str(TESTS / "two_replicas.py"), str(out)], env=env,
-                          capture_output=True, text=True, timeout=1200)
+    env.update(
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PIPELINES_OFFLINE="1",
+        PIPELINES_CACHE_DIR=str(out / "cache"),
+        PIPELINES_MODELS_DIR=str(out / "models"),
+    )
+    done = subprocess.run(
+        [sys.executable, str(TESTS / "two_replicas.py"), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "results.json").read_text())
 

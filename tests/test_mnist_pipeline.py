@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from browser import assert_report_renders
 
 import pipelines
-from browser import assert_report_renders
 from pipelines.evaluation.compare import compare_runs, load_run, overlay_figure
 from pipelines.models import load_model
 
@@ -19,8 +19,14 @@ def short_run(tmp_path_factory):
 
     if not REAL_DATA_DIR:
         pytest.skip("PIPELINES_DATA_DIR is not set; point it at a folder holding mnist/")
-    return pipelines.run("mnist", data_dir=REAL_DATA_DIR, out=str(tmp_path_factory.mktemp("mnist") / "run"),
-                         epochs=1, max_train_samples=6000, verbose=0)
+    return pipelines.run(
+        "mnist",
+        data_dir=REAL_DATA_DIR,
+        out=str(tmp_path_factory.mktemp("mnist") / "run"),
+        epochs=1,
+        max_train_samples=6000,
+        verbose=0,
+    )
 
 
 @pytest.mark.realdata
@@ -46,8 +52,15 @@ def test_short_real_run_is_well_above_chance(short_run):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_two_seeds_compare_on_the_same_test_set(short_run, tmp_path):
-    other = pipelines.run("mnist", data_dir=str(short_run.config.data_dir), out=str(tmp_path / "seed1"), epochs=1,
-                          max_train_samples=2000, seed=1, verbose=0)
+    other = pipelines.run(
+        "mnist",
+        data_dir=str(short_run.config.data_dir),
+        out=str(tmp_path / "seed1"),
+        epochs=1,
+        max_train_samples=2000,
+        seed=1,
+        verbose=0,
+    )
     page = compare_runs([short_run.report_dir, other.report_dir], tmp_path / "compare")
     data = json.loads((tmp_path / "compare" / "report.json").read_text())
     side = data["tables"]["Metrics side by side"]
@@ -60,7 +73,9 @@ def test_two_seeds_compare_on_the_same_test_set(short_run, tmp_path):
     # Both runs' ROC curves are drawn, each labeled with its own macro AUC.
     roc = overlay_figure([load_run(short_run.report_dir), load_run(other.report_dir, "seed1")], "roc")
     labels = roc.axes[0].get_legend_handles_labels()[1]
-    assert labels == [f"run (AUC = {short_run.metrics['roc_auc_ovr_macro']:.4f})",
-                      f"seed1 (AUC = {other.metrics['roc_auc_ovr_macro']:.4f})"]
+    assert labels == [
+        f"run (AUC = {short_run.metrics['roc_auc_ovr_macro']:.4f})",
+        f"seed1 (AUC = {other.metrics['roc_auc_ovr_macro']:.4f})",
+    ]
     assert_report_renders(page, min_images=2)
     print(f"\nmnist seeds {short_run.config.seed} vs 1: {side} {paired}")

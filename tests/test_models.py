@@ -45,9 +45,11 @@ def test_a_fresh_process_loads_a_raw_string_sentiment_model(tmp_path, python_env
     model.save(tmp_path / "m.keras")
     expected = float(model.predict(tf.constant([["a good film"]]), verbose=0)[0, 0])
     # Only pipelines.models is imported: it must register the custom standardizer and layers itself.
-    script = ("import tensorflow as tf; from pipelines.models import load_model; "
-              f"m = load_model({str(tmp_path / 'm.keras')!r}); "
-              "print(float(m.predict(tf.constant([['a good film']]), verbose=0)[0, 0]))")
+    script = (
+        "import tensorflow as tf; from pipelines.models import load_model; "
+        f"m = load_model({str(tmp_path / 'm.keras')!r}); "
+        "print(float(m.predict(tf.constant([['a good film']]), verbose=0)[0, 0]))"
+    )
     done = subprocess.run([sys.executable, "-c", script], env=python_env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(expected, rel=1e-5)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PYTHON
 
 import pipelines
-from conftest import PYTHON
 from pipelines.cluster import local_worker_addresses
 from pipelines.errors import ConfigError
 
@@ -35,14 +35,17 @@ TWO_WORKERS = ("localhost:12345", "localhost:12346")
 @pytest.mark.parametrize("name", ["dcgan", "advertising", "sentiment", "denoising_autoencoder"])
 def test_pipelines_without_the_custom_loop_are_refused_before_any_work(name, tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(ConfigError, match=rf"pipeline '{name}' cannot train on several workers yet.*support: mnist, vit"):
+    with pytest.raises(
+        ConfigError, match=rf"pipeline '{name}' cannot train on several workers yet.*support: mnist, vit"
+    ):
         pipelines.run(name, workers=TWO_WORKERS, worker_index=0, out=str(out))
     assert not out.exists()
 
 
 def test_tf_config_in_the_environment_also_selects_the_cluster(tmp_path, monkeypatch):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": list(TWO_WORKERS)},
-                                                "task": {"type": "worker", "index": 1}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": list(TWO_WORKERS)}, "task": {"type": "worker", "index": 1}})
+    )
     with pytest.raises(ConfigError, match="pipeline 'dcgan' cannot train on several workers"):
         pipelines.run("dcgan", out=str(tmp_path / "run"))
     with pytest.raises(ConfigError, match="the cluster is given twice"):
@@ -100,10 +103,17 @@ def _toy_problem(flip_validation_labels: bool = False):
 
     def make_model() -> keras.Model:
         keras.utils.set_random_seed(1)
-        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
-                                  keras.layers.Dropout(0.2), keras.layers.Dense(2)])
-        model.compile(optimizer=keras.optimizers.Adam(1e-2),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(0.2),
+                keras.layers.Dense(2),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
         return model
 
     def make_train_dataset(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -129,8 +139,16 @@ def test_the_checkpoint_resumes_exactly_after_an_interruption(tmp_path, monkeypa
     strategy = tf.distribute.get_strategy()
 
     def train(run_dir: Path) -> multiworker.DistributedFit:
-        return multiworker.fit_multiworker(make_model(), make_train_dataset, val_ds, config, strategy=strategy,
-                                           cluster=None, run_dir=run_dir, steps_per_epoch=8)
+        return multiworker.fit_multiworker(
+            make_model(),
+            make_train_dataset,
+            val_ds,
+            config,
+            strategy=strategy,
+            cluster=None,
+            run_dir=run_dir,
+            steps_per_epoch=8,
+        )
 
     reference = train(tmp_path / "reference")
 
@@ -171,9 +189,16 @@ def test_early_stopping_ends_on_the_best_epoch(tmp_path):
     # validation loss worse, so epoch 1 is the best and the run stops two epochs later.
     make_model, make_train_dataset, val_ds = _toy_problem(flip_validation_labels=True)
     config = TrainConfig(epochs=10, batch_size=32, early_stopping_patience=2, verbose=0)
-    fitted = multiworker.fit_multiworker(make_model(), make_train_dataset, val_ds, config,
-                                         strategy=tf.distribute.get_strategy(), cluster=None,
-                                         run_dir=tmp_path, steps_per_epoch=8)
+    fitted = multiworker.fit_multiworker(
+        make_model(),
+        make_train_dataset,
+        val_ds,
+        config,
+        strategy=tf.distribute.get_strategy(),
+        cluster=None,
+        run_dir=tmp_path,
+        steps_per_epoch=8,
+    )
     val = fitted.history["val_loss"]
     assert len(val) == 3 and val[0] < val[1] < val[2]
     best = keras.saving.load_model(tmp_path / "checkpoints" / "best.keras")
@@ -204,9 +229,20 @@ def _start(workers: str, index: int, tmp_path: Path, env: dict, tag: str) -> sub
     scratch.mkdir()
     log = open(tmp_path / f"worker{index}-{tag}.log", "w")
     # Each worker's temporary files (a non-chief's checkpoint copies) land in its own TMPDIR.
-    return subprocess.Popen([PYTHON, "-c", WORKER, workers, str(index), str(tmp_path / f"out{index}"),
-                             str(tmp_path / f"weights{index}.json")],
-                            env=dict(env, TMPDIR=str(scratch)), stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            PYTHON,
+            "-c",
+            WORKER,
+            workers,
+            str(index),
+            str(tmp_path / f"out{index}"),
+            str(tmp_path / f"weights{index}.json"),
+        ],
+        env=dict(env, TMPDIR=str(scratch)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _log(tmp_path: Path, index: int, tag: str) -> str:
@@ -215,7 +251,8 @@ def _log(tmp_path: Path, index: int, tag: str) -> str:
 
 @pytest.mark.slow
 def test_two_workers_train_in_lockstep_survive_a_worker_restart_and_only_the_chief_writes(
-        tmp_path, python_env, real_data_dir):
+    tmp_path, python_env, real_data_dir
+):
     env = dict(python_env, PIPELINES_DATA_DIR=str(real_data_dir))
     workers = ",".join(local_worker_addresses(2))
     chief_out, worker_out = tmp_path / "out0", tmp_path / "out1"

@@ -42,11 +42,14 @@ def test_one_stage_and_extra_convs():
     assert "enc0_1" in [layer.name for layer in model.get_layer("encoder").layers]
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"filters": ()}, "at least one positive stage width"),
-    ({"latent_filters": 0}, "positive stem_filters, latent_filters"),
-    ({"filters": (8, 8, 8)}, "divisible by 2\\*\\*len\\(filters\\) = 8"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"filters": ()}, "at least one positive stage width"),
+        ({"latent_filters": 0}, "positive stem_filters, latent_filters"),
+        ({"filters": (8, 8, 8)}, "divisible by 2\\*\\*len\\(filters\\) = 8"),
+    ],
+)
 def test_bad_architecture(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_denoising_autoencoder(**kwargs)
@@ -64,12 +67,15 @@ def test_denoise_and_encode_accept_uint8_and_float_with_or_without_channel():
     np.testing.assert_allclose(encode(model, x), encode(model, as_float), atol=1e-6)
 
 
-@pytest.mark.parametrize("images,match", [
-    (np.full((2, 28, 28), 2.0), r"expected float images in \[0, 1\]"),
-    (np.zeros((2, 28, 28, 3), "uint8"), "grayscale images of shape"),
-    (np.zeros((28, 28), "uint8"), "grayscale images of shape"),
-    (np.zeros((2, 28, 28), "int64"), "expected uint8"),
-])
+@pytest.mark.parametrize(
+    "images,match",
+    [
+        (np.full((2, 28, 28), 2.0), r"expected float images in \[0, 1\]"),
+        (np.zeros((2, 28, 28, 3), "uint8"), "grayscale images of shape"),
+        (np.zeros((28, 28), "uint8"), "grayscale images of shape"),
+        (np.zeros((2, 28, 28), "int64"), "expected uint8"),
+    ],
+)
 def test_bad_images_are_rejected(images, match):
     with pytest.raises(DataValidationError, match=match):
         to_model_input(images)

@@ -21,12 +21,18 @@ from pipelines.nets.gan import (
 
 def _tiny_gan(conditional=False, **kwargs):
     classes = 10 if conditional else None
-    return DCGAN(make_generator(num_classes=classes, filters=(16, 8), seed=0),
-                 make_discriminator(num_classes=classes, filters=(8, 16), seed=0), seed=0, **kwargs)
+    return DCGAN(
+        make_generator(num_classes=classes, filters=(16, 8), seed=0),
+        make_discriminator(num_classes=classes, filters=(8, 16), seed=0),
+        seed=0,
+        **kwargs,
+    )
 
 
 def _compiled(gan):
-    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5)
+    )
     return gan
 
 
@@ -52,7 +58,9 @@ def test_conditional_generator_and_discriminator_take_labels():
     assert images.shape == (6, 28, 28, 1)
     assert d.predict([images, np.arange(6)], verbose=0).shape == (6, 1)
     # The label changes the image drawn from the same noise.
-    assert not np.allclose(generate(g, 2, seed=0, labels=np.array([0, 0])), generate(g, 2, seed=0, labels=np.array([1, 1])))
+    assert not np.allclose(
+        generate(g, 2, seed=0, labels=np.array([0, 0])), generate(g, 2, seed=0, labels=np.array([1, 1]))
+    )
     with pytest.raises(ValueError, match="expected labels for a conditional generator"):
         generate(g, 2, seed=0)
     with pytest.raises(ValueError, match="expected labels only for a conditional generator"):
@@ -79,18 +87,26 @@ def test_minibatch_std_channel_is_the_mean_spread_of_the_batch(tmp_path):
     assert d.get_layer("features").output.shape == (None, 7 * 7 * 17)
     d.save(tmp_path / "d.keras")
     images, labels = np.tanh(x[:, :, :, :1].repeat(4, 1).repeat(4, 2)), np.arange(16) % 10
-    np.testing.assert_allclose(load_model(tmp_path / "d.keras").predict([images, labels], verbose=0),
-                               d.predict([images, labels], verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        load_model(tmp_path / "d.keras").predict([images, labels], verbose=0),
+        d.predict([images, labels], verbose=0),
+        atol=1e-6,
+    )
 
 
-@pytest.mark.parametrize("build,match", [
-    (lambda: make_generator(filters=(16,)), "expected 2 generator filters"),
-    (lambda: make_generator(latent_dim=0), "latent_dim=0"),
-    (lambda: make_discriminator(filters=()), "at least one discriminator stage"),
-    (lambda: make_discriminator(dropout=1.0), r"dropout in \[0, 1\)"),
-    (lambda: DCGAN(make_generator(num_classes=10, filters=(4, 4)), make_discriminator(filters=(4,))),
-     "conditional discriminator exactly when"),
-])
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (lambda: make_generator(filters=(16,)), "expected 2 generator filters"),
+        (lambda: make_generator(latent_dim=0), "latent_dim=0"),
+        (lambda: make_discriminator(filters=()), "at least one discriminator stage"),
+        (lambda: make_discriminator(dropout=1.0), r"dropout in \[0, 1\)"),
+        (
+            lambda: DCGAN(make_generator(num_classes=10, filters=(4, 4)), make_discriminator(filters=(4,))),
+            "conditional discriminator exactly when",
+        ),
+    ],
+)
 def test_bad_network_arguments_are_rejected(build, match):
     with pytest.raises(ValueError, match=match):
         build()
@@ -126,8 +142,9 @@ def test_train_step_updates_both_networks_and_logs_the_losses(conditional, use_d
 @pytest.mark.parametrize("conditional", [False, True])
 def test_average_generator_puts_the_weight_average_in_place(conditional):
     gan = _tiny_gan(conditional)
-    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3),
-                g_optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.9))
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.9)
+    )
     x = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
     gan.fit(x, np.arange(64) % 10, batch_size=16, epochs=2, verbose=0)
     last = [w.numpy().copy() for w in gan.generator.trainable_weights]
@@ -136,7 +153,7 @@ def test_average_generator_puts_the_weight_average_in_place(conditional):
 
     assert gan.average_generator(batches=3, batch_size=8)
 
-    for w, a, before in zip(gan.generator.trainable_weights, average, last):
+    for w, a in zip(gan.generator.trainable_weights, average):
         np.testing.assert_allclose(w.numpy(), a, rtol=1e-6)
     assert any(not np.allclose(a, b) for a, b in zip(average, last))  # the average is not the last step
     assert not np.allclose(gan.generator.get_layer("project_bn").moving_mean.numpy(), moving_mean)
@@ -176,5 +193,6 @@ def test_saved_generator_reloads_with_safe_mode_and_generates_the_same_images(tm
     g.save(tmp_path / "g.keras")
     reloaded = load_model(tmp_path / "g.keras")  # safe_mode=True
     labels = np.arange(4) if conditional else None
-    np.testing.assert_allclose(generate(reloaded, 4, seed=1, labels=labels), generate(g, 4, seed=1, labels=labels),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        generate(reloaded, 4, seed=1, labels=labels), generate(g, 4, seed=1, labels=labels), atol=1e-6
+    )

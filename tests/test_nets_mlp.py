@@ -21,10 +21,10 @@ MASK = fold_train_mask(IDS)
 def _trained(y: np.ndarray, steps: int = 5) -> keras.Model:
     keras.utils.set_random_seed(0)
     model = make_fold_mlp(X, y, MASK, widths=(8,))
-    model.compile(optimizer=keras.optimizers.Adam(0.01),
-                  loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"))
-    model.fit(make_fold_dataset(X, y, MASK).repeat(), steps_per_epoch=steps, epochs=1,
-              shuffle=False, verbose=0)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight")
+    )
+    model.fit(make_fold_dataset(X, y, MASK).repeat(), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
     return model
 
 

@@ -48,5 +48,6 @@ def test_save_and_safe_reload_predict_the_same(tmp_path):
     model = make_text_rnn(30, embed_dim=4, units=(3,), pooling="max_mean")
     ids = np.array([[1, 2, 3, 0], [4, 5, 0, 0]], "int32")
     model.save(tmp_path / "m.keras")
-    np.testing.assert_allclose(load_model(tmp_path / "m.keras").predict(ids, verbose=0), model.predict(ids, verbose=0),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        load_model(tmp_path / "m.keras").predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-6
+    )

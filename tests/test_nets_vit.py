@@ -70,15 +70,24 @@ def test_patch_embedding_rejects_images_that_do_not_divide():
         PatchEmbedding(4, 0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"patch_size": 5}, r"divides the image height and width\. Received: patch_size=5 .* "
-                        r"Pass one of \[1, 2, 4, 7, 14, 28\]"),
-    ({"dim": 30, "heads": 4}, r"dim divisible by heads\. Received: dim=30, heads=4"),
-    ({"depth": 0}, r"positive integer\. Received: depth=0"),
-    ({"drop_path": 1.0}, r"rate in \[0, 1\)\. Received: drop_path=1\.0"),
-    ({"num_classes": 1}, r"num_classes >= 2\. Received: num_classes=1"),
-    ({"input_shape": (28, 28)}, r"\(height, width, channels\) of positive integers\. Received: input_shape=\(28, 28\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"patch_size": 5},
+            r"divides the image height and width\. Received: patch_size=5 .* "
+            r"Pass one of \[1, 2, 4, 7, 14, 28\]",
+        ),
+        ({"dim": 30, "heads": 4}, r"dim divisible by heads\. Received: dim=30, heads=4"),
+        ({"depth": 0}, r"positive integer\. Received: depth=0"),
+        ({"drop_path": 1.0}, r"rate in \[0, 1\)\. Received: drop_path=1\.0"),
+        ({"num_classes": 1}, r"num_classes >= 2\. Received: num_classes=1"),
+        (
+            {"input_shape": (28, 28)},
+            r"\(height, width, channels\) of positive integers\. Received: input_shape=\(28, 28\)",
+        ),
+    ],
+)
 def test_make_vit_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         make_vit(**kwargs)
@@ -139,8 +148,7 @@ def test_class_token_and_position_embedding_layers():
     np.testing.assert_array_equal(out[:, 1:], x)
     np.testing.assert_array_equal(out[:, 0], np.broadcast_to(_numpy(token.token)[0], (3, 6)))
     position = PositionEmbedding()
-    np.testing.assert_allclose(_numpy(position(x)) - x, np.broadcast_to(_numpy(position.embedding), x.shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(_numpy(position(x)) - x, np.broadcast_to(_numpy(position.embedding), x.shape), atol=1e-6)
 
 
 def test_stochastic_depth_is_the_identity_at_inference():
@@ -221,10 +229,14 @@ def test_save_and_reload_with_safe_mode(tmp_path):
     again = load_model(tmp_path / "vit.keras")
     np.testing.assert_array_equal(_numpy(model(IMAGES)), _numpy(again(IMAGES)))
     assert [type(layer).__name__ for layer in again.layers[1:4]] == [
-        "PatchEmbedding", "ClassToken", "PositionEmbedding"]
+        "PatchEmbedding",
+        "ClassToken",
+        "PositionEmbedding",
+    ]
     assert again.get_layer("block_1").drop_path == pytest.approx(0.2)
-    np.testing.assert_array_equal(_numpy(make_attention_model(again)(IMAGES)[1]),
-                                  _numpy(make_attention_model(model)(IMAGES)[1]))
+    np.testing.assert_array_equal(
+        _numpy(make_attention_model(again)(IMAGES)[1]), _numpy(make_attention_model(model)(IMAGES)[1])
+    )
 
 
 def test_a_few_training_steps_reduce_the_loss():

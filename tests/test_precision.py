@@ -4,12 +4,14 @@ under mixed_bfloat16 works on this CPU, for small nets and for whole pipelines."
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_images import bar_digits
 
 import pipelines
 from pipelines import devices
@@ -19,7 +21,6 @@ from pipelines.nets.gan import DCGAN, make_discriminator, make_generator
 from pipelines.nets.mlp import extract_member, make_fold_mlp
 from pipelines.nets.rnn import make_text_rnn
 from pipelines.nets.vit import make_vit
-from synthetic_images import bar_digits
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((4, 28, 28, 1)).astype("float32")
@@ -35,13 +36,17 @@ def _fold_mlp() -> keras.Model:
 NETS: dict[str, Callable[[], tuple[keras.Model, Any]]] = {
     "cnn": lambda: (make_cnn((28, 28, 1), 10, stem_filters=4, filters=(8,)), IMAGES),
     "vit": lambda: (make_vit((28, 28, 1), 10, patch_size=7, dim=16, depth=1, heads=2, mlp_dim=16), IMAGES),
-    "vit_stem": lambda: (make_vit((28, 28, 1), 10, patch_size=1, stem_channels=(4, 8, 8), dim=16, depth=1, heads=2,
-                                  mlp_dim=16), IMAGES),
+    "vit_stem": lambda: (
+        make_vit((28, 28, 1), 10, patch_size=1, stem_channels=(4, 8, 8), dim=16, depth=1, heads=2, mlp_dim=16),
+        IMAGES,
+    ),
     "rnn": lambda: (make_text_rnn(30, embed_dim=8, units=(4,)), np.array([[3, 4, 0, 0], [5, 0, 0, 0]], "int32")),
     "autoencoder": lambda: (make_denoising_autoencoder(stem_filters=4, filters=(8, 8), latent_filters=4), IMAGES),
     "generator": lambda: (make_generator(filters=(8, 4)), RNG.normal(size=(4, 100)).astype("float32")),
-    "conditional_discriminator": lambda: (make_discriminator(filters=(4,), num_classes=10),
-                                          [IMAGES, np.arange(4, dtype="int32")]),
+    "conditional_discriminator": lambda: (
+        make_discriminator(filters=(4,), num_classes=10),
+        [IMAGES, np.arange(4, dtype="int32")],
+    ),
     "fold_mlp": lambda: (_fold_mlp(), TABLE_X.astype("float32")),
     "mlp_member": lambda: (extract_member(_fold_mlp(), 0), TABLE_X.astype("float32")),
 }
@@ -131,8 +136,15 @@ def test_dcgan_scales_its_losses_under_mixed_float16():
 
 @pytest.mark.slow
 def test_mnist_pipeline_runs_under_mixed_bfloat16(tmp_path):
-    result = pipelines.run("mnist", dataset="digits", precision="mixed_bfloat16", epochs=2, batch_size=64,
-                           out=str(tmp_path / "run"), verbose=0)
+    result = pipelines.run(
+        "mnist",
+        dataset="digits",
+        precision="mixed_bfloat16",
+        epochs=2,
+        batch_size=64,
+        out=str(tmp_path / "run"),
+        verbose=0,
+    )
     assert result.report["environment"]["precision_policy"] == "mixed_bfloat16"
     assert result.metrics["accuracy"] > 0.5  # 10 classes: chance is 0.1
     assert result.model.get_layer("stem").compute_dtype == "bfloat16"
@@ -147,9 +159,19 @@ def test_advertising_pipeline_runs_under_mixed_bfloat16(tmp_path):
     frame = pd.DataFrame({"tv": tv, "radio": radio, "units": 3 + 0.04 * tv + 0.2 * radio + rng.normal(0, 0.3, 60)})
     from pipelines.tasks.advertising import run_dataframe
 
-    result = run_dataframe(frame, features=["tv", "radio"], target="units", precision="mixed_bfloat16", folds=3,
-                           epochs=150, linear_epochs=50, learning_rate=1e-2, widths=(8,),
-                           out=str(tmp_path / "run"), verbose=0)
+    result = run_dataframe(
+        frame,
+        features=["tv", "radio"],
+        target="units",
+        precision="mixed_bfloat16",
+        folds=3,
+        epochs=150,
+        linear_epochs=50,
+        learning_rate=1e-2,
+        widths=(8,),
+        out=str(tmp_path / "run"),
+        verbose=0,
+    )
     assert result.report["environment"]["precision_policy"] == "mixed_bfloat16"
     # Raw budgets in, raw units out, both float32: bfloat16 would round a sales figure near 20 to 0.125.
     assert result.metrics["cv_r2_mean"] > 0.9

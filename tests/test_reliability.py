@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -26,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PYTHON
 
 import pipelines
-from conftest import PYTHON
 from pipelines import atomic, runner
 from pipelines.cli import main
 from pipelines.errors import (
@@ -75,8 +74,16 @@ def _cli_refuses(argv: list[str], out: Path, message: str, capsys: pytest.Captur
         (["run", "mnist", "--set", "dataset=../../etc"], "dataset must be one of 'mnist', 'fashion_mnist', 'digits'"),
         (["run", "sentiment", "--set", "dataset=custom"], "dataset='custom' reads custom_csv: pass custom_csv=PATH"),
     ],
-    ids=["unknown-pipeline", "unknown-key", "negative-epochs", "string-batch-size", "nan-learning-rate",
-         "set-without-equals", "dataset-path-traversal", "custom-without-csv"],
+    ids=[
+        "unknown-pipeline",
+        "unknown-key",
+        "negative-epochs",
+        "string-batch-size",
+        "nan-learning-rate",
+        "set-without-equals",
+        "dataset-path-traversal",
+        "custom-without-csv",
+    ],
 )
 def test_bad_name_or_config(argv, message, tmp_path, capsys):
     out = tmp_path / "out"
@@ -114,8 +121,9 @@ def test_image_labels_outside_the_class_set():
     from pipelines.inputs.images import make_image_dataset
 
     with pytest.raises(DataValidationError, match=r"labels in 0..9.*e.g. 10 at index 1"):
-        make_image_dataset(np.zeros((3, 8, 8), "uint8"), np.array([0, 10, 3]), batch_size=4, training=False,
-                           num_classes=10)
+        make_image_dataset(
+            np.zeros((3, 8, 8), "uint8"), np.array([0, 10, 3]), batch_size=4, training=False, num_classes=10
+        )
 
 
 # ------------------------------------------------------------------ bad input: CSV (advertising)
@@ -180,8 +188,12 @@ def test_truncated_gz_in_the_data_dir(real_data_dir, tmp_path, capsys):
     labels = data / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:1000])
     out = tmp_path / "out"
-    _cli_refuses(["run", "mnist", "--data-dir", str(data), "--out", str(out), *QUICK], out,
-                 "t10k-labels-idx1-ubyte.gz is not a complete gzip file", capsys)
+    _cli_refuses(
+        ["run", "mnist", "--data-dir", str(data), "--out", str(out), *QUICK],
+        out,
+        "t10k-labels-idx1-ubyte.gz is not a complete gzip file",
+        capsys,
+    )
 
 
 @pytest.mark.realdata
@@ -192,8 +204,12 @@ def test_checksum_mismatch_in_the_data_dir(real_data_dir, tmp_path, capsys):
     content[-1] = (content[-1] + 1) % 10  # one label changed: still a valid gzip and IDX file
     labels.write_bytes(gzip.compress(bytes(content)))
     out = tmp_path / "out"
-    err = _cli_refuses(["run", "mnist", "--data-dir", str(data), "--out", str(out), *QUICK], out,
-                       "does not match the manifest: expected sha256", capsys)
+    err = _cli_refuses(
+        ["run", "mnist", "--data-dir", str(data), "--out", str(out), *QUICK],
+        out,
+        "does not match the manifest: expected sha256",
+        capsys,
+    )
     assert "replace it with a good copy" in err
 
 
@@ -203,8 +219,12 @@ def test_out_dir_not_writable(tmp_path, capsys):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        _cli_refuses(["run", "mnist", "--set", "dataset=digits", "--out", str(locked / "run"), *QUICK],
-                     locked, "cannot write the run directory", capsys)
+        _cli_refuses(
+            ["run", "mnist", "--set", "dataset=digits", "--out", str(locked / "run"), *QUICK],
+            locked,
+            "cannot write the run directory",
+            capsys,
+        )
     finally:
         locked.chmod(0o700)
 
@@ -213,8 +233,12 @@ def test_out_dir_under_a_file(tmp_path, capsys):
     """The unwritable-dir row for root too (root ignores permissions, not a file in the path)."""
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _cli_refuses(["run", "mnist", "--set", "dataset=digits", "--out", str(blocker / "run"), *QUICK],
-                 blocker / "run", "cannot write the run directory", capsys)
+    _cli_refuses(
+        ["run", "mnist", "--set", "dataset=digits", "--out", str(blocker / "run"), *QUICK],
+        blocker / "run",
+        "cannot write the run directory",
+        capsys,
+    )
     assert blocker.read_text() == "x"
 
 
@@ -243,8 +267,25 @@ def test_a_user_folder_given_as_out_is_kept_and_left_empty_on_bad_input(tmp_path
 
 def test_nan_loss_in_the_first_epoch_fails_clearly_with_a_failed_report(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["run", "mnist", "--set", "dataset=digits", "--set", "learning_rate=1e30", "--set", "warmup_epochs=0",
-            "--set", "batch_size=64", "--out", str(out), "--epochs", "2", "--quiet", "--device", "cpu"]
+    argv = [
+        "run",
+        "mnist",
+        "--set",
+        "dataset=digits",
+        "--set",
+        "learning_rate=1e30",
+        "--set",
+        "warmup_epochs=0",
+        "--set",
+        "batch_size=64",
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "training loss became non-finite at epoch 1" in err
@@ -274,8 +315,9 @@ def test_nan_loss_after_a_good_epoch_keeps_the_last_good_checkpoint(tmp_path, mo
     monkeypatch.setattr(image_classification, "make_optimizer", absurd_after_one_epoch)
     out = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match="non-finite at epoch 2.*last good checkpoint"):
-        pipelines.run("mnist", dataset="digits", epochs=3, batch_size=64, verbose=0, out=str(out),
-                      early_stopping_patience=0)
+        pipelines.run(
+            "mnist", dataset="digits", epochs=3, batch_size=64, verbose=0, out=str(out), early_stopping_patience=0
+        )
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == "failed" and len(report["history"]["loss"]) == 2
     first, second = report["history"]["loss"]
@@ -342,8 +384,9 @@ def test_sigkill_during_report_writes_never_leaves_a_partial_report(tmp_path, py
     rng = np.random.default_rng(0)
     partial, writes_seen = 0, set()
     for _ in range(12):
-        proc = subprocess.Popen([PYTHON, "-c", KILL_WRITER, str(path)], env=python_env, stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [PYTHON, "-c", KILL_WRITER, str(path)], env=python_env, stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
@@ -401,8 +444,16 @@ print(runner.make_run_dir(None, "mnist"))
 
 def test_concurrent_processes_in_the_same_second_get_distinct_dirs(tmp_path, python_env):
     start = time.time() + 3.0  # every process is up and spinning by then
-    procs = [subprocess.Popen([PYTHON, "-c", CONCURRENT_STARTER, str(start)], cwd=tmp_path, env=python_env,
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-c", CONCURRENT_STARTER, str(start)],
+            cwd=tmp_path,
+            env=python_env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     dirs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert len(set(dirs)) == 4 and all((tmp_path / d).is_dir() for d in dirs)
@@ -419,8 +470,12 @@ def test_cli_evaluate_refuses_a_model_with_a_lambda_layer(tmp_path, capsys):
     path = tmp_path / "lambda.keras"
     keras.Model(inputs, outputs).save(path)
     out = tmp_path / "ev"
-    _cli_refuses(["evaluate", "mnist", "--model", str(path), "--out", str(out), "--set", "dataset=digits",
-                  "--quiet"], out, "refused to load", capsys)
+    _cli_refuses(
+        ["evaluate", "mnist", "--model", str(path), "--out", str(out), "--set", "dataset=digits", "--quiet"],
+        out,
+        "refused to load",
+        capsys,
+    )
     assert not out.exists()
 
 
@@ -438,8 +493,13 @@ def test_manifest_names_cannot_leave_the_data_dir():
     from pipelines.inputs.manifest import parse_manifest
 
     digest = "0" * 64
-    for field, value in [("name", "../x.gz"), ("name", "/etc/passwd"), ("name", "a/b"),
-                         ("archive_member", "data/../../x"), ("subdir", "../up")]:
+    for field, value in [
+        ("name", "../x.gz"),
+        ("name", "/etc/passwd"),
+        ("name", "a/b"),
+        ("archive_member", "data/../../x"),
+        ("subdir", "../up"),
+    ]:
         entry = {"name": "ok.gz", "sha256": digest, "size": 1, field: value}
         dataset = {"subdir": value if field == "subdir" else "toy", "files": [entry]}
         if field == "subdir":
@@ -459,8 +519,7 @@ def test_a_downloaded_archive_with_traversal_names_writes_nothing_outside_the_ca
     wanted = b"the real content\n"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in [("../../escape.txt", b"owned"), ("/tmp/abs-escape.txt", b"owned"),
-                           ("pkg/data.txt", wanted)]:
+        for name, data in [("../../escape.txt", b"owned"), ("/tmp/abs-escape.txt", b"owned"), ("pkg/data.txt", wanted)]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -475,9 +534,24 @@ def test_a_downloaded_archive_with_traversal_names_writes_nothing_outside_the_ca
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/pkg.tar.gz"
-        manifest = parse_manifest({"datasets": {"toy": {"subdir": "toy", "files": [{
-            "name": "data.txt", "sha256": hashlib.sha256(wanted).hexdigest(), "size": len(wanted),
-            "urls": [url], "archive_member": "pkg/data.txt"}]}}})
+        manifest = parse_manifest(
+            {
+                "datasets": {
+                    "toy": {
+                        "subdir": "toy",
+                        "files": [
+                            {
+                                "name": "data.txt",
+                                "sha256": hashlib.sha256(wanted).hexdigest(),
+                                "size": len(wanted),
+                                "urls": [url],
+                                "archive_member": "pkg/data.txt",
+                            }
+                        ],
+                    }
+                }
+            }
+        )
         cache = tmp_path / "a" / "b" / "cache"
         monkeypatch.setenv("PIPELINES_CACHE_DIR", str(cache))
         monkeypatch.delenv("PIPELINES_OFFLINE")
@@ -506,10 +580,15 @@ def test_backup_metadata_cannot_point_outside_the_backup(tmp_path):
 
 def test_every_error_of_the_catalogue_is_a_pipelines_error():
     """The CLI turns exactly these into one line; a builtin parent lets callers catch by meaning too."""
-    for cls, builtin in [(UnknownPipelineError, LookupError), (ConfigError, ValueError),
-                         (DataValidationError, ValueError), (ChecksumMismatch, ValueError),
-                         (OutputDirError, OSError), (ModelLoadError, ValueError),
-                         (TrainingDivergedError, RuntimeError)]:
+    for cls, builtin in [
+        (UnknownPipelineError, LookupError),
+        (ConfigError, ValueError),
+        (DataValidationError, ValueError),
+        (ChecksumMismatch, ValueError),
+        (OutputDirError, OSError),
+        (ModelLoadError, ValueError),
+        (TrainingDivergedError, RuntimeError),
+    ]:
         assert issubclass(cls, PipelinesError) and issubclass(cls, builtin)
 
 

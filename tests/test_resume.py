@@ -23,7 +23,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import PYTHON
 
 EPOCHS = 4
@@ -32,9 +31,30 @@ EPOCHS = 4
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_backup_and_finishes(tmp_path, python_env):
     out = tmp_path / "run"
-    cmd = [PYTHON, "-m", "pipelines", "run", "mnist", "--epochs", str(EPOCHS), "--out", str(out), "--seed", "1",
-           "--device", "cpu", "--quiet", "--set", "dataset=digits", "--set", "batch_size=32",
-           "--set", "early_stopping_patience=0", "--set", "deterministic=true"]
+    cmd = [
+        PYTHON,
+        "-m",
+        "pipelines",
+        "run",
+        "mnist",
+        "--epochs",
+        str(EPOCHS),
+        "--out",
+        str(out),
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--set",
+        "dataset=digits",
+        "--set",
+        "batch_size=32",
+        "--set",
+        "early_stopping_patience=0",
+        "--set",
+        "deterministic=true",
+    ]
     proc = subprocess.Popen(cmd, env=python_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     metadata = out / "backup" / "training_metadata.json"
     deadline = time.time() + 240
@@ -83,8 +103,9 @@ def test_resume_restores_the_exact_training_state(tmp_path):
     def make_model() -> keras.Model:
         keras.utils.set_random_seed(1)
         model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)])
-        model.compile(optimizer=keras.optimizers.Adam(1e-2),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
         return model
 
     def make_ds() -> tf.data.Dataset:
@@ -99,8 +120,12 @@ def test_resume_restores_the_exact_training_state(tmp_path):
 
     backup = tmp_path / "backup"
     with pytest.raises(KeyboardInterrupt):
-        make_model().fit(make_ds(), epochs=3, verbose=0,
-                         callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False), Killed()])
+        make_model().fit(
+            make_ds(),
+            epochs=3,
+            verbose=0,
+            callbacks=[AtomicBackupAndRestore(str(backup), delete_checkpoint=False), Killed()],
+        )
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
     assert sorted(os.listdir(backup)) == ["epoch-1.weights.h5", "training_metadata.json"]
 

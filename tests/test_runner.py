@@ -91,9 +91,19 @@ def test_op_determinism_is_recorded_and_switched_off_after_the_run(digits_run):
 def test_run_result_and_files(digits_run):
     r = digits_run
     assert r.config.dataset == "digits" and r.metrics["accuracy"] > 0.3
-    for name in ("report.json", "report.md", "report.html", "model.keras", "model_card.json",
-                 "confusion_matrix.png", "roc_curves.png", "pr_curves.png", "reliability.png",
-                 "learning_curves.png", "confident_mistakes.png"):
+    for name in (
+        "report.json",
+        "report.md",
+        "report.html",
+        "model.keras",
+        "model_card.json",
+        "confusion_matrix.png",
+        "roc_curves.png",
+        "pr_curves.png",
+        "reliability.png",
+        "learning_curves.png",
+        "confident_mistakes.png",
+    ):
         assert (r.report_dir / name).is_file(), name
     assert not list(r.report_dir.glob(".tmp-*"))
     assert set(r.history) >= {"loss", "val_loss", "accuracy", "val_accuracy"}
@@ -111,8 +121,20 @@ def test_report_json_contract(digits_run):
     env = report["environment"]
     for key in ("python", "tensorflow", "keras", "devices", "strategy", "precision_policy"):
         assert env[key], key
-    names = {"accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro", "recall_macro",
-             "roc_auc_ovr_macro", "roc_auc_ovr_micro", "average_precision_macro", "log_loss", "brier", "ece"}
+    names = {
+        "accuracy",
+        "f1_macro",
+        "f1_micro",
+        "f1_weighted",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc_ovr_macro",
+        "roc_auc_ovr_micro",
+        "average_precision_macro",
+        "log_loss",
+        "brier",
+        "ece",
+    }
     names |= {f"f1_class_{k}" for k in range(10)} | {f"roc_auc_class_{k}" for k in range(10)}
     assert names <= set(report["metrics"])
     assert all(isinstance(v, float) for v in report["metrics"].values())
@@ -136,8 +158,9 @@ def test_model_card(digits_run):
 
 
 def test_evaluate_a_saved_model_reproduces_its_test_metrics(digits_run, tmp_path):
-    result = pipelines.evaluate("mnist", digits_run.report_dir / "model.keras", out=str(tmp_path / "ev"),
-                                dataset="digits", verbose=0)
+    result = pipelines.evaluate(
+        "mnist", digits_run.report_dir / "model.keras", out=str(tmp_path / "ev"), dataset="digits", verbose=0
+    )
     assert result.metrics["accuracy"] == pytest.approx(digits_run.metrics["accuracy"])
     assert (tmp_path / "ev" / "report.html").is_file() and not (tmp_path / "ev" / "model.keras").exists()
 
@@ -166,8 +189,11 @@ def test_tensorboard_logs_are_linked_when_written(tmp_path):
     _add_links(report, tmp_path)
     row = report.to_dict()["tables"]["Files of this run"][0]
     logs = (tmp_path / "tensorboard").resolve()
-    assert row == {"what": "TensorBoard logs", "link": {"text": "tensorboard/", "href": "tensorboard/"},
-                   "open with": f"tensorboard --logdir {logs}"}
+    assert row == {
+        "what": "TensorBoard logs",
+        "link": {"text": "tensorboard/", "href": "tensorboard/"},
+        "open with": f"tensorboard --logdir {logs}",
+    }
     assert report.extra["tensorboard_logdir"] == str(logs)
 
 
@@ -175,8 +201,9 @@ def test_tensorboard_without_the_package_is_refused_before_any_work(tmp_path, mo
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a)
+    )
     with pytest.raises(ConfigError, match=r"keras-pipelines\[tensorboard\]"):
         pipelines.run("mnist", tensorboard=True, out=str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()

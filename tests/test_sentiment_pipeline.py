@@ -7,23 +7,27 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from browser import assert_report_renders
+from synthetic_texts import polar_texts
 
 import pipelines
-from browser import assert_report_renders
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.models import load_model
 from pipelines.nets.snapshots import snapshot_members
 from pipelines.tasks.sentiment import EXAMPLE_TEXTS, ensemble_weight, run_texts
-from synthetic_texts import polar_texts
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(dataset="custom"), "custom_csv"),
-    (dict(custom_csv="x.csv"), "dataset='custom'"),
-    (dict(units=()), "units"),
-    (dict(class_names=("a", "a")), "class_names"),
-    (dict(rnn="transformer"), "rnn"),
-    (dict(head_fraction=1.5), "head_fraction"),
-])
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(dataset="custom"), "custom_csv"),
+        (dict(custom_csv="x.csv"), "dataset='custom'"),
+        (dict(units=()), "units"),
+        (dict(class_names=("a", "a")), "class_names"),
+        (dict(rnn="transformer"), "rnn"),
+        (dict(head_fraction=1.5), "head_fraction"),
+    ],
+)
 def test_bad_config_is_refused_before_any_work(overrides, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         pipelines.run("sentiment", out=str(tmp_path / "run"), **overrides)
@@ -47,12 +51,32 @@ def test_run_texts_rejects_bad_labels_before_writing(tmp_path):
 
 def test_custom_texts_cross_validate_and_export_a_raw_string_model(tmp_path):
     texts, labels = polar_texts(240)
-    result = run_texts(texts, labels, class_names=["neg", "pos"], out=str(tmp_path / "run"), cv_folds=2,
-                       epochs=4, batch_size=16, learning_rate=1e-2, embed_dim=16, units=(8,),
-                       max_tokens=100, sequence_length=16, verbose=0)
+    result = run_texts(
+        texts,
+        labels,
+        class_names=["neg", "pos"],
+        out=str(tmp_path / "run"),
+        cv_folds=2,
+        epochs=4,
+        batch_size=16,
+        learning_rate=1e-2,
+        embed_dim=16,
+        units=(8,),
+        max_tokens=100,
+        sequence_length=16,
+        verbose=0,
+    )
     m = result.metrics
-    for key in ("cv_accuracy_mean", "cv_accuracy_std", "baseline_cv_accuracy_mean", "ensemble_cv_accuracy_mean",
-                "accuracy", "roc_auc", "f1", "average_precision"):
+    for key in (
+        "cv_accuracy_mean",
+        "cv_accuracy_std",
+        "baseline_cv_accuracy_mean",
+        "ensemble_cv_accuracy_mean",
+        "accuracy",
+        "roc_auc",
+        "f1",
+        "average_precision",
+    ):
         assert 0.0 <= m[key] <= 1.0, key
     assert m["cv_accuracy_mean"] > 0.8 and m["baseline_cv_accuracy_mean"] > 0.8
     # The saved model takes raw strings and survives a safe reload.
@@ -70,8 +94,18 @@ def test_custom_texts_cross_validate_and_export_a_raw_string_model(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_mr_cross_validation_on_real_data(real_data_dir, tmp_path):
-    result = pipelines.run("sentiment", dataset="mr", data_dir=str(real_data_dir), out=str(tmp_path / "run"),
-                           cv_folds=2, epochs=1, refit=False, max_tokens=8000, sequence_length=40, verbose=0)
+    result = pipelines.run(
+        "sentiment",
+        dataset="mr",
+        data_dir=str(real_data_dir),
+        out=str(tmp_path / "run"),
+        cv_folds=2,
+        epochs=1,
+        refit=False,
+        max_tokens=8000,
+        sequence_length=40,
+        verbose=0,
+    )
     assert result.report["dataset"]["splits"]["total"] == 10662
     assert result.metrics["baseline_cv_accuracy_mean"] > 0.72
     assert result.metrics["cv_accuracy_mean"] > 0.6
@@ -80,8 +114,16 @@ def test_mr_cross_validation_on_real_data(real_data_dir, tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
-    result = pipelines.run("sentiment", data_dir=str(real_data_dir), out=str(tmp_path / "run"), epochs=2,
-                           max_train_samples=3000, sequence_length=100, with_baseline=True, verbose=0)
+    result = pipelines.run(
+        "sentiment",
+        data_dir=str(real_data_dir),
+        out=str(tmp_path / "run"),
+        epochs=2,
+        max_train_samples=3000,
+        sequence_length=100,
+        with_baseline=True,
+        verbose=0,
+    )
     assert result.report["dataset"]["splits"]["test"] == 25000
     # Two epochs: the saved model averages two snapshots of the net.
     net = next(layer for layer in result.model.layers if isinstance(layer, keras.Model))
@@ -99,20 +141,48 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
     assert (result.report_dir / "report.html").exists() and (result.report_dir / "model.keras").exists()
     # The saved raw-string model of real reviews reloads (a vocabulary token holding U+0085 once broke this).
     probe = tf.constant([[t] for t in EXAMPLE_TEXTS])
-    np.testing.assert_allclose(load_model(result.report_dir / "model.keras").predict(probe, verbose=0),
-                               result.model.predict(probe, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        load_model(result.report_dir / "model.keras").predict(probe, verbose=0),
+        result.model.predict(probe, verbose=0),
+        rtol=1e-5,
+    )
 
 
 def test_init_from_fine_tunes_a_saved_model_and_keeps_its_vocabulary(tmp_path):
     texts, labels = polar_texts(160, seed=1)
-    first = run_texts(texts, labels, class_names=["neg", "pos"], out=str(tmp_path / "first"), cv_folds=2,
-                      refit=False, epochs=3, batch_size=16, learning_rate=1e-2, embed_dim=16, units=(8,),
-                      max_tokens=100, sequence_length=16, with_baseline=False, verbose=0)
+    first = run_texts(
+        texts,
+        labels,
+        class_names=["neg", "pos"],
+        out=str(tmp_path / "first"),
+        cv_folds=2,
+        refit=False,
+        epochs=3,
+        batch_size=16,
+        learning_rate=1e-2,
+        embed_dim=16,
+        units=(8,),
+        max_tokens=100,
+        sequence_length=16,
+        with_baseline=False,
+        verbose=0,
+    )
     # New texts with a word the first vocabulary never saw: it must stay out of vocabulary.
     more_texts = [t + " zyzzyva" for t in polar_texts(120, seed=2)[0]]
-    tuned = run_texts(more_texts, polar_texts(120, seed=2)[1], class_names=["neg", "pos"],
-                      out=str(tmp_path / "tuned"), init_from=str(first.report_dir / "model.keras"), cv_folds=2,
-                      refit=False, epochs=1, batch_size=16, learning_rate=1e-3, with_baseline=False, verbose=0)
+    tuned = run_texts(
+        more_texts,
+        polar_texts(120, seed=2)[1],
+        class_names=["neg", "pos"],
+        out=str(tmp_path / "tuned"),
+        init_from=str(first.report_dir / "model.keras"),
+        cv_folds=2,
+        refit=False,
+        epochs=1,
+        batch_size=16,
+        learning_rate=1e-3,
+        with_baseline=False,
+        verbose=0,
+    )
     vocabulary = [layer for layer in tuned.model.layers if hasattr(layer, "get_vocabulary")][0].get_vocabulary()
     first_vocabulary = [layer for layer in first.model.layers if hasattr(layer, "get_vocabulary")][0].get_vocabulary()
     assert vocabulary == first_vocabulary and "zyzzyva" not in vocabulary

@@ -25,8 +25,7 @@ SMALL = dict(model__widths=(8,), epochs=2, batch_size=32, random_state=0)
 
 @pytest.fixture(scope="module")
 def blobs() -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
     return X, y
 
 
@@ -48,10 +47,23 @@ def test_routed_parameters_are_parameters() -> None:
 
 def test_clone_keeps_every_parameter() -> None:
     callbacks = [keras.callbacks.EarlyStopping(monitor="loss", patience=1)]
-    clf = KerasClassifier(model="mlp", optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                          epochs=3, batch_size=7, validation_split=0.1, callbacks=callbacks, class_weight="balanced",
-                          random_state=4, warm_start=True, verbose=0, model__widths=(3,), fit__shuffle=False,
-                          optimizer__momentum=0.5)
+    clf = KerasClassifier(
+        model="mlp",
+        optimizer="sgd",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        epochs=3,
+        batch_size=7,
+        validation_split=0.1,
+        callbacks=callbacks,
+        class_weight="balanced",
+        random_state=4,
+        warm_start=True,
+        verbose=0,
+        model__widths=(3,),
+        fit__shuffle=False,
+        optimizer__momentum=0.5,
+    )
     cloned = clone(clf)
     original, copied = clf.get_params(deep=False), cloned.get_params(deep=False)
     assert original.keys() == copied.keys()

@@ -24,16 +24,22 @@ _SMALL = dict(model__widths=(16,), epochs=5, batch_size=32, optimizer__learning_
 ESTIMATORS = [KerasClassifier(**_SMALL), KerasRegressor(**_SMALL), TabularRegressor(**_SMALL)]
 
 # Only checks that assume bit-reproducible fits or float64 arithmetic are expected to fail.
-_FLOAT32 = ("the net computes in float32, and permuting the rows changes how the matrix product is blocked, "
-            "hence the last float32 bit of some outputs (1e-8 apart, measured); the check compares at float64 "
-            "tolerance (rtol=1e-7)")
+_FLOAT32 = (
+    "the net computes in float32, and permuting the rows changes how the matrix product is blocked, "
+    "hence the last float32 bit of some outputs (1e-8 apart, measured); the check compares at float64 "
+    "tolerance (rtol=1e-7)"
+)
 # On some CPUs (AMD EPYC here) the oneDNN kernels block a 20-row batch differently from the whole set.
-_FLOAT32_BATCH = ("the net computes in float32, and predicting in batches changes how the matrix product is "
-                  "blocked: outputs near 0.3 differ by 1.8e-7 (measured on an AMD EPYC), above the check's "
-                  "atol=1e-7")
-_SAMPLE_WEIGHT = ("assumes the fit is an exact function of the weighted data: mini-batch Adam on repeated rows "
-                  "takes other batches and more steps than on weighted rows, so the two fits are not bit-equal "
-                  "(scikit-learn lists this check as an expected failure of its own MLP and SGD estimators)")
+_FLOAT32_BATCH = (
+    "the net computes in float32, and predicting in batches changes how the matrix product is "
+    "blocked: outputs near 0.3 differ by 1.8e-7 (measured on an AMD EPYC), above the check's "
+    "atol=1e-7"
+)
+_SAMPLE_WEIGHT = (
+    "assumes the fit is an exact function of the weighted data: mini-batch Adam on repeated rows "
+    "takes other batches and more steps than on weighted rows, so the two fits are not bit-equal "
+    "(scikit-learn lists this check as an expected failure of its own MLP and SGD estimators)"
+)
 EXPECTED_FAILURES = {
     "check_methods_sample_order_invariance": _FLOAT32,
     "check_methods_subset_invariance": _FLOAT32_BATCH,

@@ -81,14 +81,17 @@ def test_pickle_round_trip_gives_identical_samples_and_clone_keeps_parameters():
     assert clone(gan).get_params() == gan.get_params()
 
 
-@pytest.mark.parametrize("X, kwargs, error, match", [
-    (np.zeros((64, 14, 14), "uint8"), {}, DataValidationError, r"shape \(28, 28, 1\)"),
-    (np.zeros((16, 28, 28), "uint8"), {}, DataValidationError, "at least batch_size=32"),
-    (np.full((64, 28, 28), 300, "int32"), {}, DataValidationError, "0..255"),
-    (np.zeros((64, 28, 28), "uint8"), {"optimizer__learning_rate": 0.1}, ConfigError, "only fit__"),
-    (np.zeros((64, 28, 28), "uint8"), {"learning_rate": -1.0}, ConfigError, "learning_rate"),
-    (np.zeros((64, 28, 28), "uint8"), {"generator_ema": 1.0}, ConfigError, "generator_ema"),
-])
+@pytest.mark.parametrize(
+    "X, kwargs, error, match",
+    [
+        (np.zeros((64, 14, 14), "uint8"), {}, DataValidationError, r"shape \(28, 28, 1\)"),
+        (np.zeros((16, 28, 28), "uint8"), {}, DataValidationError, "at least batch_size=32"),
+        (np.full((64, 28, 28), 300, "int32"), {}, DataValidationError, "0..255"),
+        (np.zeros((64, 28, 28), "uint8"), {"optimizer__learning_rate": 0.1}, ConfigError, "only fit__"),
+        (np.zeros((64, 28, 28), "uint8"), {"learning_rate": -1.0}, ConfigError, "learning_rate"),
+        (np.zeros((64, 28, 28), "uint8"), {"generator_ema": 1.0}, ConfigError, "generator_ema"),
+    ],
+)
 def test_bad_input_is_refused_before_training(X, kwargs, error, match):
     with pytest.raises(error, match=match):
         DCGAN(**{**TINY, **kwargs}).fit(X)

@@ -45,22 +45,37 @@ def test_to_images_accepts_the_three_layouts() -> None:
     assert to_images(X.astype("int64"))[0].dtype == np.float32
 
 
-@pytest.mark.parametrize("X, match", [
-    (np.zeros((2, 780)), "flat rows of 27 x 27"),
-    (np.full((2, 28, 28), 3.0), r"float images in \[0, 1\]"),
-    (np.full((2, 28, 28), 300), r"integer pixels in 0..255"),
-    (np.zeros((2, 28, 28, 3)), "grayscale images"),
-])
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((2, 780)), "flat rows of 27 x 27"),
+        (np.full((2, 28, 28), 3.0), r"float images in \[0, 1\]"),
+        (np.full((2, 28, 28), 300), r"integer pixels in 0..255"),
+        (np.zeros((2, 28, 28, 3)), "grayscale images"),
+    ],
+)
 def test_to_images_rejects_with_the_fix(X, match) -> None:
     with pytest.raises(DataValidationError, match=match):
         to_images(X)
 
 
-@pytest.mark.parametrize("net, extra", [
-    ("cnn", dict(TINY_CNN, optimizer__learning_rate=0.01)),
-    ("vit", dict(model__dim=16, model__depth=1, model__heads=2, model__mlp_dim=16, model__drop_path=0.0,
-                 optimizer__learning_rate=0.003)),
-])
+@pytest.mark.parametrize(
+    "net, extra",
+    [
+        ("cnn", dict(TINY_CNN, optimizer__learning_rate=0.01)),
+        (
+            "vit",
+            dict(
+                model__dim=16,
+                model__depth=1,
+                model__heads=2,
+                model__mlp_dim=16,
+                model__drop_path=0.0,
+                optimizer__learning_rate=0.003,
+            ),
+        ),
+    ],
+)
 def test_image_classifier_learns_from_every_layout(net, extra) -> None:
     X, y = _two_class_images(96)
     clf = ImageClassifier(net=net, epochs=6, batch_size=16, random_state=0, **extra)
@@ -88,8 +103,14 @@ def test_image_classifier_on_flat_mnist_rows(real_data_dir) -> None:
     data = load_mnist_family("mnist", real_data_dir, download=False)
     X_train = data.x_train[:3000].reshape(-1, 784)  # flat rows, as fetch_openml gives them
     X_test = data.x_test[:1000].reshape(-1, 784)
-    clf = ImageClassifier(model__stem_filters=8, model__filters=(16,), epochs=3, batch_size=64,
-                          optimizer__learning_rate=0.003, random_state=0)
+    clf = ImageClassifier(
+        model__stem_filters=8,
+        model__filters=(16,),
+        epochs=3,
+        batch_size=64,
+        optimizer__learning_rate=0.003,
+        random_state=0,
+    )
     clf.fit(X_train, data.y_train[:3000])
     accuracy = clf.score(X_test, data.y_test[:1000])
     assert accuracy >= 0.9, accuracy  # measured 0.935 (3,000 images, 3 epochs)
@@ -99,19 +120,27 @@ def test_image_classifier_on_flat_mnist_rows(real_data_dir) -> None:
 
 # ----------------------------------------------------------------------------- text
 
-TEXTS = ["a good film", "great acting and a good plot", "a bad film", "dull plot and bad acting",
-         "good good", "bad bad"] * 6
+TEXTS = [
+    "a good film",
+    "great acting and a good plot",
+    "a bad film",
+    "dull plot and bad acting",
+    "good good",
+    "bad bad",
+] * 6
 LABELS = [1, 1, 0, 0, 1, 0] * 6
 
 
 def test_text_classifier_learns_and_pickles() -> None:
-    clf = TextClassifier(model__embed_dim=8, model__units=(4,), epochs=15, optimizer__learning_rate=0.02,
-                         random_state=0).fit(np.array(TEXTS), LABELS)
+    clf = TextClassifier(
+        model__embed_dim=8, model__units=(4,), epochs=15, optimizer__learning_rate=0.02, random_state=0
+    ).fit(np.array(TEXTS), LABELS)
     assert clf.score(TEXTS, LABELS) == 1.0
     assert clf.model_.output_shape == (None, 1)  # two classes: the net's single logit
     restored = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_array_equal(restored.predict_proba(["good plot", "bad plot"]),
-                                  clf.predict_proba(["good plot", "bad plot"]))
+    np.testing.assert_array_equal(
+        restored.predict_proba(["good plot", "bad plot"]), clf.predict_proba(["good plot", "bad plot"])
+    )
     # Words the training texts never had map to the OOV id instead of failing.
     assert clf.predict(["an unseen word"]).shape == (1,)
 
@@ -119,8 +148,9 @@ def test_text_classifier_learns_and_pickles() -> None:
 def test_text_classifier_with_three_classes() -> None:
     texts = ["good film", "bad film", "long film"] * 10
     labels = ["pos", "neg", "meh"] * 10
-    clf = TextClassifier(model__embed_dim=8, model__units=(4,), epochs=15, optimizer__learning_rate=0.02,
-                         random_state=0).fit(texts, labels)
+    clf = TextClassifier(
+        model__embed_dim=8, model__units=(4,), epochs=15, optimizer__learning_rate=0.02, random_state=0
+    ).fit(texts, labels)
     assert clf.model_.output_shape == (None, 3)
     assert clf.predict(["good film", "long film"]).tolist() == ["pos", "meh"]
 
@@ -130,8 +160,14 @@ def test_text_classifier_keeps_the_tail_of_long_texts() -> None:
     # that keeps the tail can see it.
     texts = [f"{'the plot goes on ' * 3}{verdict}" for verdict in ("good", "bad", "great", "awful")] * 8
     labels = [1, 0, 1, 0] * 8
-    options = dict(sequence_length=4, model__embed_dim=8, model__units=(4,), epochs=15,
-                   optimizer__learning_rate=0.02, random_state=0)
+    options = dict(
+        sequence_length=4,
+        model__embed_dim=8,
+        model__units=(4,),
+        epochs=15,
+        optimizer__learning_rate=0.02,
+        random_state=0,
+    )
     tail = TextClassifier(head_fraction=0.25, **options).fit(texts, labels)
     head_only = TextClassifier(head_fraction=1.0, **options).fit(texts, labels)
     assert tail.score(texts, labels) == 1.0
@@ -140,8 +176,14 @@ def test_text_classifier_keeps_the_tail_of_long_texts() -> None:
     np.testing.assert_array_equal(restored.predict_proba(texts[:4]), tail.predict_proba(texts[:4]))
 
 
-@pytest.mark.parametrize("X, match", [(["fine", ""], "non-empty texts"), ([b"bytes", "str"], "decode them first"),
-                                      (np.array([["a", "b"]] * 2), "1-D array of strings")])
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (["fine", ""], "non-empty texts"),
+        ([b"bytes", "str"], "decode them first"),
+        (np.array([["a", "b"]] * 2), "1-D array of strings"),
+    ],
+)
 def test_text_classifier_rejects_bad_texts(X, match) -> None:
     with pytest.raises(DataValidationError, match=match):
         TextClassifier(epochs=1).fit(X, [0, 1])
@@ -157,11 +199,24 @@ def test_text_classifier_in_a_pipeline_on_imdb(real_data_dir) -> None:
     train = rng.choice(len(data.texts_train), 2000, replace=False)
     test = rng.choice(len(data.texts_test), 500, replace=False)
     # The vectorizer strips HTML itself; the step is there to show strings flowing through a Pipeline.
-    pipe = Pipeline([
-        ("strip_html", FunctionTransformer(lambda texts: [strip_html(t) for t in texts])),
-        ("rnn", TextClassifier(max_tokens=5000, sequence_length=100, model__embed_dim=32, model__units=(16,),
-                               epochs=2, batch_size=64, optimizer__learning_rate=0.005, random_state=0)),
-    ])
+    pipe = Pipeline(
+        [
+            ("strip_html", FunctionTransformer(lambda texts: [strip_html(t) for t in texts])),
+            (
+                "rnn",
+                TextClassifier(
+                    max_tokens=5000,
+                    sequence_length=100,
+                    model__embed_dim=32,
+                    model__units=(16,),
+                    epochs=2,
+                    batch_size=64,
+                    optimizer__learning_rate=0.005,
+                    random_state=0,
+                ),
+            ),
+        ]
+    )
     pipe.fit(data.texts_train[train], data.y_train[train])
     accuracy = pipe.score(data.texts_test[test], data.y_test[test])
     assert accuracy >= 0.7, accuracy  # chance is 0.5; 2,000 reviews and 2 epochs
@@ -183,12 +238,24 @@ def test_column_transformer_pipeline_on_advertising(real_data_dir) -> None:
     # A made-up categorical column, to give the ColumnTransformer something to encode.
     frame["market"] = np.where(np.arange(len(frame)) % 2, "north", "south")
     X, y = frame[["TV", "radio", "newspaper", "market"]], frame["sales"]
-    pipe = Pipeline([
-        ("columns", ColumnTransformer([("market", OneHotEncoder(sparse_output=False), ["market"])], remainder="passthrough",
-                                      verbose_feature_names_out=False)),
-        ("mlp", TabularRegressor(model__widths=(32,), epochs=60, batch_size=16, optimizer__learning_rate=0.01,
-                                 random_state=0)),
-    ])
+    pipe = Pipeline(
+        [
+            (
+                "columns",
+                ColumnTransformer(
+                    [("market", OneHotEncoder(sparse_output=False), ["market"])],
+                    remainder="passthrough",
+                    verbose_feature_names_out=False,
+                ),
+            ),
+            (
+                "mlp",
+                TabularRegressor(
+                    model__widths=(32,), epochs=60, batch_size=16, optimizer__learning_rate=0.01, random_state=0
+                ),
+            ),
+        ]
+    )
     pipe.set_output(transform="pandas")
     scores = cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0))
     assert scores.mean() >= 0.9, scores  # OLS on TV, radio and newspaper reaches R^2 0.90 on all rows
@@ -208,7 +275,8 @@ def test_grid_search_over_model_and_optimizer_parameters(n_jobs) -> None:
     search = GridSearchCV(
         KerasClassifier(epochs=3, random_state=0),
         {"model__widths": [(4,), (16,)], "optimizer__learning_rate": [1e-4, 0.03]},
-        cv=2, n_jobs=n_jobs,
+        cv=2,
+        n_jobs=n_jobs,
     )
     search.fit(X, y)
     assert len(search.cv_results_["params"]) == 4
@@ -231,8 +299,9 @@ def test_cross_val_score_with_routed_parameters() -> None:
 def test_denoising_autoencoder_transform_keeps_the_layout_and_denoises() -> None:
     X = np.zeros((128, 28, 28), "uint8")
     X[:, 8:20, 8:20] = 255
-    ae = DenoisingAutoencoder(epochs=8, batch_size=16, noise_factor=0.3, optimizer__learning_rate=0.01,
-                              random_state=0, **TINY_AE).fit(X)
+    ae = DenoisingAutoencoder(
+        epochs=8, batch_size=16, noise_factor=0.3, optimizer__learning_rate=0.01, random_state=0, **TINY_AE
+    ).fit(X)
     flat = X.reshape(128, 784)
     assert ae.transform(flat).shape == (128, 784) and ae.transform(X[..., None]).shape == (128, 28, 28, 1)
     assert ae.encode(X).shape == (128, 14 * 14 * 2)

@@ -8,9 +8,9 @@ import json
 import keras
 import numpy as np
 import pytest
+from browser import assert_report_renders
 
 import pipelines
-from browser import assert_report_renders
 from pipelines.errors import ConfigError
 from pipelines.models import load_model
 
@@ -18,8 +18,18 @@ from pipelines.models import load_model
 # (measured); likely its batch-norm moving statistics (momentum 0.99) are not settled after
 # so few steps. The stem itself is tested in test_nets_vit.py. No XLA: compiling costs
 # more than these few steps.
-TINY = dict(epochs=2, depth=2, dim=32, heads=2, mlp_dim=64, stem_channels=(), patch_size=7, batch_size=64,
-            jit_compile=False, verbose=0)
+TINY = dict(
+    epochs=2,
+    depth=2,
+    dim=32,
+    heads=2,
+    mlp_dim=64,
+    stem_channels=(),
+    patch_size=7,
+    batch_size=64,
+    jit_compile=False,
+    verbose=0,
+)
 
 
 @pytest.mark.parametrize("overrides", [dict(patch_size=5), dict(dim=30, heads=4), dict(label_smoothing=1.0)])
@@ -49,7 +59,14 @@ def test_vit_on_digits_reports_like_mnist_plus_attention(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_vit_short_run_on_real_mnist(real_data_dir, tmp_path):
-    result = pipelines.run("vit", data_dir=str(real_data_dir), out=str(tmp_path / "run"),
-                           max_train_samples=3000, learning_rate=3e-3, warmup_epochs=0.2, **TINY)
+    result = pipelines.run(
+        "vit",
+        data_dir=str(real_data_dir),
+        out=str(tmp_path / "run"),
+        max_train_samples=3000,
+        learning_rate=3e-3,
+        warmup_epochs=0.2,
+        **TINY,
+    )
     assert result.report["dataset"]["splits"]["test"] == 10000
     assert result.metrics["accuracy"] > 0.5

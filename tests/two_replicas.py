@@ -12,8 +12,9 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -24,11 +25,11 @@ tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from synthetic_images import bar_digits  # noqa: E402
+from synthetic_texts import polar_texts  # noqa: E402
 
 import pipelines  # noqa: E402
 from pipelines import devices  # noqa: E402
-from synthetic_images import bar_digits  # noqa: E402
-from synthetic_texts import polar_texts  # noqa: E402
 
 ENVIRONMENT_KEYS = ("strategy", "replicas", "devices", "precision_policy", "jit_compile")
 
@@ -36,20 +37,58 @@ ENVIRONMENT_KEYS = ("strategy", "replicas", "devices", "precision_policy", "jit_
 # vit and advertising keep their default jit_compile=True, which two replicas must turn off.
 PIPELINE_RUNS: dict[str, dict[str, Any]] = {
     "mnist": dict(dataset="digits", epochs=2, batch_size=64),
-    "vit": dict(dataset="digits", epochs=2, depth=2, dim=32, heads=2, mlp_dim=64, stem_channels=(), patch_size=7,
-                batch_size=64, learning_rate=3e-3, attention_images=2),
-    "advertising": dict(features=("tv", "radio"), target="units", folds=3, epochs=150, linear_epochs=50,
-                        learning_rate=1e-2, widths=(8,)),
-    "sentiment": dict(cv_folds=2, refit=False, epochs=4, batch_size=16, learning_rate=1e-2, max_tokens=100,
-                      sequence_length=12, embed_dim=16, units=(8,), with_baseline=False, n_errors=2),
-    "denoising_autoencoder": dict(epochs=2, stem_filters=8, filters=(16, 16), latent_filters=8, curve_samples=40,
-                                  learning_rate=1e-2, batch_size=32),
+    "vit": dict(
+        dataset="digits",
+        epochs=2,
+        depth=2,
+        dim=32,
+        heads=2,
+        mlp_dim=64,
+        stem_channels=(),
+        patch_size=7,
+        batch_size=64,
+        learning_rate=3e-3,
+        attention_images=2,
+    ),
+    "advertising": dict(
+        features=("tv", "radio"), target="units", folds=3, epochs=150, linear_epochs=50, learning_rate=1e-2, widths=(8,)
+    ),
+    "sentiment": dict(
+        cv_folds=2,
+        refit=False,
+        epochs=4,
+        batch_size=16,
+        learning_rate=1e-2,
+        max_tokens=100,
+        sequence_length=12,
+        embed_dim=16,
+        units=(8,),
+        with_baseline=False,
+        n_errors=2,
+    ),
+    "denoising_autoencoder": dict(
+        epochs=2,
+        stem_filters=8,
+        filters=(16, 16),
+        latent_filters=8,
+        curve_samples=40,
+        learning_rate=1e-2,
+        batch_size=32,
+    ),
     # Cluster-conditioned (the default mode: each replica draws its clusters from its own noise),
     # augmented, with a minibatch-std channel and a weight average: every option but conditional=True,
     # whose label path the cluster mode shares for its real images.
-    "dcgan": dict(generator_filters=(16, 8), discriminator_filters=(8, 16), batch_size=32, epochs=1,
-                  eval_samples=200, clusters=20, use_diff_augment=True, minibatch_std=True,
-                  generator_ema=0.9),
+    "dcgan": dict(
+        generator_filters=(16, 8),
+        discriminator_filters=(8, 16),
+        batch_size=32,
+        epochs=1,
+        eval_samples=200,
+        clusters=20,
+        use_diff_augment=True,
+        minibatch_std=True,
+        generator_ema=0.9,
+    ),
 }
 
 
@@ -101,8 +140,9 @@ STEPS = 8
 GLOBAL_BATCH = 32
 
 
-def _loss_path(spec: str, build: Callable[[], keras.Model], dataset: tf.data.Dataset, *,
-               steps: int = STEPS) -> tuple[list[float], list[np.ndarray]]:
+def _loss_path(
+    spec: str, build: Callable[[], keras.Model], dataset: tf.data.Dataset, *, steps: int = STEPS
+) -> tuple[list[float], list[np.ndarray]]:
     """Trains `build()` under `spec`'s strategy for `steps` steps of one batch each.
 
     One batch per `fit` epoch, so `history["loss"]` is the loss of each step (computed before
@@ -116,13 +156,15 @@ def _loss_path(spec: str, build: Callable[[], keras.Model], dataset: tf.data.Dat
     return [float(v) for v in history.history["loss"]], [np.asarray(w) for w in model.get_weights()]
 
 
-def _compare(spec_one: str, spec_two: str, build: Callable[[], keras.Model], dataset: tf.data.Dataset,
-             **kwargs: Any) -> dict[str, Any]:
+def _compare(
+    spec_one: str, spec_two: str, build: Callable[[], keras.Model], dataset: tf.data.Dataset, **kwargs: Any
+) -> dict[str, Any]:
     one, weights_one = _loss_path(spec_one, build, dataset, **kwargs)
     two, weights_two = _loss_path(spec_two, build, dataset, **kwargs)
     # Per tensor, the largest difference relative to the tensor's scale (at least 1).
-    weight_diff = max(float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(a)))))
-                      for a, b in zip(weights_one, weights_two))
+    weight_diff = max(
+        float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(a))))) for a, b in zip(weights_one, weights_two)
+    )
     return {"one_device": one, "two_replicas": two, "weight_diff": weight_diff}
 
 
@@ -166,8 +208,9 @@ def equivalence(out: Path) -> dict[str, Any]:
     return {
         "dense": _compare("cpu", "cpu:0,1", dense, tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)),
         "fold_mlp": _compare("cpu", "cpu:0,1", fold_mlp, make_fold_dataset(xa, ya, mask)),
-        "rnn_masked": _compare("cpu", "cpu:0,1", rnn,
-                               tf.data.Dataset.from_tensor_slices((ids, labels)).batch(GLOBAL_BATCH), steps=4),
+        "rnn_masked": _compare(
+            "cpu", "cpu:0,1", rnn, tf.data.Dataset.from_tensor_slices((ids, labels)).batch(GLOBAL_BATCH), steps=4
+        ),
     }
 
 
@@ -184,15 +227,20 @@ def metric_reduction(out: Path) -> dict[str, Any]:
     logits = x @ kernel
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_proba = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    expected = {"accuracy": float(np.mean(logits.argmax(axis=1) == y)),
-                "loss": float(-np.mean(log_proba[np.arange(101), y]))}
+    expected = {
+        "accuracy": float(np.mean(logits.argmax(axis=1) == y)),
+        "loss": float(-np.mean(log_proba[np.arange(101), y])),
+    }
 
     measured = {}
     for spec in ("cpu", "cpu:0,1"):
         with devices.make_strategy(spec).scope():
             model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, use_bias=False)])
-            model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+            model.compile(
+                "sgd",
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            )
         model.set_weights([kernel])
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(20)
         measured[spec] = {k: float(v) for k, v in model.evaluate(dataset, verbose=0, return_dict=True).items()}
@@ -212,8 +260,10 @@ def gan_noise(out: Path) -> dict[str, Any]:
         return strategy.run(lambda: gan._noise(4))
 
     first, second = (strategy.experimental_local_results(draw()) for _ in range(2))
-    return {"replicas_differ": not np.allclose(first[0], first[1]),
-            "steps_differ": not np.allclose(first[0], second[0])}
+    return {
+        "replicas_differ": not np.allclose(first[0], first[1]),
+        "steps_differ": not np.allclose(first[0], second[0]),
+    }
 
 
 def strategy_reuse(out: Path) -> dict[str, Any]:
@@ -222,8 +272,11 @@ def strategy_reuse(out: Path) -> dict[str, Any]:
 
 
 CHECKS: dict[str, Callable[[Path], dict[str, Any]]] = {
-    "pipelines": run_pipelines, "equivalence": equivalence, "metric_reduction": metric_reduction,
-    "gan_noise": gan_noise, "strategy_reuse": strategy_reuse,
+    "pipelines": run_pipelines,
+    "equivalence": equivalence,
+    "metric_reduction": metric_reduction,
+    "gan_noise": gan_noise,
+    "strategy_reuse": strategy_reuse,
 }
 
 

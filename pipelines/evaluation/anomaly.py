@@ -46,8 +46,10 @@ def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> np
     """
     images, reconstructions = np.asarray(images, np.float64), np.asarray(reconstructions, np.float64)
     if images.shape != reconstructions.shape or images.ndim < 2:
-        raise DataValidationError(f"expected images and reconstructions of one shape (n, ...). "
-                                  f"Received: {images.shape} and {reconstructions.shape}")
+        raise DataValidationError(
+            f"expected images and reconstructions of one shape (n, ...). "
+            f"Received: {images.shape} and {reconstructions.shape}"
+        )
     return np.mean((images - reconstructions) ** 2, axis=tuple(range(1, images.ndim)))
 
 
@@ -72,8 +74,10 @@ def unit_scores(errors: np.ndarray, scale: float) -> np.ndarray:
     if not (np.isfinite(scale) and scale > 0):
         raise DataValidationError(f"expected a positive, finite scale. Received: scale={scale!r}")
     if not np.isfinite(errors).all() or (errors < 0).any():
-        raise DataValidationError("expected finite, non-negative errors. Received: "
-                                  f"min={np.nanmin(errors)}, {int((~np.isfinite(errors)).sum())} non-finite.")
+        raise DataValidationError(
+            "expected finite, non-negative errors. Received: "
+            f"min={np.nanmin(errors)}, {int((~np.isfinite(errors)).sum())} non-finite."
+        )
     return errors / (errors + scale)
 
 
@@ -122,8 +126,10 @@ def add_anomaly_evaluation(
         raise DataValidationError("expected normal (label 0) validation images to set the score scale. Received none.")
     scale = float(np.median(normal_val))
     if scale <= 0:
-        raise DataValidationError("expected a positive median reconstruction error of the normal validation images "
-                                  "to scale the scores. Received: 0 (more than half reconstructed exactly).")
+        raise DataValidationError(
+            "expected a positive median reconstruction error of the normal validation images "
+            "to scale the scores. Received: 0 (more than half reconstructed exactly)."
+        )
     val_scores, test_scores = unit_scores(val_errors, scale), unit_scores(test_errors, scale)
     threshold = best_f1_threshold(y_val, val_scores)
     test = binary_metrics(y_test, test_scores, threshold=threshold)
@@ -141,15 +147,25 @@ def add_anomaly_evaluation(
     }
     report.add_metrics(metrics)
     names = ["normal", anomaly_name]
-    report.add_figure("anomaly_roc", plots.roc_figure(y_test, test_scores, names), title="Anomaly ROC",
-                      caption="Test images; score = e / (e + s), e the reconstruction error, s the median "
-                              "error of normal validation images.")
-    report.add_figure("anomaly_pr", plots.pr_figure(y_test, test_scores, names), title="Anomaly precision-recall",
-                      caption=f"Positives: {anomaly_name}; prevalence {y_test.mean():.3f} on the test set.")
-    report.add_figure("anomaly_scores", score_histogram_figure(y_test, test_scores, threshold, names),
-                      title="Anomaly score distribution",
-                      caption="Test scores per class; the dashed line is the F1-maximizing threshold chosen "
-                              "on validation.")
+    report.add_figure(
+        "anomaly_roc",
+        plots.roc_figure(y_test, test_scores, names),
+        title="Anomaly ROC",
+        caption="Test images; score = e / (e + s), e the reconstruction error, s the median "
+        "error of normal validation images.",
+    )
+    report.add_figure(
+        "anomaly_pr",
+        plots.pr_figure(y_test, test_scores, names),
+        title="Anomaly precision-recall",
+        caption=f"Positives: {anomaly_name}; prevalence {y_test.mean():.3f} on the test set.",
+    )
+    report.add_figure(
+        "anomaly_scores",
+        score_histogram_figure(y_test, test_scores, threshold, names),
+        title="Anomaly score distribution",
+        caption="Test scores per class; the dashed line is the F1-maximizing threshold chosen on validation.",
+    )
     return metrics
 
 

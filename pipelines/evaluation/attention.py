@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -137,8 +137,7 @@ def attention_overlay_figure(
         raise DataValidationError("expected at least one image. Received: 0 images.")
     if maps.ndim != 3 or len(maps) != len(images):
         raise DataValidationError(
-            f"expected one map (rows, cols) per image: shape ({len(images)}, rows, cols). "
-            f"Received: shape {maps.shape}."
+            f"expected one map (rows, cols) per image: shape ({len(images)}, rows, cols). Received: shape {maps.shape}."
         )
     if not np.isfinite(maps).all():
         raise DataValidationError("expected finite attention maps. Received NaN or infinite values.")
@@ -158,8 +157,9 @@ def attention_overlay_figure(
     for i, (image, attention) in enumerate(zip(images, maps)):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         ax.imshow(_displayable(image), cmap=None if image.ndim == 3 else "gray")
-        ax.imshow(_min_max(attention), cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0,
-                  extent=extent, interpolation="bilinear")
+        ax.imshow(
+            _min_max(attention), cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0, extent=extent, interpolation="bilinear"
+        )
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=7)
         ax.set_axis_off()

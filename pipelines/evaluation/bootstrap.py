@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -100,9 +100,7 @@ def resample_indices(n: int, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -
         (2, 3)
     """
     if n < 1 or n_resamples < 1:
-        raise DataValidationError(
-            f"expected n >= 1 and n_resamples >= 1. Received: n={n}, n_resamples={n_resamples}"
-        )
+        raise DataValidationError(f"expected n >= 1 and n_resamples >= 1. Received: n={n}, n_resamples={n_resamples}")
     return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
 
 
@@ -325,7 +323,11 @@ def classification_intervals(
 
 
 def binary_intervals(
-    y_true: np.ndarray, score: np.ndarray, *, threshold: float = 0.5, n_resamples: int = N_RESAMPLES,
+    y_true: np.ndarray,
+    score: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    n_resamples: int = N_RESAMPLES,
     seed: int = 0,
 ) -> dict[str, Interval]:
     """Intervals of `f1` (class 1, predicted when `score >= threshold`) and `roc_auc` of a binary score."""
@@ -352,8 +354,10 @@ def interval_metrics(intervals: Mapping[str, Interval]) -> dict[str, float]:
 
 def interval_rows(intervals: Mapping[str, Interval]) -> list[dict[str, object]]:
     """One table row per interval: metric, value, 95 % low, 95 % high, resamples."""
-    return [{"metric": name, "value": i.estimate, "95% CI low": i.low, "95% CI high": i.high,
-             "resamples": i.resamples} for name, i in intervals.items()]
+    return [
+        {"metric": name, "value": i.estimate, "95% CI low": i.low, "95% CI high": i.high, "resamples": i.resamples}
+        for name, i in intervals.items()
+    ]
 
 
 # --------------------------------------------------------------------------- internals
@@ -364,7 +368,7 @@ def _chunks(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     # changes which resamples are drawn; only the count matrices are built per chunk.
     indices = resample_indices(n, n_resamples=n_resamples, seed=seed)
     for start in range(0, n_resamples, _CHUNK):
-        yield count_matrix(indices[start:start + _CHUNK], n)
+        yield count_matrix(indices[start : start + _CHUNK], n)
 
 
 def _resampled(statistic: Statistic, n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
@@ -379,8 +383,9 @@ def _many(stats: Mapping[str, Statistic], n: int, n_resamples: int, seed: int) -
         for name, stat in stats.items():
             values[name].append(stat(counts))
     ones = np.ones((1, n))
-    return {name: _interval(float(stat(ones)[0]), np.concatenate(values[name]), CONFIDENCE)
-            for name, stat in stats.items()}
+    return {
+        name: _interval(float(stat(ones)[0]), np.concatenate(values[name]), CONFIDENCE) for name, stat in stats.items()
+    }
 
 
 def _interval(estimate: float, values: np.ndarray, confidence: float) -> Interval:

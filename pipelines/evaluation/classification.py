@@ -7,7 +7,7 @@ errors name what was expected and what was received.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn import metrics as skm
@@ -30,9 +30,7 @@ __all__ = [
 _ROW_SUM_ATOL = 1e-3
 
 
-def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, *, n_bins: int = 15
-) -> dict[str, float]:
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, *, n_bins: int = 15) -> dict[str, float]:
     """Computes the standard multiclass metrics from class probabilities.
 
     ROC AUC and average precision are one-vs-rest, on the one-hot labels against
@@ -79,26 +77,14 @@ def classification_metrics(
 
     metrics = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
-        "f1_macro": skm.f1_score(
-            y_true, y_pred, labels=labels, average="macro", zero_division=0
-        ),
-        "f1_micro": skm.f1_score(
-            y_true, y_pred, labels=labels, average="micro", zero_division=0
-        ),
-        "f1_weighted": skm.f1_score(
-            y_true, y_pred, labels=labels, average="weighted", zero_division=0
-        ),
-        "precision_macro": skm.precision_score(
-            y_true, y_pred, labels=labels, average="macro", zero_division=0
-        ),
-        "recall_macro": skm.recall_score(
-            y_true, y_pred, labels=labels, average="macro", zero_division=0
-        ),
+        "f1_macro": skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+        "f1_micro": skm.f1_score(y_true, y_pred, labels=labels, average="micro", zero_division=0),
+        "f1_weighted": skm.f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0),
+        "precision_macro": skm.precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+        "recall_macro": skm.recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
         "roc_auc_ovr_macro": skm.roc_auc_score(onehot, proba, average="macro"),
         "roc_auc_ovr_micro": skm.roc_auc_score(onehot, proba, average="micro"),
-        "average_precision_macro": skm.average_precision_score(
-            onehot, proba, average="macro"
-        ),
+        "average_precision_macro": skm.average_precision_score(onehot, proba, average="macro"),
         "log_loss": skm.log_loss(y_true, proba, labels=labels),
         "brier": skm.brier_score_loss(y_true, proba, labels=labels, scale_by_half=False),
         "ece": _ece(y_true, proba, n_bins),
@@ -110,9 +96,7 @@ def classification_metrics(
     return {name: float(value) for name, value in metrics.items()}
 
 
-def binary_metrics(
-    y_true: np.ndarray, score: np.ndarray, *, threshold: float = 0.5
-) -> dict[str, float]:
+def binary_metrics(y_true: np.ndarray, score: np.ndarray, *, threshold: float = 0.5) -> dict[str, float]:
     """Computes binary metrics from a score of the positive class.
 
     Args:
@@ -137,9 +121,7 @@ def binary_metrics(
     """
     y_true, score = validate_binary_scores(y_true, score)
     if not np.isfinite(threshold):
-        raise DataValidationError(
-            f"expected a finite `threshold`. Received: threshold={threshold!r}"
-        )
+        raise DataValidationError(f"expected a finite `threshold`. Received: threshold={threshold!r}")
     y_pred = (score >= threshold).astype(int)
     metrics = {
         "roc_auc": skm.roc_auc_score(y_true, score),
@@ -174,8 +156,7 @@ def best_f1_threshold(y_true: np.ndarray, score: np.ndarray) -> float:
     y_true, score = validate_binary_scores(y_true, score)
     if np.unique(y_true).size < 2:
         raise DataValidationError(
-            "expected both classes in `y_true` to choose an F1 threshold. "
-            f"Received only label {int(y_true[0])}."
+            f"expected both classes in `y_true` to choose an F1 threshold. Received only label {int(y_true[0])}."
         )
     precision, recall, thresholds = skm.precision_recall_curve(y_true, score)
     # The last (precision=1, recall=0) point has no threshold.
@@ -185,9 +166,7 @@ def best_f1_threshold(y_true: np.ndarray, score: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1))])
 
 
-def per_class_table(
-    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
-) -> list[dict]:
+def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) -> list[dict]:
     """Tabulates precision, recall, F1 and support of every class.
 
     Args:
@@ -226,9 +205,7 @@ def per_class_table(
     ]
 
 
-def expected_calibration_error(
-    y_true: np.ndarray, proba: np.ndarray, n_bins: int = 15
-) -> float:
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> float:
     """Expected calibration error of the top-label confidence (Guo et al., 2017).
 
     Samples are binned by their confidence `max(proba)` into `n_bins` equal-width bins
@@ -278,13 +255,9 @@ def validate_proba(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, n
             "`np.stack([1 - p, p], axis=1)` or use `binary_metrics`."
         )
     if proba.shape[1] < 2:
-        raise DataValidationError(
-            f"expected `proba` with at least 2 columns. Received: shape {proba.shape}."
-        )
+        raise DataValidationError(f"expected `proba` with at least 2 columns. Received: shape {proba.shape}.")
     if proba.dtype == bool or not np.issubdtype(proba.dtype, np.number) or np.iscomplexobj(proba):
-        raise DataValidationError(
-            f"expected real-valued `proba`. Received: dtype {proba.dtype}."
-        )
+        raise DataValidationError(f"expected real-valued `proba`. Received: dtype {proba.dtype}.")
     # float64 so the metrics agree with a float64 reference to the last digit.
     proba = proba.astype(np.float64)
     k = proba.shape[1]
@@ -300,8 +273,7 @@ def validate_proba(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, n
         )
     if (proba < 0).any():
         raise DataValidationError(
-            f"expected probabilities in [0, 1]. Received: min={proba.min()}. "
-            "Apply a softmax to logits first."
+            f"expected probabilities in [0, 1]. Received: min={proba.min()}. Apply a softmax to logits first."
         )
     row_sums = proba.sum(axis=1)
     off = np.abs(row_sums - 1.0)
@@ -317,9 +289,7 @@ def validate_proba(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, n
     return y_true, proba
 
 
-def validate_binary_scores(
-    y_true: np.ndarray, score: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def validate_binary_scores(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Checks binary labels against a 1-D score and returns clean copies.
 
     Args:
@@ -339,17 +309,13 @@ def validate_binary_scores(
             f"Received: shape {score.shape}. For (n, 2) probabilities pass `proba[:, 1]`."
         )
     if not np.issubdtype(score.dtype, np.number) and score.dtype != bool:
-        raise DataValidationError(
-            f"expected a numeric `score`. Received: dtype {score.dtype}."
-        )
+        raise DataValidationError(f"expected a numeric `score`. Received: dtype {score.dtype}.")
     score = score.astype(np.float64)
     y_true = validate_labels(y_true, 2, name="y_true")
     _check_same_length(y_true, score, "y_true", "score")
     if not np.isfinite(score).all():
         i = int(np.argmax(~np.isfinite(score)))
-        raise DataValidationError(
-            f"expected finite scores. Received: score[{i}]={score[i]}."
-        )
+        raise DataValidationError(f"expected finite scores. Received: score[{i}]={score[i]}.")
     return y_true, score
 
 
@@ -373,14 +339,9 @@ def validate_labels(y: np.ndarray, k: int, *, name: str = "y_true") -> np.ndarra
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        hint = (
-            f" For one-hot labels pass `np.argmax({name}, axis=1)`."
-            if y.ndim == 2 and y.shape[1] == k
-            else ""
-        )
+        hint = f" For one-hot labels pass `np.argmax({name}, axis=1)`." if y.ndim == 2 and y.shape[1] == k else ""
         raise DataValidationError(
-            f"expected integer labels `{name}` of shape (n_samples,). "
-            f"Received: shape {y.shape}.{hint}"
+            f"expected integer labels `{name}` of shape (n_samples,). Received: shape {y.shape}.{hint}"
         )
     if y.size == 0:
         raise DataValidationError(f"expected at least one sample. Received: empty `{name}`.")
@@ -393,9 +354,7 @@ def validate_labels(y: np.ndarray, k: int, *, name: str = "y_true") -> np.ndarra
                 f"non-integer values such as {y[np.flatnonzero(y != np.round(y))[0]]}."
             )
     elif not np.issubdtype(y.dtype, np.integer):
-        raise DataValidationError(
-            f"expected integer labels in `{name}`. Received: dtype {y.dtype}."
-        )
+        raise DataValidationError(f"expected integer labels in `{name}`. Received: dtype {y.dtype}.")
     y = y.astype(np.int64)
     out = (y < 0) | (y >= k)
     if out.any():
@@ -409,16 +368,13 @@ def validate_labels(y: np.ndarray, k: int, *, name: str = "y_true") -> np.ndarra
 def _check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     if len(a) != len(b):
         raise DataValidationError(
-            f"expected `{name_a}` and `{name_b}` to have the same number of samples. "
-            f"Received: {len(a)} and {len(b)}."
+            f"expected `{name_a}` and `{name_b}` to have the same number of samples. Received: {len(a)} and {len(b)}."
         )
 
 
 def _check_n_bins(n_bins: int) -> None:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise DataValidationError(
-            f"expected a positive integer. Received: n_bins={n_bins!r}"
-        )
+        raise DataValidationError(f"expected a positive integer. Received: n_bins={n_bins!r}")
 
 
 def _one_hot(y: np.ndarray, k: int) -> np.ndarray:

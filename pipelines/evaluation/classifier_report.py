@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -51,12 +51,12 @@ def add_interval_table(report: Report, intervals: Mapping[str, object], *, what:
     """
     report.add_metrics(interval_metrics(intervals))
     report.add_table(
-        "Bootstrap 95% confidence intervals", interval_rows(intervals),
+        "Bootstrap 95% confidence intervals",
+        interval_rows(intervals),
         note=f"Percentile intervals over {N_RESAMPLES:,} resamples (seed 0) of {what}, drawn with replacement; "
         "the model is fixed, so they show the test set's sampling error, not the training's. Resamples "
         "where a metric is undefined are left out (see the resamples column).",
     )
-
 
 
 def add_classification_evaluation(
@@ -112,9 +112,7 @@ def add_classification_evaluation(
             f"Received: {len(class_names)} class names."
         )
     if images is not None and len(images) != len(y_true):
-        raise DataValidationError(
-            f"expected one image per sample ({len(y_true)}). Received: {len(images)} images."
-        )
+        raise DataValidationError(f"expected one image per sample ({len(y_true)}). Received: {len(images)} images.")
     if n_mistakes < 1:
         raise DataValidationError(f"expected a positive integer. Received: n_mistakes={n_mistakes}")
 
@@ -126,14 +124,18 @@ def add_classification_evaluation(
     report.extra.setdefault("headline_metric", "accuracy")
     # The inputs, when given, go into the print too: equal labels alone do not make equal test sets.
     print_of = fingerprint(y_true) if images is None else fingerprint(y_true, np.asarray(images))
-    report.add_predictions("classification", y_true=y_true, proba=proba,
-                           class_names=np.asarray([str(c) for c in class_names]), fingerprint=print_of)
+    report.add_predictions(
+        "classification",
+        y_true=y_true,
+        proba=proba,
+        class_names=np.asarray([str(c) for c in class_names]),
+        fingerprint=print_of,
+    )
     y_pred = proba.argmax(axis=1)
     report.add_table(
         "Per-class metrics",
         per_class_table(y_true, y_pred, class_names),
-        note="Precision, recall and F1 of each class against the rest; support is its "
-        "number of test samples.",
+        note="Precision, recall and F1 of each class against the rest; support is its number of test samples.",
     )
     report.add_figure(
         "confusion_matrix",
@@ -163,8 +165,7 @@ def add_classification_evaluation(
         "reliability",
         plots.reliability_figure(y_true, proba),
         title="Reliability diagram",
-        caption="Accuracy against top-label confidence in 15 equal-width bins; the "
-        "diagonal is perfect calibration.",
+        caption="Accuracy against top-label confidence in 15 equal-width bins; the diagonal is perfect calibration.",
     )
     if history:
         report.history = {key: [float(v) for v in values] for key, values in history.items()}
@@ -175,8 +176,7 @@ def add_classification_evaluation(
             caption="Training and validation metrics per epoch.",
         )
     if images is not None:
-        _add_confident_mistakes(report, y_true, proba, class_names, np.asarray(images),
-                                n_mistakes)
+        _add_confident_mistakes(report, y_true, proba, class_names, np.asarray(images), n_mistakes)
     return metrics
 
 

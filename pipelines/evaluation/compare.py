@@ -27,8 +27,9 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -40,7 +41,13 @@ from pipelines.evaluation import plots
 from pipelines.evaluation.report import PREDICTIONS_FILE, Link, Report
 
 __all__ = [
-    "RunRecord", "load_run", "check_same_test_set", "mcnemar_test", "compare_runs", "overlay_figure", "HEADLINES",
+    "RunRecord",
+    "load_run",
+    "check_same_test_set",
+    "mcnemar_test",
+    "compare_runs",
+    "overlay_figure",
+    "HEADLINES",
 ]
 
 # Per kind: the metrics compared, each with its batched statistic built from the arrays.
@@ -79,12 +86,16 @@ def load_run(run_dir: str | os.PathLike, name: str | None = None) -> RunRecord:
     run_dir = Path(run_dir)
     report_path, npz_path = run_dir / "report.json", run_dir / PREDICTIONS_FILE
     if not report_path.is_file():
-        raise ComparisonError(f"expected a run directory holding report.json. Received: {str(run_dir)!r}. "
-                              "Pass the --out directory of a run.")
+        raise ComparisonError(
+            f"expected a run directory holding report.json. Received: {str(run_dir)!r}. "
+            "Pass the --out directory of a run."
+        )
     if not npz_path.is_file():
-        raise ComparisonError(f"expected {PREDICTIONS_FILE} in {str(run_dir)!r}. Received a run without saved "
-                              "test-set predictions: made before comparisons existed (re-run, or re-evaluate its "
-                              "model with `pipelines evaluate`), or of a pipeline that saves none.")
+        raise ComparisonError(
+            f"expected {PREDICTIONS_FILE} in {str(run_dir)!r}. Received a run without saved "
+            "test-set predictions: made before comparisons existed (re-run, or re-evaluate its "
+            "model with `pipelines evaluate`), or of a pipeline that saves none."
+        )
     try:
         report = json.loads(report_path.read_text())
         with np.load(npz_path, allow_pickle=False) as data:
@@ -93,8 +104,9 @@ def load_run(run_dir: str | os.PathLike, name: str | None = None) -> RunRecord:
         raise ComparisonError(f"cannot read the run in {str(run_dir)!r}: {exc}") from exc
     kind = str(arrays.get("kind", ""))
     if kind not in HEADLINES:
-        raise ComparisonError(f"expected predictions of kind {sorted(HEADLINES)}. Received: {kind!r} "
-                              f"in {str(npz_path)!r}.")
+        raise ComparisonError(
+            f"expected predictions of kind {sorted(HEADLINES)}. Received: {kind!r} in {str(npz_path)!r}."
+        )
     return RunRecord(run_dir, name or run_dir.name, report, kind, arrays)
 
 
@@ -116,16 +128,22 @@ def check_same_test_set(runs: Sequence[RunRecord]) -> None:
         ]
         for what, a, b in checks:
             if a != b:
-                raise ComparisonError(f"expected runs on the same test set. Received: {what} {a!r} in "
-                                      f"{str(first.run_dir)!r} but {b!r} in {str(run.run_dir)!r}.")
+                raise ComparisonError(
+                    f"expected runs on the same test set. Received: {what} {a!r} in "
+                    f"{str(first.run_dir)!r} but {b!r} in {str(run.run_dir)!r}."
+                )
         if not np.array_equal(first.arrays["y_true"], run.arrays["y_true"]):
-            raise ComparisonError(f"expected runs on the same test set. Received: the test labels of "
-                                  f"{str(run.run_dir)!r} differ from those of {str(first.run_dir)!r} "
-                                  "(another split, subset or order).")
+            raise ComparisonError(
+                f"expected runs on the same test set. Received: the test labels of "
+                f"{str(run.run_dir)!r} differ from those of {str(first.run_dir)!r} "
+                "(another split, subset or order)."
+            )
         if str(first.arrays["fingerprint"]) != str(run.arrays["fingerprint"]):
-            raise ComparisonError(f"expected runs on the same test set. Received: the test inputs of "
-                                  f"{str(run.run_dir)!r} differ from those of {str(first.run_dir)!r} "
-                                  "(same labels, other inputs: another noise seed or preprocessing).")
+            raise ComparisonError(
+                f"expected runs on the same test set. Received: the test inputs of "
+                f"{str(run.run_dir)!r} differ from those of {str(first.run_dir)!r} "
+                "(same labels, other inputs: another noise seed or preprocessing)."
+            )
 
 
 def mcnemar_test(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
@@ -176,23 +194,34 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike) 
     statistics = {r.name: _statistics(r) for r in runs}
     rows = []
     for run in runs:
-        row: dict[str, Any] = {"run": Link(run.name, _href(run.run_dir, Path(out))),
-                               "pipeline": run.report.get("pipeline"),
-                               "seed": run.report.get("config", {}).get("seed")}
+        row: dict[str, Any] = {
+            "run": Link(run.name, _href(run.run_dir, Path(out))),
+            "pipeline": run.report.get("pipeline"),
+            "seed": run.report.get("config", {}).get("seed"),
+        }
         intervals = bs.bootstrap_many(statistics[run.name], n)
         for metric, interval in intervals.items():
             row[metric] = interval.estimate
             row[f"{metric} 95% CI"] = f"[{interval.low:.4f}, {interval.high:.4f}]"
         rows.append(row)
-    report.add_table("Metrics side by side", rows, note=f"On the same {n:,} test items; percentile bootstrap "
-                     f"intervals over {bs.N_RESAMPLES:,} resamples (seed 0, the same resamples for every run).")
-    report.add_table(f"Paired tests against {runs[0].name}", _paired_rows(runs, statistics, n),
-                     note=_PAIRED_NOTES[kind])
+    report.add_table(
+        "Metrics side by side",
+        rows,
+        note=f"On the same {n:,} test items; percentile bootstrap "
+        f"intervals over {bs.N_RESAMPLES:,} resamples (seed 0, the same resamples for every run).",
+    )
+    report.add_table(
+        f"Paired tests against {runs[0].name}", _paired_rows(runs, statistics, n), note=_PAIRED_NOTES[kind]
+    )
     if kind == "classification":
         for curve, title in (("roc", "ROC curves"), ("pr", "Precision-recall curves")):
-            report.add_figure(f"{curve}_overlay", overlay_figure(runs, curve), title=title,
-                              caption="Each run's macro-average curve over the one-vs-rest classes (class 1's "
-                              "curve for two classes); the legend gives the run's macro AUC or AP.")
+            report.add_figure(
+                f"{curve}_overlay",
+                overlay_figure(runs, curve),
+                title=title,
+                caption="Each run's macro-average curve over the one-vs-rest classes (class 1's "
+                "curve for two classes); the legend gives the run's macro AUC or AP.",
+            )
     paths = report.write(out)
     return paths["report.html"]
 
@@ -216,8 +245,11 @@ def _statistics(run: RunRecord) -> dict[str, bs.Statistic]:
     if run.kind == "classification":
         y, proba = a["y_true"], a["proba"]
         pred = proba.argmax(axis=1)
-        return {"accuracy": bs.accuracy_stat(y, pred), "f1_macro": bs.f1_macro_stat(y, pred, proba.shape[1]),
-                "roc_auc_ovr_macro": bs.roc_auc_macro_stat(y, proba)}
+        return {
+            "accuracy": bs.accuracy_stat(y, pred),
+            "f1_macro": bs.f1_macro_stat(y, pred, proba.shape[1]),
+            "roc_auc_ovr_macro": bs.roc_auc_macro_stat(y, proba),
+        }
     if run.kind == "regression":
         return {"r2": bs.r2_stat(a["y_true"], a["y_pred"])}
     return {"psnr_denoised": bs.mean_stat(a["psnr_denoised"])}
@@ -230,12 +262,18 @@ def _paired_rows(runs: Sequence[RunRecord], statistics: dict, n: int) -> list[di
         if run.kind == "classification":
             y = reference.arrays["y_true"]
             test = mcnemar_test(reference.arrays["proba"].argmax(1) == y, run.arrays["proba"].argmax(1) == y)
-            row.update({"only reference right": test["a_only"], "only this run right": test["b_only"],
-                        "McNemar p": test["p_value"]})
+            row.update(
+                {
+                    "only reference right": test["a_only"],
+                    "only this run right": test["b_only"],
+                    "McNemar p": test["p_value"],
+                }
+            )
         metric = HEADLINES[run.kind][-1]  # AUC, R^2 or PSNR
         diff, p = bs.paired_bootstrap(statistics[reference.name][metric], statistics[run.name][metric], n)
-        row.update({f"{metric} difference": diff.estimate, "95% CI": f"[{diff.low:.4f}, {diff.high:.4f}]",
-                    "bootstrap p": p})
+        row.update(
+            {f"{metric} difference": diff.estimate, "95% CI": f"[{diff.low:.4f}, {diff.high:.4f}]", "bootstrap p": p}
+        )
         rows.append(row)
     return rows
 

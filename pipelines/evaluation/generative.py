@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -56,8 +56,10 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or len(features) < 2 or not np.isfinite(features).all():
-        raise DataValidationError(f"expected a finite (n, d) feature array with n >= 2. Received: shape "
-                                  f"{features.shape}{'' if np.isfinite(features).all() else ' with non-finite values'}")
+        raise DataValidationError(
+            f"expected a finite (n, d) feature array with n >= 2. Received: shape "
+            f"{features.shape}{'' if np.isfinite(features).all() else ' with non-finite values'}"
+        )
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
@@ -89,8 +91,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise DataValidationError(f"expected means (d,) and covariances (d, d) of one d. Received: {mu1.shape}, "
-                                  f"{sigma1.shape}, {mu2.shape}, {sigma2.shape}")
+        raise DataValidationError(
+            f"expected means (d,) and covariances (d, d) of one d. Received: {mu1.shape}, "
+            f"{sigma1.shape}, {mu2.shape}, {sigma2.shape}"
+        )
     root1 = _psd_sqrt(sigma1)
     middle = root1 @ sigma2 @ root1
     eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
@@ -157,9 +161,11 @@ def class_coverage(predicted: np.ndarray, num_classes: int) -> dict[str, object]
     """
     predicted = np.asarray(predicted)
     if predicted.ndim != 1 or not len(predicted) or predicted.min() < 0 or predicted.max() >= num_classes:
-        raise DataValidationError(f"expected a non-empty (n,) array of class indices in [0, {num_classes}). "
-                                  f"Received: shape {predicted.shape}"
-                                  + (f", range {predicted.min()}..{predicted.max()}" if predicted.size else ""))
+        raise DataValidationError(
+            f"expected a non-empty (n,) array of class indices in [0, {num_classes}). "
+            f"Received: shape {predicted.shape}"
+            + (f", range {predicted.min()}..{predicted.max()}" if predicted.size else "")
+        )
     counts = np.bincount(predicted.astype(np.int64), minlength=num_classes)
     fractions = counts / counts.sum()
     nonzero = fractions[fractions > 0]
@@ -196,8 +202,9 @@ def classifier_features(classifier, images_01: np.ndarray, batch_size: int = 100
     return features.reshape(len(features), -1).astype(np.float64), proba / proba.sum(axis=1, keepdims=True)
 
 
-def sample_grid_figure(images: np.ndarray, ncols: int = 10, row_labels: Sequence[str] | None = None,
-                       title: str | None = None) -> Figure:
+def sample_grid_figure(
+    images: np.ndarray, ncols: int = 10, row_labels: Sequence[str] | None = None, title: str | None = None
+) -> Figure:
     """Draws images in [-1, 1] as one tight grayscale grid (rows labelled when conditional).
 
     Args:
@@ -231,8 +238,9 @@ def sample_grid_figure(images: np.ndarray, ncols: int = 10, row_labels: Sequence
     return fig
 
 
-def coverage_figure(fractions: Sequence[float], class_names: Sequence[str],
-                    reference: Sequence[float] | None = None) -> Figure:
+def coverage_figure(
+    fractions: Sequence[float], class_names: Sequence[str], reference: Sequence[float] | None = None
+) -> Figure:
     """Bars of the share of generated images per predicted class, with the real test set's shares.
 
     Example:
@@ -260,7 +268,12 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 
 def _check_proba(proba: np.ndarray) -> np.ndarray:
     proba = np.asarray(proba, np.float64)
-    if proba.ndim != 2 or not len(proba) or not np.isfinite(proba).all() or (proba < 0).any() \
-            or not np.allclose(proba.sum(axis=1), 1.0, atol=1e-4):
+    if (
+        proba.ndim != 2
+        or not len(proba)
+        or not np.isfinite(proba).all()
+        or (proba < 0).any()
+        or not np.allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+    ):
         raise DataValidationError(f"expected (n, k) probabilities whose rows sum to 1. Received: shape {proba.shape}")
     return proba

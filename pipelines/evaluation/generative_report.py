@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,15 @@ import numpy as np
 from pipelines import atomic
 from pipelines.evaluation import plots
 from pipelines.evaluation.classification import binary_metrics
-from pipelines.evaluation.generative import (class_coverage, classifier_features, coverage_figure,
-                                             feature_statistics, frechet_distance, inception_score,
-                                             sample_grid_figure)
+from pipelines.evaluation.generative import (
+    class_coverage,
+    classifier_features,
+    coverage_figure,
+    feature_statistics,
+    frechet_distance,
+    inception_score,
+    sample_grid_figure,
+)
 from pipelines.inputs.mnist import ImageData
 from pipelines.nets.gan import generate
 
@@ -66,9 +71,17 @@ def sample_grid(generator: keras.Model, *, num_classes: int, seed: int, per_row:
     return generate(generator, n, seed=seed), None
 
 
-def add_generative_evaluation(report: Any, generator: keras.Model, classifier: keras.Model, data: ImageData, *,
-                              seed: int, n_generated: int = 10_000, discriminator: keras.Model | None = None,
-                              sample_seed: int = 0) -> dict[str, float]:
+def add_generative_evaluation(
+    report: Any,
+    generator: keras.Model,
+    classifier: keras.Model,
+    data: ImageData,
+    *,
+    seed: int,
+    n_generated: int = 10_000,
+    discriminator: keras.Model | None = None,
+    sample_seed: int = 0,
+) -> dict[str, float]:
     """Scores `generator` against the test set and adds metrics, tables, figures and the method note.
 
     Args:
@@ -113,38 +126,66 @@ def add_generative_evaluation(report: Any, generator: keras.Model, classifier: k
         # Share of samples the classifier reads as the digit that was asked for.
         metrics["conditional_accuracy"] = float((p_fake.argmax(axis=1) == labels).mean())
     test_fractions = np.bincount(data.y_test, minlength=num_classes) / len(data.y_test)
-    report.add_table("Class coverage of generated images", [
-        {"class": name, "generated_count": coverage["counts"][k], "generated_fraction": coverage["fractions"][k],
-         "test_fraction": float(test_fractions[k])} for k, name in enumerate(data.class_names)],
+    report.add_table(
+        "Class coverage of generated images",
+        [
+            {
+                "class": name,
+                "generated_count": coverage["counts"][k],
+                "generated_fraction": coverage["fractions"][k],
+                "test_fraction": float(test_fractions[k]),
+            }
+            for k, name in enumerate(data.class_names)
+        ],
         note=f"Predicted class of {n_generated} generated images"
-             + (f", {n_generated // num_classes} requested per class" if conditional else "")
-             + f". Entropy {coverage['class_entropy']:.4f} nats (max {coverage['class_entropy_max']:.4f}).")
-    report.add_figure("class_coverage", coverage_figure(coverage["fractions"], data.class_names, test_fractions),
-                      title="Class coverage", caption="Share of generated images per predicted class, beside the "
-                                                      "real test set's shares.")
+        + (f", {n_generated // num_classes} requested per class" if conditional else "")
+        + f". Entropy {coverage['class_entropy']:.4f} nats (max {coverage['class_entropy_max']:.4f}).",
+    )
+    report.add_figure(
+        "class_coverage",
+        coverage_figure(coverage["fractions"], data.class_names, test_fractions),
+        title="Class coverage",
+        caption="Share of generated images per predicted class, beside the real test set's shares.",
+    )
     images, row_labels = sample_grid(generator, num_classes=num_classes, seed=sample_seed)
-    report.add_figure("samples", sample_grid_figure(images, row_labels=row_labels),
-                      title="Generated samples",
-                      caption="Fixed noise (seed {}); {}.".format(
-                          sample_seed, "one row per requested class" if conditional else "100 samples"))
+    report.add_figure(
+        "samples",
+        sample_grid_figure(images, row_labels=row_labels),
+        title="Generated samples",
+        caption="Fixed noise (seed {}); {}.".format(
+            sample_seed, "one row per requested class" if conditional else "100 samples"
+        ),
+    )
     if discriminator is not None:
         metrics.update(_discriminator_roc(report, discriminator, generator, data, labels, seed + 1))
     report.add_metrics(metrics)
     # Lower is better; the runs index shows it (`pipelines reports`).
     report.extra.setdefault("headline_metric", "fid_domain")
-    report.add_text("How the generator is measured", METHOD_NOTE.format(
-        n_gen=n_generated, n_test=len(data.x_test), n_train=len(train_sample)))
+    report.add_text(
+        "How the generator is measured",
+        METHOD_NOTE.format(n_gen=n_generated, n_test=len(data.x_test), n_train=len(train_sample)),
+    )
     return metrics
 
 
-def _discriminator_roc(report: Any, discriminator: keras.Model, generator: keras.Model, data: ImageData,
-                       labels: np.ndarray | None, seed: int) -> dict[str, float]:
+def _discriminator_roc(
+    report: Any,
+    discriminator: keras.Model,
+    generator: keras.Model,
+    data: ImageData,
+    labels: np.ndarray | None,
+    seed: int,
+) -> dict[str, float]:
     real = data.x_test[..., None].astype("float32") / 127.5 - 1.0
-    fresh = generate(generator, len(real), seed=seed,
-                     labels=None if labels is None else np.arange(len(real)) % len(data.class_names))
+    fresh = generate(
+        generator, len(real), seed=seed, labels=None if labels is None else np.arange(len(real)) % len(data.class_names)
+    )
     images = np.concatenate([real, fresh])
-    inputs = images if labels is None else [images, np.concatenate(
-        [data.y_test, np.arange(len(real)) % len(data.class_names)]).astype("int32")]
+    inputs = (
+        images
+        if labels is None
+        else [images, np.concatenate([data.y_test, np.arange(len(real)) % len(data.class_names)]).astype("int32")]
+    )
     # Real then generated, each a whole number of batches: no batch mixes the two, which a
     # discriminator with a MinibatchStdDev channel (a statistic of the batch) relies on.
     batch = math.gcd(len(real), 1000)
@@ -152,9 +193,12 @@ def _discriminator_roc(report: Any, discriminator: keras.Model, generator: keras
     y = np.concatenate([np.ones(len(real), int), np.zeros(len(fresh), int)])
     score = 1 / (1 + np.exp(-logits))
     scores = binary_metrics(y, score)
-    report.add_figure("discriminator_roc", plots.roc_figure(y, score, ["generated", "real"]),
-                      title="Discriminator ROC: held-out real vs fresh generated",
-                      caption=f"{len(real)} real test images (never trained on) against {len(fresh)} new samples.")
+    report.add_figure(
+        "discriminator_roc",
+        plots.roc_figure(y, score, ["generated", "real"]),
+        title="Discriminator ROC: held-out real vs fresh generated",
+        caption=f"{len(real)} real test images (never trained on) against {len(fresh)} new samples.",
+    )
     return {"discriminator_roc_auc": scores["roc_auc"], "discriminator_accuracy": scores["accuracy"]}
 
 
@@ -163,12 +207,20 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, out_dir: Path, *, num_classes: int, every: int, epochs: int, seed: int = 0) -> None:
         super().__init__()
-        self.out_dir, self.num_classes, self.every, self.epochs, self.seed = Path(out_dir), num_classes, every, epochs, seed
+        self.out_dir, self.num_classes, self.every, self.epochs, self.seed = (
+            Path(out_dir),
+            num_classes,
+            every,
+            epochs,
+            seed,
+        )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if (epoch + 1) % self.every and epoch + 1 != self.epochs:
             return
         images, rows = sample_grid(self.model.generator, num_classes=self.num_classes, seed=self.seed)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(self.out_dir / f"epoch_{epoch + 1:03d}.png", plots.figure_to_png(
-            sample_grid_figure(images, row_labels=rows, title=f"epoch {epoch + 1}")))
+        atomic.write_bytes(
+            self.out_dir / f"epoch_{epoch + 1:03d}.png",
+            plots.figure_to_png(sample_grid_figure(images, row_labels=rows, title=f"epoch {epoch + 1}")),
+        )

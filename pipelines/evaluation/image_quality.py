@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -61,21 +61,22 @@ def psnr_ssim(
     """
     reference, images = _as_batch(reference, "reference"), _as_batch(images, "images")
     if reference.shape != images.shape:
-        raise DataValidationError(f"expected images of the reference's shape {reference.shape}. "
-                                  f"Received: {images.shape}")
+        raise DataValidationError(
+            f"expected images of the reference's shape {reference.shape}. Received: {images.shape}"
+        )
     if with_ssim and min(reference.shape[1:3]) < 11:
-        raise DataValidationError("expected images of at least 11x11 pixels (SSIM's Gaussian window). "
-                                  f"Received: {reference.shape[1:3]}")
+        raise DataValidationError(
+            f"expected images of at least 11x11 pixels (SSIM's Gaussian window). Received: {reference.shape[1:3]}"
+        )
     psnr, ssim = [], []
     for start in range(0, len(images), _CHUNK):
-        a, b = reference[start:start + _CHUNK], images[start:start + _CHUNK]
+        a, b = reference[start : start + _CHUNK], images[start : start + _CHUNK]
         psnr.append(tf.image.psnr(a, b, max_val=1.0).numpy())
         if with_ssim:
             # Padded to a whole chunk, so XLA compiles one shape only.
             pad = [(0, _CHUNK - len(a))] + [(0, 0)] * 3
             ssim.append(_ssim(np.pad(a, pad), np.pad(b, pad)).numpy()[: len(a)])
-    return (np.concatenate(psnr).astype(np.float64),
-            np.concatenate(ssim).astype(np.float64) if with_ssim else None)
+    return (np.concatenate(psnr).astype(np.float64), np.concatenate(ssim).astype(np.float64) if with_ssim else None)
 
 
 # XLA-compiled: TensorFlow's CPU kernel for SSIM's 11x11 depthwise Gaussian filter took
@@ -103,8 +104,12 @@ def per_image_quality(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray
     """
     psnr_noisy, ssim_noisy = psnr_ssim(clean, noisy)
     psnr_denoised, ssim_denoised = psnr_ssim(clean, denoised)
-    return {"psnr_noisy": psnr_noisy, "psnr_denoised": psnr_denoised,
-            "ssim_noisy": ssim_noisy, "ssim_denoised": ssim_denoised}
+    return {
+        "psnr_noisy": psnr_noisy,
+        "psnr_denoised": psnr_denoised,
+        "ssim_noisy": ssim_noisy,
+        "ssim_denoised": ssim_denoised,
+    }
 
 
 def summarize_quality(per_image: dict[str, np.ndarray]) -> dict[str, float]:
@@ -126,8 +131,17 @@ def summarize_quality(per_image: dict[str, np.ndarray]) -> dict[str, float]:
         metrics[name] = float(np.mean(per_image[name]))
         metrics[f"{name}_std"] = float(np.std(per_image[name]))
     metrics["psnr_gain_db"] = metrics["psnr_denoised"] - metrics["psnr_noisy"]
-    order = ("psnr_noisy", "psnr_noisy_std", "psnr_denoised", "psnr_denoised_std", "psnr_gain_db",
-             "ssim_noisy", "ssim_noisy_std", "ssim_denoised", "ssim_denoised_std")
+    order = (
+        "psnr_noisy",
+        "psnr_noisy_std",
+        "psnr_denoised",
+        "psnr_denoised_std",
+        "psnr_gain_db",
+        "ssim_noisy",
+        "ssim_noisy_std",
+        "ssim_denoised",
+        "ssim_denoised_std",
+    )
     return {name: metrics[name] for name in order}
 
 
@@ -176,9 +190,13 @@ def per_class_quality(
     rows: list[dict[str, object]] = []
     for k, name in enumerate(class_names):
         members = y == k
-        rows.append({"class": str(name), "n": int(members.sum()),
-                     **{key: float(values[members].mean()) if members.any() else None
-                        for key, values in per_image.items()}})
+        rows.append(
+            {
+                "class": str(name),
+                "n": int(members.sum()),
+                **{key: float(values[members].mean()) if members.any() else None for key, values in per_image.items()},
+            }
+        )
     return rows
 
 
@@ -213,8 +231,10 @@ def psnr_curve_figure(
     """
     levels, noisy, denoised = (np.asarray(v, dtype=np.float64) for v in (levels, psnr_noisy, psnr_denoised))
     if levels.ndim != 1 or not len(levels) or not (len(levels) == len(noisy) == len(denoised)):
-        raise DataValidationError("expected one noisy and one denoised PSNR per level. Received: "
-                                  f"{len(levels)} levels, {len(noisy)} and {len(denoised)} values.")
+        raise DataValidationError(
+            "expected one noisy and one denoised PSNR per level. Received: "
+            f"{len(levels)} levels, {len(noisy)} and {len(denoised)} values."
+        )
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.add_subplot()
     ax.plot(levels, noisy, marker="o", label="noisy")

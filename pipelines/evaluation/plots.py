@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -72,10 +72,7 @@ def confusion_matrix_figure(
         'Confusion matrix'
     """
     if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(
-            "expected normalize to be None, 'true', 'pred' or 'all'. "
-            f"Received: normalize={normalize!r}"
-        )
+        raise ValueError(f"expected normalize to be None, 'true', 'pred' or 'all'. Received: normalize={normalize!r}")
     k = len(class_names)
     y_true = validate_labels(y_true, k, name="y_true")
     y_pred = validate_labels(y_pred, k, name="y_pred")
@@ -107,9 +104,7 @@ def confusion_matrix_figure(
     return fig
 
 
-def roc_figure(
-    y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str]
-) -> Figure:
+def roc_figure(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> Figure:
     """Draws one-vs-rest ROC curves with their AUCs in the legend.
 
     With more than two classes: one curve per class, plus the micro average (all
@@ -191,8 +186,13 @@ def reliability_figure(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 15) 
     ax = fig.add_subplot()
     # pos_label is explicit because `correct` may hold a single value.
     CalibrationDisplay.from_predictions(
-        correct, confidence, n_bins=n_bins, strategy="uniform", pos_label=1,
-        name="model", ax=ax,
+        correct,
+        confidence,
+        n_bins=n_bins,
+        strategy="uniform",
+        pos_label=1,
+        name="model",
+        ax=ax,
     )
     ax.set_xlabel("Confidence (top-label probability)")
     ax.set_ylabel("Accuracy")
@@ -227,7 +227,7 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
         raise DataValidationError("expected a non-empty training history. Received: {}.")
     panels: dict[str, list[str]] = {}
     for key in history:
-        base = key[len("val_"):] if key.startswith("val_") else key
+        base = key[len("val_") :] if key.startswith("val_") else key
         panels.setdefault(base, []).append(key)
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -237,8 +237,7 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
         for key in sorted(keys, key=lambda name: name.startswith("val_")):
             values = _as_curve(history[key], key)
             epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, marker="o" if len(values) < 20 else None,
-                    markersize=3, label=key)
+            ax.plot(epochs, values, marker="o" if len(values) < 20 else None, markersize=3, label=key)
         ax.set_title(base)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -247,9 +246,7 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
     return fig
 
 
-def image_grid_figure(
-    images: np.ndarray, titles: Sequence[str], ncols: int = 8, cmap: str = "gray"
-) -> Figure:
+def image_grid_figure(images: np.ndarray, titles: Sequence[str], ncols: int = 8, cmap: str = "gray") -> Figure:
     """Draws images in a grid with a small title over each.
 
     Float RGB images outside [0, 1] are min-max scaled per image for display only.
@@ -277,15 +274,13 @@ def image_grid_figure(
         images = images[..., 0]
     if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
         raise DataValidationError(
-            "expected images of shape (n, h, w), (n, h, w, 1) or (n, h, w, 3). "
-            f"Received: shape {images.shape}."
+            f"expected images of shape (n, h, w), (n, h, w, 1) or (n, h, w, 3). Received: shape {images.shape}."
         )
     if len(images) == 0:
         raise DataValidationError("expected at least one image. Received: 0 images.")
     if len(titles) != len(images):
         raise DataValidationError(
-            f"expected one title per image. Received: {len(titles)} titles for "
-            f"{len(images)} images."
+            f"expected one title per image. Received: {len(titles)} titles for {len(images)} images."
         )
     if ncols < 1:
         raise DataValidationError(f"expected a positive integer. Received: ncols={ncols}")
@@ -325,9 +320,7 @@ def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def average_curve(
-    y_true: np.ndarray, proba: np.ndarray, *, kind: str
-) -> tuple[np.ndarray, np.ndarray, float]:
+def average_curve(y_true: np.ndarray, proba: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray, float]:
     """The curve `roc_figure` or `pr_figure` summarizes a classifier by, as `(x, y, score)`.
 
     With two classes, class 1's curve and its AUC (or AP). With more, the macro average:
@@ -370,9 +363,7 @@ def _as_proba(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.nda
     return validate_proba(y_true, proba)
 
 
-def _curves_figure(
-    y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str], *, kind: str
-) -> Figure:
+def _curves_figure(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str], *, kind: str) -> Figure:
     proba = np.asarray(proba)
     if proba.ndim == 1 or proba.shape[1] == 2:
         y_true, proba = _as_proba(y_true, proba)
@@ -395,20 +386,38 @@ def _curves_figure(
         macro_curves.append(_on_grid(x, y, kind))
         macro_scores.append(score)
         if is_labeled:
-            ax.plot(x, y, lw=1.2, label=_label(str(class_names[c]), score, kind),
-                    drawstyle="steps-post" if kind == "pr" else "default")
+            ax.plot(
+                x,
+                y,
+                lw=1.2,
+                label=_label(str(class_names[c]), score, kind),
+                drawstyle="steps-post" if kind == "pr" else "default",
+            )
         else:
             label = f"each of {len(columns)} classes" if len(macro_curves) == 1 else None
-            ax.plot(x, y, lw=0.6, color="0.7", alpha=0.6, label=label,
-                    drawstyle="steps-post" if kind == "pr" else "default")
+            ax.plot(
+                x, y, lw=0.6, color="0.7", alpha=0.6, label=label, drawstyle="steps-post" if kind == "pr" else "default"
+            )
     if len(columns) > 1:
         x, y, score = _curve(onehot.ravel(), proba.ravel(), kind)
-        ax.plot(x, y, lw=2, ls="--", color="deeppink",
-                label=_label("micro-average", score, kind),
-                drawstyle="steps-post" if kind == "pr" else "default")
+        ax.plot(
+            x,
+            y,
+            lw=2,
+            ls="--",
+            color="deeppink",
+            label=_label("micro-average", score, kind),
+            drawstyle="steps-post" if kind == "pr" else "default",
+        )
         if macro_curves:
-            ax.plot(_GRID, np.mean(macro_curves, axis=0), lw=2, ls=":", color="navy",
-                    label=_label("macro-average", float(np.mean(macro_scores)), kind))
+            ax.plot(
+                _GRID,
+                np.mean(macro_curves, axis=0),
+                lw=2,
+                ls=":",
+                color="navy",
+                label=_label("macro-average", float(np.mean(macro_scores)), kind),
+            )
     if kind == "roc":
         ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
         ax.set_xlabel("False positive rate")
@@ -418,8 +427,7 @@ def _curves_figure(
     else:
         ax.set_xlabel("Recall")
         ax.set_ylabel("Precision")
-        ax.set_title("Precision-recall (one-vs-rest)" if len(columns) > 1
-                     else "Precision-recall")
+        ax.set_title("Precision-recall (one-vs-rest)" if len(columns) > 1 else "Precision-recall")
         loc = "lower left"
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
@@ -466,8 +474,7 @@ def _label(name: str, score: float, kind: str) -> str:
 def _check_class_names(class_names: Sequence[str], k: int) -> None:
     if len(class_names) != k:
         raise DataValidationError(
-            f"expected {k} class names to match `proba`. "
-            f"Received: {len(class_names)} ({list(class_names)[:5]}...)."
+            f"expected {k} class names to match `proba`. Received: {len(class_names)} ({list(class_names)[:5]}...)."
         )
 
 
@@ -475,13 +482,10 @@ def _as_curve(values: Sequence[float], key: str) -> np.ndarray:
     try:
         curve = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise DataValidationError(
-            f"expected a list of numbers for history[{key!r}]. Received: {values!r}"
-        ) from exc
+        raise DataValidationError(f"expected a list of numbers for history[{key!r}]. Received: {values!r}") from exc
     if curve.ndim != 1:
         raise DataValidationError(
-            f"expected a 1-D list of numbers for history[{key!r}]. "
-            f"Received: shape {curve.shape}."
+            f"expected a 1-D list of numbers for history[{key!r}]. Received: shape {curve.shape}."
         )
     return curve
 

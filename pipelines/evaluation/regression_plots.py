@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -144,11 +144,10 @@ def partial_dependence_figure(
         for label, predict in models.items():
             ax.plot(grid, partial_dependence(predict, x, j, grid), lw=1.6, label=label)
         # The rug shows where the data are, so the curve is read where it is supported.
-        ax.plot(x[:, j], np.zeros_like(x[:, j]), "|", color="0.4", ms=6, alpha=0.5,
-                transform=ax.get_xaxis_transform())
+        ax.plot(x[:, j], np.zeros_like(x[:, j]), "|", color="0.4", ms=6, alpha=0.5, transform=ax.get_xaxis_transform())
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
-    for ax in axes[len(features):]:
+    for ax in axes[len(features) :]:
         ax.set_visible(False)
     for ax in axes[::ncols]:
         ax.set_ylabel(f"average {target}")
@@ -161,7 +160,5 @@ def _check(y_true: np.ndarray, pred: np.ndarray, name: str) -> np.ndarray:
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
     if pred.shape != y_true.shape:
-        raise DataValidationError(
-            f"expected predictions of shape {y_true.shape} for {name!r}. Received: {pred.shape}."
-        )
+        raise DataValidationError(f"expected predictions of shape {y_true.shape} for {name!r}. Received: {pred.shape}.")
     return pred

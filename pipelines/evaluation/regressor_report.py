@@ -10,7 +10,8 @@ inference table.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,12 +19,18 @@ from pipelines.errors import DataValidationError
 from pipelines.evaluation import plots, regression_plots
 from pipelines.evaluation.bootstrap import bootstrap, interval_metrics, r2_stat
 from pipelines.evaluation.classification import binary_metrics
-from pipelines.evaluation.regression import CV_METRICS, cv_metrics, regression_metrics
 from pipelines.evaluation.classifier_report import add_interval_table, fingerprint
+from pipelines.evaluation.regression import CV_METRICS, cv_metrics, regression_metrics
 from pipelines.evaluation.report import Report
 
-__all__ = ["CVResult", "add_regression_evaluation", "add_ols_section", "add_partial_dependence", "add_fit_evaluation",
-           "threshold_labels"]
+__all__ = [
+    "CVResult",
+    "add_regression_evaluation",
+    "add_ols_section",
+    "add_partial_dependence",
+    "add_fit_evaluation",
+    "threshold_labels",
+]
 
 # Metrics of the threshold view that go into the report's flat metrics.
 THRESHOLD_METRICS = ("roc_auc", "average_precision", "f1", "precision", "recall")
@@ -126,19 +133,23 @@ def add_regression_evaluation(
         row["seconds"] = result.seconds
         rows.append(row)
     report.add_table(
-        f"Cross-validation ({folds} folds)", rows,
+        f"Cross-validation ({folds} folds)",
+        rows,
         note=f"Each fold's held-out rows are scored by the model trained on the other {folds - 1} folds; "
         "mean and sample standard deviation over folds. Seconds: wall time of all folds.",
     )
     shown = {result.name: result.oof for result in results[:2]}
     report.add_figure(
-        "predicted_vs_actual", regression_plots.predicted_vs_actual_figure(y_true, shown, unit=target),
-        title="Predicted vs actual", caption="Out-of-fold predictions: each row predicted by the model "
-        "that did not train on it.",
+        "predicted_vs_actual",
+        regression_plots.predicted_vs_actual_figure(y_true, shown, unit=target),
+        title="Predicted vs actual",
+        caption="Out-of-fold predictions: each row predicted by the model that did not train on it.",
     )
     report.add_figure(
-        "residuals_vs_fitted", regression_plots.residuals_figure(y_true, shown),
-        title="Residuals vs fitted", caption="Out-of-fold residuals; a pattern is structure the model missed.",
+        "residuals_vs_fitted",
+        regression_plots.residuals_figure(y_true, shown),
+        title="Residuals vs fitted",
+        caption="Out-of-fold residuals; a pattern is structure the model missed.",
     )
 
     # The interval needs one test set: the pooled out-of-fold predictions, each row scored once.
@@ -146,9 +157,13 @@ def add_regression_evaluation(
     metrics["oof_r2"] = intervals["oof_r2"].estimate
     metrics.update(interval_metrics(intervals))
     report.extra.setdefault("headline_metric", "cv_r2_mean")
-    report.add_predictions("regression", y_true=np.asarray(y_true, dtype=np.float64),
-                           y_pred=np.asarray(results[0].oof, dtype=np.float64), fold_ids=np.asarray(fold_ids),
-                           fingerprint=fingerprint(np.asarray(y_true, dtype=np.float64)))
+    report.add_predictions(
+        "regression",
+        y_true=np.asarray(y_true, dtype=np.float64),
+        y_pred=np.asarray(results[0].oof, dtype=np.float64),
+        fold_ids=np.asarray(fold_ids),
+        fingerprint=fingerprint(np.asarray(y_true, dtype=np.float64)),
+    )
 
     # The classification view: the regressor's out-of-fold prediction is the score.
     score = np.asarray(results[0].oof, dtype=np.float64)
@@ -165,21 +180,34 @@ def add_regression_evaluation(
     # The curve figures take scores in [0, 1]; ROC and PR curves depend only on the ranking,
     # so min-max scaling the predictions leaves them (and their AUC and AP) unchanged.
     scaled = (score - score.min()) / max(float(np.ptp(score)), np.finfo(float).tiny)
-    report.add_figure("roc_curve", plots.roc_figure(labels, scaled, classes), title="ROC of the threshold view",
-                      caption=f"Out-of-fold predictions of {target} as scores for {classes[1]}.")
-    report.add_figure("pr_curve", plots.pr_figure(labels, scaled, classes),
-                      title="Precision-recall of the threshold view",
-                      caption=f"Out-of-fold predictions of {target} as scores for {classes[1]}.")
+    report.add_figure(
+        "roc_curve",
+        plots.roc_figure(labels, scaled, classes),
+        title="ROC of the threshold view",
+        caption=f"Out-of-fold predictions of {target} as scores for {classes[1]}.",
+    )
+    report.add_figure(
+        "pr_curve",
+        plots.pr_figure(labels, scaled, classes),
+        title="Precision-recall of the threshold view",
+        caption=f"Out-of-fold predictions of {target} as scores for {classes[1]}.",
+    )
     if history:
         report.history = {key: [float(v) for v in values] for key, values in history.items()}
         report.add_figure(
-            "learning_curves", plots.learning_curves_figure(history), title="Learning curves",
+            "learning_curves",
+            plots.learning_curves_figure(history),
+            title="Learning curves",
             caption="loss: the training loss averaged over the steps of each point; val_loss: the loss on "
             "the held-out rows of every fold at its end. Recorded only, never used to select anything.",
         )
     report.add_metrics(metrics)  # first, so the metrics keep their documented order
-    add_interval_table(report, intervals, what=f"the {len(y_true):,} rows' out-of-fold predictions of "
-                       f"{results[0].name} (it does not cover refitting on other folds)")
+    add_interval_table(
+        report,
+        intervals,
+        what=f"the {len(y_true):,} rows' out-of-fold predictions of "
+        f"{results[0].name} (it does not cover refitting on other folds)",
+    )
     return metrics
 
 
@@ -194,8 +222,10 @@ def add_ols_section(report: Report, table: Mapping[str, Any], *, title: str = "O
     report.extra["ols_table"] = dict(table)
     report.add_table(
         title,
-        [{"term": r["term"], "coefficient": r["coef"], "std. error": r["std_err"], "t": r["t"], "p": r["p"]}
-         for r in table["terms"]],
+        [
+            {"term": r["term"], "coefficient": r["coef"], "std. error": r["std_err"], "t": r["t"], "p": r["p"]}
+            for r in table["terms"]
+        ],
         note=f"n = {table['n']}; R^2 = {table['r2']:.4f}, adjusted R^2 = {table['adj_r2']:.4f}, "
         f"RSE = {table['rse']:.4f} on {table['df_resid']} degrees of freedom, F = {table['f']:.1f} "
         f"(p = {table['f_p']:.3g}).",
@@ -256,8 +286,16 @@ def add_fit_evaluation(
     report.add_predictions("regression", y_true=y_true, y_pred=y_pred, fingerprint=fingerprint(y_true))
     shown = {"saved model": np.asarray(y_pred, dtype=np.float64).reshape(-1)}
     caption = "Every row of the data: if the model trained on these rows, this is its fit, not a test score."
-    report.add_figure("predicted_vs_actual", regression_plots.predicted_vs_actual_figure(y_true, shown, unit=target),
-                      title="Predicted vs actual", caption=caption)
-    report.add_figure("residuals_vs_fitted", regression_plots.residuals_figure(y_true, shown),
-                      title="Residuals vs fitted", caption=caption)
+    report.add_figure(
+        "predicted_vs_actual",
+        regression_plots.predicted_vs_actual_figure(y_true, shown, unit=target),
+        title="Predicted vs actual",
+        caption=caption,
+    )
+    report.add_figure(
+        "residuals_vs_fitted",
+        regression_plots.residuals_figure(y_true, shown),
+        title="Residuals vs fitted",
+        caption=caption,
+    )
     return metrics

@@ -16,8 +16,9 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -31,8 +32,16 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _FIGURE_NAME = re.compile(r"^[a-z0-9_]+$")
 PREDICTIONS_FILE = "predictions.npz"
 _FIXED_KEYS = (
-    "pipeline", "status", "dataset", "config", "metrics", "history", "timings",
-    "environment", "tables", "figures",
+    "pipeline",
+    "status",
+    "dataset",
+    "config",
+    "metrics",
+    "history",
+    "timings",
+    "environment",
+    "tables",
+    "figures",
 )
 
 
@@ -196,17 +205,13 @@ class Report:
         copied = []
         for i, row in enumerate(rows):
             if not isinstance(row, Mapping):
-                raise TypeError(
-                    f"expected each row to be a mapping. Received: rows[{i}]={row!r}"
-                )
+                raise TypeError(f"expected each row to be a mapping. Received: rows[{i}]={row!r}")
             copied.append(dict(row))
         if columns is None:
             columns = list(dict.fromkeys(key for row in copied for key in row))
         self._sections.append(_Table(title, copied, [str(c) for c in columns], note))
 
-    def add_figure(
-        self, name: str, fig_or_png: Figure | bytes, *, title: str, caption: str = ""
-    ) -> None:
+    def add_figure(self, name: str, fig_or_png: Figure | bytes, *, title: str, caption: str = "") -> None:
         """Adds a figure section, saved as `<name>.png`.
 
         A matplotlib figure is rendered at 100 dpi and closed.
@@ -237,15 +242,9 @@ class Report:
         elif isinstance(fig_or_png, (bytes, bytearray)):
             png = bytes(fig_or_png)
             if not png.startswith(PNG_SIGNATURE):
-                raise ValueError(
-                    f"expected PNG bytes for figure {name!r}. Received bytes starting "
-                    f"with {png[:8]!r}."
-                )
+                raise ValueError(f"expected PNG bytes for figure {name!r}. Received bytes starting with {png[:8]!r}.")
         else:
-            raise TypeError(
-                "expected a matplotlib Figure or PNG bytes. "
-                f"Received: {type(fig_or_png).__name__}"
-            )
+            raise TypeError(f"expected a matplotlib Figure or PNG bytes. Received: {type(fig_or_png).__name__}")
         self._sections.append(_FigureEntry(name, title, caption, png))
 
     def add_predictions(self, kind: str, **arrays: Any) -> None:
@@ -270,8 +269,9 @@ class Report:
             ['y_true', 'y_pred']
         """
         if not kind or not arrays:
-            raise ValueError(f"expected a kind and at least one array. Received: kind={kind!r}, "
-                             f"arrays={sorted(arrays)}")
+            raise ValueError(
+                f"expected a kind and at least one array. Received: kind={kind!r}, arrays={sorted(arrays)}"
+            )
         import numpy as np
 
         self._predictions = {"kind": np.asarray(kind), **{k: np.asarray(v) for k, v in arrays.items()}}
@@ -304,15 +304,10 @@ class Report:
             ValueError: If `status` is unknown or an `extra` key collides with a fixed key.
         """
         if self.status not in STATUSES:
-            raise ValueError(
-                f"expected status in {STATUSES}. Received: status={self.status!r}"
-            )
+            raise ValueError(f"expected status in {STATUSES}. Received: status={self.status!r}")
         clashes = sorted(set(self.extra) & set(_FIXED_KEYS))
         if clashes:
-            raise ValueError(
-                f"expected `extra` keys other than the fixed keys. Received: {clashes}. "
-                "Rename them."
-            )
+            raise ValueError(f"expected `extra` keys other than the fixed keys. Received: {clashes}. Rename them.")
         data = {
             "pipeline": self.pipeline,
             "status": self.status,
@@ -376,39 +371,24 @@ class Report:
             elif kind == "p":
                 body.append(f"<p>{esc(args[0])}</p>")
             elif kind == "kv":
-                items = "".join(
-                    f"<li><strong>{esc(key)}:</strong> {esc(value)}</li>"
-                    for key, value in args[0]
-                )
+                items = "".join(f"<li><strong>{esc(key)}:</strong> {esc(value)}</li>" for key, value in args[0])
                 body.append(f"<ul>{items}</ul>")
             elif kind == "table":
                 columns, rows = args
                 head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-                cells = "".join(
-                    "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>"
-                    for row in rows
-                )
-                body.append(
-                    f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
-                )
+                cells = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
             elif kind == "figure":
                 entry = args[0]
                 data = base64.b64encode(entry.png).decode("ascii")
-                caption = (
-                    f"<figcaption>{esc(entry.caption)}</figcaption>" if entry.caption else ""
-                )
+                caption = f"<figcaption>{esc(entry.caption)}</figcaption>" if entry.caption else ""
                 body.append(
-                    f'<figure><img src="data:image/png;base64,{data}" '
-                    f'alt="{esc(entry.title)}">{caption}</figure>'
+                    f'<figure><img src="data:image/png;base64,{data}" alt="{esc(entry.title)}">{caption}</figure>'
                 )
             elif kind == "text":
                 body.append(f'<div class="text">{esc(args[0].strip())}</div>')
         # Concatenated, not str.format-ed: the CSS is full of braces.
-        return (
-            _HTML_HEAD.replace("$title", esc(self.title))
-            + "\n".join(body)
-            + "\n</body>\n</html>\n"
-        )
+        return _HTML_HEAD.replace("$title", esc(self.title)) + "\n".join(body) + "\n</body>\n</html>\n"
 
     def write(self, directory: str | os.PathLike, *, stem: str = "report") -> dict[str, Path]:
         """Writes every figure PNG, `<stem>.json`, `<stem>.md`, `<stem>.html` and the predictions.
@@ -437,9 +417,7 @@ class Report:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             for entry in self._figures():
-                written[entry.filename] = atomic.write_bytes(
-                    directory / entry.filename, entry.png
-                )
+                written[entry.filename] = atomic.write_bytes(directory / entry.filename, entry.png)
             if predictions is not None:
                 written[PREDICTIONS_FILE] = atomic.write_bytes(directory / PREDICTIONS_FILE, predictions)
             for filename, text in documents.items():
@@ -469,10 +447,7 @@ class Report:
             if isinstance(section, _Table):
                 if section.note:
                     blocks.append(("p", section.note))
-                rows = [
-                    [_format_cell(row.get(c, "")) for c in section.columns]
-                    for row in section.rows
-                ]
+                rows = [[_format_cell(row.get(c, "")) for c in section.columns] for row in section.rows]
                 blocks.append(("table", section.columns, rows))
             elif isinstance(section, _FigureEntry):
                 blocks.append(("figure", section))

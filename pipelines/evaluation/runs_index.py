@@ -62,16 +62,20 @@ def index_rows(directory: str | os.PathLike) -> list[dict[str, Any]]:
     rows = []
     for run_dir, data in find_runs(directory):
         created, source = _created(run_dir, data)
-        rows.append({
-            "run": Link(run_dir.relative_to(directory).as_posix(),
-                        (run_dir / "report.html").relative_to(directory).as_posix()),
-            "pipeline": data.get("pipeline", "?"),
-            "date (UTC)": created,
-            "dataset": (data.get("dataset") or {}).get("name", ""),
-            "headline": _headline(data),
-            "status": data.get("status", "?"),
-            "_sort": source,
-        })
+        rows.append(
+            {
+                "run": Link(
+                    run_dir.relative_to(directory).as_posix(),
+                    (run_dir / "report.html").relative_to(directory).as_posix(),
+                ),
+                "pipeline": data.get("pipeline", "?"),
+                "date (UTC)": created,
+                "dataset": (data.get("dataset") or {}).get("name", ""),
+                "headline": _headline(data),
+                "status": data.get("status", "?"),
+                "_sort": source,
+            }
+        )
     rows.sort(key=lambda row: row.pop("_sort"), reverse=True)
     return rows
 
@@ -87,15 +91,20 @@ def write_index(directory: str | os.PathLike = "reports") -> Path:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise OutputDirError(f"expected a reports directory. Received: {str(directory)!r}, which is not a "
-                             "directory. Pass the folder holding the runs (default: reports).")
+        raise OutputDirError(
+            f"expected a reports directory. Received: {str(directory)!r}, which is not a "
+            "directory. Pass the folder holding the runs (default: reports)."
+        )
     rows = index_rows(directory)
     report = Report("index")
     report.title = f"Runs under {directory.resolve()}"
     report.extra["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    report.add_table(f"Runs ({len(rows)})", rows,
-                     note="Newest first. Headline: the pipeline's main metric with its bootstrap 95% interval "
-                     "when the run has one. Dates are the runs' start times, else the report file's.")
+    report.add_table(
+        f"Runs ({len(rows)})",
+        rows,
+        note="Newest first. Headline: the pipeline's main metric with its bootstrap 95% interval "
+        "when the run has one. Dates are the runs' start times, else the report file's.",
+    )
     return report.write(directory, stem=INDEX_STEM)[f"{INDEX_STEM}.html"]
 
 

@@ -113,12 +113,20 @@ def make_baseline(config: BaselineConfig | None = None, *, seed: int = 0) -> Any
     from sklearn.pipeline import Pipeline
 
     config = _checked_config(config)
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(
-            ngram_range=(1, config.ngram_max), min_df=config.min_df,
-            sublinear_tf=config.sublinear_tf, preprocessor=baseline_preprocess)),
-        ("logreg", _make_logreg(config, seed)),
-    ])
+    return Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    ngram_range=(1, config.ngram_max),
+                    min_df=config.min_df,
+                    sublinear_tf=config.sublinear_tf,
+                    preprocessor=baseline_preprocess,
+                ),
+            ),
+            ("logreg", _make_logreg(config, seed)),
+        ]
+    )
 
 
 def fit_baseline(
@@ -219,7 +227,8 @@ def stratified_fold_ids(labels: Sequence[Any], n_splits: int = 10, seed: int = 0
         raise DataValidationError(
             f"expected at least n_splits={n_splits} examples of each class for stratified "
             f"folds. Received {smallest} of the smaller class. Pass n_splits <= "
-            f"{max(smallest, 2)}, or more data.")
+            f"{max(smallest, 2)}, or more data."
+        )
     fold_ids = np.empty(len(y), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), y)):
@@ -269,11 +278,9 @@ def cross_validate_baseline(
 
     config = _checked_config(config)
     x, y, _ = check_texts_and_labels(texts, labels, where="the texts")
-    folds = (stratified_fold_ids(y, n_splits, seed) if fold_ids is None
-             else _checked_fold_ids(fold_ids, y))
+    folds = stratified_fold_ids(y, n_splits, seed) if fold_ids is None else _checked_fold_ids(fold_ids, y)
     # Counting uses no labels; only document frequencies of training folds pick terms.
-    counts = CountVectorizer(ngram_range=(1, config.ngram_max),
-                             preprocessor=baseline_preprocess).fit_transform(x)
+    counts = CountVectorizer(ngram_range=(1, config.ngram_max), preprocessor=baseline_preprocess).fit_transform(x)
     probabilities = np.empty(len(y), dtype=np.float64)
     accuracies = []
     for fold in range(int(folds.max()) + 1):
@@ -281,13 +288,10 @@ def cross_validate_baseline(
         train_counts = counts[~held_out]
         kept = np.flatnonzero(train_counts.getnnz(axis=0) >= config.min_df)
         tfidf = TfidfTransformer(sublinear_tf=config.sublinear_tf).fit(train_counts[:, kept])
-        logreg = _make_logreg(config, seed).fit(
-            tfidf.transform(train_counts[:, kept]), y[~held_out])
-        probabilities[held_out] = logreg.predict_proba(
-            tfidf.transform(counts[held_out][:, kept]))[:, 1]
+        logreg = _make_logreg(config, seed).fit(tfidf.transform(train_counts[:, kept]), y[~held_out])
+        probabilities[held_out] = logreg.predict_proba(tfidf.transform(counts[held_out][:, kept]))[:, 1]
         accuracies.append(np.mean((probabilities[held_out] > 0.5) == y[held_out]))
-    return BaselineCV(probabilities=probabilities, fold_ids=folds,
-                      fold_accuracies=np.asarray(accuracies))
+    return BaselineCV(probabilities=probabilities, fold_ids=folds, fold_accuracies=np.asarray(accuracies))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -297,8 +301,7 @@ def _checked_config(config: BaselineConfig | None) -> BaselineConfig:
     if config is None:
         return BaselineConfig()
     if not isinstance(config, BaselineConfig):
-        raise ConfigError("expected config to be a BaselineConfig or None. Received: "
-                          f"{type(config).__name__}")
+        raise ConfigError(f"expected config to be a BaselineConfig or None. Received: {type(config).__name__}")
     validate_config(config)
     return config
 
@@ -308,14 +311,12 @@ def _make_logreg(config: BaselineConfig, seed: int) -> Any:
 
     # liblinear's dual solver: with fewer documents than n-gram features it fitted an MR
     # fold in 0.6 s against 4.9 s (primal liblinear) and 3.4 s (lbfgs), same accuracy.
-    return LogisticRegression(C=config.C, solver="liblinear", dual=True,
-                              max_iter=config.max_iter, random_state=seed)
+    return LogisticRegression(C=config.C, solver="liblinear", dual=True, max_iter=config.max_iter, random_state=seed)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"expected {name} to be an integer >= {minimum}. "
-                          f"Received: {name}={value!r}")
+        raise ConfigError(f"expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
 
 
 def _binary_labels(labels: Sequence[Any]) -> np.ndarray:
@@ -329,16 +330,19 @@ def _checked_fold_ids(fold_ids: Sequence[int], y: np.ndarray) -> np.ndarray:
     if folds.shape != y.shape or folds.dtype.kind not in "iu":
         raise DataValidationError(
             f"expected one integer fold id per example ({len(y)}). Received: fold_ids of "
-            f"shape {folds.shape} and dtype {folds.dtype}. Pass stratified_fold_ids(labels).")
+            f"shape {folds.shape} and dtype {folds.dtype}. Pass stratified_fold_ids(labels)."
+        )
     k = int(folds.max()) + 1 if folds.size else 0
     sizes = np.bincount(folds, minlength=k) if folds.size and folds.min() >= 0 else None
     if sizes is None or k < 2 or sizes.min() == 0:
         raise DataValidationError(
             "expected fold ids 0..k-1 with k >= 2, each fold holding examples. Received: "
-            f"values {sorted(set(folds.tolist()))[:10]}. Pass stratified_fold_ids(labels).")
+            f"values {sorted(set(folds.tolist()))[:10]}. Pass stratified_fold_ids(labels)."
+        )
     for fold in range(k):
         if len(set(y[folds != fold].tolist())) < 2:
             raise DataValidationError(
                 f"expected both classes in the training part of every fold. Received: fold "
-                f"{fold}'s training part holds one class. Pass stratified_fold_ids(labels).")
+                f"{fold}'s training part holds one class. Pass stratified_fold_ids(labels)."
+            )
     return folds.astype(np.int64)

@@ -75,8 +75,13 @@ def fit_pixel_clusters(images: np.ndarray, k: int, *, seed: int, components: int
     kmeans = KMeans(k, n_init=1, random_state=seed).fit(z)
     labels = kmeans.labels_.astype("int32")
     frequencies = np.bincount(labels, minlength=k) / len(labels)
-    return PixelClusters(pca.mean_.astype("float32"), pca.components_.astype("float32"),
-                         kmeans.cluster_centers_.astype("float32"), labels, frequencies)
+    return PixelClusters(
+        pca.mean_.astype("float32"),
+        pca.components_.astype("float32"),
+        kmeans.cluster_centers_.astype("float32"),
+        labels,
+        frequencies,
+    )
 
 
 def _flat01(images: np.ndarray) -> np.ndarray:

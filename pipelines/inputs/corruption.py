@@ -70,8 +70,10 @@ class Corruption:
             raise ConfigError(f"noise_factor must be >= 0. Received: noise_factor={self.noise_factor!r}")
         low, high = self.mask_fraction
         if not 0 <= low <= high <= 1:
-            raise ConfigError("mask_fraction must be (low, high) with 0 <= low <= high <= 1. "
-                              f"Received: mask_fraction={self.mask_fraction!r}")
+            raise ConfigError(
+                "mask_fraction must be (low, high) with 0 <= low <= high <= 1. "
+                f"Received: mask_fraction={self.mask_fraction!r}"
+            )
         if not 0 <= self.salt_pepper_amount <= 1:
             raise ConfigError(f"salt_pepper_amount must be in [0, 1]. Received: {self.salt_pepper_amount!r}")
 
@@ -228,6 +230,5 @@ def corrupt_images(x: np.ndarray, corruption: Corruption, *, seed: int) -> np.nd
         >>> corrupt_images(x, Corruption(), seed=1).shape
         (3, 28, 28, 1)
     """
-    ds = make_denoising_dataset(x, batch_size=EVAL_CHUNK, training=False, corruption=corruption, seed=seed,
-                                cache=False)
+    ds = make_denoising_dataset(x, batch_size=EVAL_CHUNK, training=False, corruption=corruption, seed=seed, cache=False)
     return np.concatenate([noisy.numpy() for noisy, _ in ds], axis=0)

@@ -48,9 +48,7 @@ def parse_idx(data: bytes) -> np.ndarray:
     """
     view = memoryview(data).cast("B")
     if len(view) < 4:
-        raise DataValidationError(
-            f"IDX data is too short for its 4-byte magic number. Received: {len(view)} "
-            "bytes")
+        raise DataValidationError(f"IDX data is too short for its 4-byte magic number. Received: {len(view)} bytes")
     magic = int.from_bytes(view[:4], "big")
     code, ndim = view[2], view[3]
     if view[0] or view[1] or code not in IDX_DTYPES or ndim == 0:
@@ -58,12 +56,14 @@ def parse_idx(data: bytes) -> np.ndarray:
         raise DataValidationError(
             "Not IDX data: expected a magic number 0x0000TTNN with type code TT in "
             f"{{{codes}}} and NN >= 1 dimensions (2051 for images, 2049 for labels). "
-            f"Received: magic={magic} (0x{magic:08x}). Is the file still compressed?")
+            f"Received: magic={magic} (0x{magic:08x}). Is the file still compressed?"
+        )
     header_bytes = 4 + 4 * ndim
     if len(view) < header_bytes:
         raise DataValidationError(
             f"IDX data is truncated: its header needs {header_bytes} bytes for {ndim} "
-            f"dimensions. Received: {len(view)} bytes")
+            f"dimensions. Received: {len(view)} bytes"
+        )
     shape = struct.unpack(f">{ndim}I", view[4:header_bytes])
     dtype = IDX_DTYPES[code]
     count = math.prod(shape)
@@ -73,7 +73,8 @@ def parse_idx(data: bytes) -> np.ndarray:
         problem = "truncated" if received < expected else "longer than its header says"
         raise DataValidationError(
             f"IDX payload is {problem}: shape {shape} of {dtype.name} needs {expected} "
-            f"bytes after the {header_bytes}-byte header. Received: {received} bytes")
+            f"bytes after the {header_bytes}-byte header. Received: {received} bytes"
+        )
     values = np.frombuffer(view, dtype=dtype, count=count, offset=header_bytes)
     # A copy: writable, and in native byte order for the multi-byte types.
     return values.reshape(shape).astype(dtype.newbyteorder("="), copy=True)

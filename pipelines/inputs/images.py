@@ -14,8 +14,8 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pipelines.config import AugmentConfig
@@ -62,8 +62,11 @@ def check_images(x: np.ndarray, y: np.ndarray | None = None, num_classes: int | 
         if np.issubdtype(x.dtype, np.number):
             finite = np.isfinite(x)
             # The range tells the user which conversion fits: [0, 1] floats need *255 first.
-            detail = (f" with {int((~finite).sum())} NaN/inf values" if not finite.all()
-                      else f" with values in [{x.min():.4g}, {x.max():.4g}]")
+            detail = (
+                f" with {int((~finite).sum())} NaN/inf values"
+                if not finite.all()
+                else f" with values in [{x.min():.4g}, {x.max():.4g}]"
+            )
         raise DataValidationError(
             f"expected uint8 images with pixels in 0..255. Received dtype {x.dtype}{detail}. "
             "Convert with np.clip(np.round(x * 255), 0, 255).astype('uint8') for [0, 1] floats, "

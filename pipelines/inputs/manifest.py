@@ -104,8 +104,7 @@ class DatasetEntry:
         for entry in self.files:
             if entry.name == name:
                 return entry
-        raise KeyError(f"Dataset {self.name!r} has no file {name!r}. "
-                       f"Its files: {[f.name for f in self.files]}")
+        raise KeyError(f"Dataset {self.name!r} has no file {name!r}. Its files: {[f.name for f in self.files]}")
 
 
 Manifest = Mapping[str, DatasetEntry]
@@ -138,8 +137,7 @@ def parse_manifest(data: Mapping[str, Any]) -> dict[str, DatasetEntry]:
     """
     datasets = data.get("datasets") if isinstance(data, Mapping) else None
     if not isinstance(datasets, Mapping):
-        raise ConfigError("Manifest must be an object with a 'datasets' object. "
-                          f"Received: {type(data).__name__}")
+        raise ConfigError(f"Manifest must be an object with a 'datasets' object. Received: {type(data).__name__}")
     return {name: _parse_dataset(name, raw) for name, raw in datasets.items()}
 
 
@@ -190,8 +188,8 @@ def get_dataset_entry(name: str, manifest: Manifest | None = None) -> DatasetEnt
     manifest = default_manifest() if manifest is None else manifest
     if not isinstance(name, str) or name not in manifest:
         raise UnknownDatasetError(
-            f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(manifest))}. "
-            "Pass one of these names.")
+            f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(manifest))}. Pass one of these names."
+        )
     return manifest[name]
 
 
@@ -201,11 +199,9 @@ def _parse_dataset(name: str, raw: Any) -> DatasetEntry:
         raise ConfigError(f"{where} must be an object. Received: {type(raw).__name__}")
     subdir = raw.get("subdir", name)
     if not isinstance(subdir, str) or not subdir:
-        raise ConfigError(f"{where}: 'subdir' must be a non-empty string. "
-                          f"Received: subdir={subdir!r}")
+        raise ConfigError(f"{where}: 'subdir' must be a non-empty string. Received: subdir={subdir!r}")
     for part in subdir.split("/"):
-        _check_component(part, f"{where}: every '/'-separated part of 'subdir'",
-                         f"subdir={subdir!r}")
+        _check_component(part, f"{where}: every '/'-separated part of 'subdir'", f"subdir={subdir!r}")
     files = raw.get("files")
     if not isinstance(files, list) or not files:
         raise ConfigError(f"{where}: 'files' must be a non-empty list. Received: {files!r}")
@@ -215,12 +211,16 @@ def _parse_dataset(name: str, raw: Any) -> DatasetEntry:
         raise ConfigError(f"{where}: file names must be unique. Received: {names}")
     system_dirs = raw.get("system_dirs") or []
     if not all(isinstance(d, str) and Path(d).is_absolute() for d in system_dirs):
-        raise ConfigError(f"{where}: 'system_dirs' must be absolute paths. "
-                          f"Received: {system_dirs!r}")
+        raise ConfigError(f"{where}: 'system_dirs' must be absolute paths. Received: {system_dirs!r}")
     return DatasetEntry(
-        name=name, subdir=subdir, files=entries, title=str(raw.get("title", "")),
+        name=name,
+        subdir=subdir,
+        files=entries,
+        title=str(raw.get("title", "")),
         homepage=str(raw.get("homepage", "")),
-        system_dirs=tuple(Path(d) for d in system_dirs), notes=str(raw.get("notes", "")))
+        system_dirs=tuple(Path(d) for d in system_dirs),
+        notes=str(raw.get("notes", "")),
+    )
 
 
 def _parse_file(where: str, raw: Any) -> FileEntry:
@@ -230,39 +230,49 @@ def _parse_file(where: str, raw: Any) -> FileEntry:
     _check_component(name, f"{where}: file name", f"name={name!r}")
     sha256, size = raw.get("sha256"), raw.get("size")
     if not isinstance(sha256, str) or not _SHA256_RE.match(sha256):
-        raise ConfigError(f"{where}: file {name!r} needs a lowercase hex 'sha256' of 64 "
-                          f"digits. Received: sha256={sha256!r}")
+        raise ConfigError(
+            f"{where}: file {name!r} needs a lowercase hex 'sha256' of 64 digits. Received: sha256={sha256!r}"
+        )
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ConfigError(f"{where}: file {name!r} needs a non-negative integer 'size'. "
-                          f"Received: size={size!r}")
+        raise ConfigError(f"{where}: file {name!r} needs a non-negative integer 'size'. Received: size={size!r}")
     decompress = raw.get("decompress", "none")
     if decompress not in DECOMPRESS_MODES:
-        raise ConfigError(f"{where}: file {name!r} has an unknown 'decompress'; expected "
-                          f"one of {DECOMPRESS_MODES}. Received: decompress={decompress!r}")
+        raise ConfigError(
+            f"{where}: file {name!r} has an unknown 'decompress'; expected "
+            f"one of {DECOMPRESS_MODES}. Received: decompress={decompress!r}"
+        )
     urls = raw.get("urls") or []
     if not isinstance(urls, list) or not all(
-            isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
-        raise ConfigError(f"{where}: file {name!r} needs 'urls' to be null or a list of "
-                          f"http(s) URLs. Received: urls={urls!r}")
+        isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+    ):
+        raise ConfigError(
+            f"{where}: file {name!r} needs 'urls' to be null or a list of http(s) URLs. Received: urls={urls!r}"
+        )
     member = raw.get("archive_member")
     if member is not None:
         if not isinstance(member, str) or not member:
-            raise ConfigError(f"{where}: file {name!r} has an invalid 'archive_member'. "
-                              f"Received: archive_member={member!r}")
+            raise ConfigError(
+                f"{where}: file {name!r} has an invalid 'archive_member'. Received: archive_member={member!r}"
+            )
         for part in member.split("/"):
-            _check_component(part, f"{where}: every part of 'archive_member'",
-                             f"archive_member={member!r}")
-    return FileEntry(name=name, sha256=sha256, size=size, decompress=decompress,
-                     urls=tuple(urls), archive_member=member)
+            _check_component(part, f"{where}: every part of 'archive_member'", f"archive_member={member!r}")
+    return FileEntry(
+        name=name, sha256=sha256, size=size, decompress=decompress, urls=tuple(urls), archive_member=member
+    )
 
 
 def _check_component(part: Any, what: str, received: str) -> None:
     """Rejects anything but one plain path component, so joins stay inside a folder."""
     is_plain = (
-        isinstance(part, str) and part not in ("", ".", "..")
-        and "/" not in part and "\\" not in part and "\0" not in part
+        isinstance(part, str)
+        and part not in ("", ".", "..")
+        and "/" not in part
+        and "\\" not in part
+        and "\0" not in part
         and not PurePosixPath(part).is_absolute()
-        and not PureWindowsPath(part).drive)
+        and not PureWindowsPath(part).drive
+    )
     if not is_plain:
-        raise ConfigError(f"{what} must be a single plain path component (no '/', '\\', "
-                          f"'..' or absolute path). Received: {received}")
+        raise ConfigError(
+            f"{what} must be a single plain path component (no '/', '\\', '..' or absolute path). Received: {received}"
+        )

@@ -30,8 +30,18 @@ __all__ = [
 MNIST_FAMILY = ("mnist", "fashion_mnist", "digits")
 DIGIT_CLASS_NAMES = [str(digit) for digit in range(10)]
 # The official label names, from the Fashion-MNIST README.
-FASHION_CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                       "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASS_NAMES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 # split -> (images file, labels file); MNIST and Fashion-MNIST share the names.
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -97,12 +107,14 @@ def load_mnist_family(
     """
     if name not in MNIST_FAMILY:
         raise UnknownDatasetError(
-            f"Unknown MNIST-family dataset {name!r}. Known: {', '.join(MNIST_FAMILY)}. "
-            "Pass one of these names.")
+            f"Unknown MNIST-family dataset {name!r}. Known: {', '.join(MNIST_FAMILY)}. Pass one of these names."
+        )
     if name == "digits":
         if data_dir is not None:
-            raise ConfigError("digits is bundled with scikit-learn and reads no files. "
-                              f"Received: data_dir={str(data_dir)!r}. Pass data_dir=None.")
+            raise ConfigError(
+                "digits is bundled with scikit-learn and reads no files. "
+                f"Received: data_dir={str(data_dir)!r}. Pass data_dir=None."
+            )
         return _load_digits()
 
     resolved = resolve_dataset(name, data_dir, download=download, verify=False)
@@ -110,10 +122,8 @@ def load_mnist_family(
     splits = {}
     for split, (images_file, labels_file) in IDX_FILES.items():
         # read_verified decompresses and checks each file in one pass.
-        images = parse_idx(read_verified(resolved.files[images_file],
-                                         entry.file(images_file)))
-        labels = parse_idx(read_verified(resolved.files[labels_file],
-                                         entry.file(labels_file)))
+        images = parse_idx(read_verified(resolved.files[images_file], entry.file(images_file)))
+        labels = parse_idx(read_verified(resolved.files[labels_file], entry.file(labels_file)))
         splits[split] = _checked(images, labels, f"{name} {split}")
     info = {
         "name": name,
@@ -124,21 +134,20 @@ def load_mnist_family(
         "files": {file_name: str(path) for file_name, path in resolved.files.items()},
     }
     class_names = FASHION_CLASS_NAMES if name == "fashion_mnist" else DIGIT_CLASS_NAMES
-    return ImageData(*splits["train"], *splits["test"], class_names=list(class_names),
-                     info=info)
+    return ImageData(*splits["train"], *splits["test"], class_names=list(class_names), info=info)
 
 
-def _checked(images: np.ndarray, labels: np.ndarray,
-             what: str) -> tuple[np.ndarray, np.ndarray]:
+def _checked(images: np.ndarray, labels: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise DataValidationError(f"expected {what} images of uint8 (n, 28, 28). "
-                                  f"Received: {images.dtype} {images.shape}")
+        raise DataValidationError(
+            f"expected {what} images of uint8 (n, 28, 28). Received: {images.dtype} {images.shape}"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
-        raise DataValidationError(f"expected one {what} label per image ({len(images)}). "
-                                  f"Received: labels of shape {labels.shape}")
+        raise DataValidationError(
+            f"expected one {what} label per image ({len(images)}). Received: labels of shape {labels.shape}"
+        )
     if labels.size and not 0 <= labels.min() <= labels.max() <= 9:
-        raise DataValidationError(f"expected {what} labels in 0..9. Received: "
-                                  f"{labels.min()}..{labels.max()}")
+        raise DataValidationError(f"expected {what} labels in 0..9. Received: {labels.min()}..{labels.max()}")
     return images, labels.astype(np.int64)
 
 
@@ -149,18 +158,23 @@ def _load_digits() -> ImageData:
     # Pixel values are 0..16; scale them to the 0..255 of the 28x28 datasets.
     images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
     x_train, y_train, x_test, y_test = train_val_split(
-        images, bunch.target.astype(np.int64), DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED)
+        images, bunch.target.astype(np.int64), DIGITS_TEST_FRACTION, DIGITS_SPLIT_SEED
+    )
     info = {
         "name": "digits",
         "source": "sklearn.datasets.load_digits",
         "splits": {"train": len(y_train), "test": len(y_test)},
         "checksum_verified": False,
         "resolved_by": "bundled",
-        "split": {"method": "stratified sklearn train_test_split",
-                  "test_size": DIGITS_TEST_FRACTION, "seed": DIGITS_SPLIT_SEED},
-        "note": ("Bundled with scikit-learn (the 1797 8x8 images of UCI's Optical "
-                 "Recognition of Handwritten Digits test set), so no checksum is kept; "
-                 "values 0..16 rescaled to 0..255 by *255/16, rounded."),
+        "split": {
+            "method": "stratified sklearn train_test_split",
+            "test_size": DIGITS_TEST_FRACTION,
+            "seed": DIGITS_SPLIT_SEED,
+        },
+        "note": (
+            "Bundled with scikit-learn (the 1797 8x8 images of UCI's Optical "
+            "Recognition of Handwritten Digits test set), so no checksum is kept; "
+            "values 0..16 rescaled to 0..255 by *255/16, rounded."
+        ),
     }
-    return ImageData(x_train, y_train, x_test, y_test,
-                     class_names=list(DIGIT_CLASS_NAMES), info=info)
+    return ImageData(x_train, y_train, x_test, y_test, class_names=list(DIGIT_CLASS_NAMES), info=info)

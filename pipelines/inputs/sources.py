@@ -138,10 +138,15 @@ def resolve_dataset(
         if len(present) == len(entry.files):
             return _verified(entry, directory, "env", verify)
         if present:  # a half-filled folder the user pointed at is an error, not a miss
-            raise DatasetUnavailable(_unavailable_message(
-                entry, directory, [f"${DATA_DIR_ENV}/{entry.subdir}: {directory}"
-                                   f" ({_describe(entry, present)})"],
-                f"{DATA_DIR_ENV} has an incomplete copy", present))
+            raise DatasetUnavailable(
+                _unavailable_message(
+                    entry,
+                    directory,
+                    [f"${DATA_DIR_ENV}/{entry.subdir}: {directory} ({_describe(entry, present)})"],
+                    f"{DATA_DIR_ENV} has an incomplete copy",
+                    present,
+                )
+            )
         looked.append(f"${DATA_DIR_ENV}/{entry.subdir}: {directory} (not found)")
     else:
         looked.append(f"${DATA_DIR_ENV}: not set")
@@ -161,20 +166,33 @@ def resolve_dataset(
     missing = [f for f in entry.files if f.name not in cached]
     reason = _download_blocker(download, missing)
     if reason is not None:
-        raise DatasetUnavailable(_unavailable_message(
-            entry, cache, looked, reason, cached,
-            hint=_download_hint() if all(f.urls for f in missing) else ""))
+        raise DatasetUnavailable(
+            _unavailable_message(
+                entry, cache, looked, reason, cached, hint=_download_hint() if all(f.urls for f in missing) else ""
+            )
+        )
     try:
         _download_files(missing, cache)
     except _DownloadFailed as err:
-        raise DatasetUnavailable(_unavailable_message(
-            entry, cache, looked, f"the download failed: {err}", cached,
-            hint="Or retry the download once the URLs are reachable.")) from err
+        raise DatasetUnavailable(
+            _unavailable_message(
+                entry,
+                cache,
+                looked,
+                f"the download failed: {err}",
+                cached,
+                hint="Or retry the download once the URLs are reachable.",
+            )
+        ) from err
     for file_name in cached if verify else ():
         verify_file(cache / file_name, entry.file(file_name))
     return ResolvedDataset(
-        name=entry.name, directory=cache, files=_paths(entry, cache), source="download",
-        checksum_verified=verify or not cached)
+        name=entry.name,
+        directory=cache,
+        files=_paths(entry, cache),
+        source="download",
+        checksum_verified=verify or not cached,
+    )
 
 
 def verify_file(path: str | os.PathLike, entry: FileEntry) -> str:
@@ -232,8 +250,7 @@ def read_verified(path: str | os.PathLike, entry: FileEntry) -> bytes:
         try:
             data = gzip.decompress(raw)
         except _GZIP_ERRORS as err:
-            raise ChecksumMismatch(_corrupt_message(
-                str(path), entry, err, hashlib.sha256(raw).hexdigest())) from err
+            raise ChecksumMismatch(_corrupt_message(str(path), entry, err, hashlib.sha256(raw).hexdigest())) from err
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
         raise ChecksumMismatch(_mismatch_message(str(path), entry, digest, len(data)))
@@ -295,21 +312,24 @@ def _search_argument(entry: DatasetEntry, root: Path) -> Path:
             return directory
     best = max(found, key=lambda c: len(found[c]))
     looked = [f"data_dir argument: {c} ({_describe(entry, p)})" for c, p in found.items()]
-    raise DatasetUnavailable(_unavailable_message(
-        entry, best if found[best] else root, looked,
-        "the data_dir argument does not hold all of its files (no other place is "
-        "searched when data_dir is given)", found[best],
-        hint="Or leave data_dir unset, so that the environment, the cache, the system "
-             "folders and the download are tried."))
+    raise DatasetUnavailable(
+        _unavailable_message(
+            entry,
+            best if found[best] else root,
+            looked,
+            "the data_dir argument does not hold all of its files (no other place is searched when data_dir is given)",
+            found[best],
+            hint="Or leave data_dir unset, so that the environment, the cache, the system "
+            "folders and the download are tried.",
+        )
+    )
 
 
-def _verified(entry: DatasetEntry, directory: Path, source: str,
-              verify: bool) -> ResolvedDataset:
+def _verified(entry: DatasetEntry, directory: Path, source: str, verify: bool) -> ResolvedDataset:
     files = _paths(entry, directory)
     for file_entry in entry.files if verify else ():
         verify_file(files[file_entry.name], file_entry)
-    return ResolvedDataset(name=entry.name, directory=directory, files=files,
-                           source=source, checksum_verified=verify)
+    return ResolvedDataset(name=entry.name, directory=directory, files=files, source=source, checksum_verified=verify)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -340,7 +360,8 @@ def _mismatch_message(label: str, entry: FileEntry, actual: str, size: int) -> s
         f"{label} does not match the manifest: expected sha256 {entry.sha256} "
         f"({entry.size} bytes) of its {_content(entry)}, got sha256 {actual} ({size} "
         "bytes). The file is corrupt or a different version: replace it with a good "
-        "copy, or delete it so that it is downloaded again.")
+        "copy, or delete it so that it is downloaded again."
+    )
 
 
 def _corrupt_message(label: str, entry: FileEntry, err: Exception, raw_sha: str) -> str:
@@ -349,7 +370,8 @@ def _corrupt_message(label: str, entry: FileEntry, err: Exception, raw_sha: str)
         f"content cannot be checked: expected sha256 {entry.sha256} of its decompressed "
         f"content ({entry.size} bytes), got no content (the file's own sha256 is "
         f"{raw_sha}). The file is truncated or corrupt: replace it with a good copy, or "
-        "delete it so that it is downloaded again.")
+        "delete it so that it is downloaded again."
+    )
 
 
 # -------------------------------------------------------------------------- downloads
@@ -371,8 +393,10 @@ def _download_blocker(download: bool, missing: list[FileEntry]) -> str | None:
 
 
 def _download_hint() -> str:
-    return (f"Or allow the download into {default_cache_dir()} (download=True, "
-            f"{OFFLINE_ENV} unset; {CACHE_DIR_ENV} moves the cache).")
+    return (
+        f"Or allow the download into {default_cache_dir()} (download=True, "
+        f"{OFFLINE_ENV} unset; {CACHE_DIR_ENV} moves the cache)."
+    )
 
 
 def _download_files(files: list[FileEntry], directory: Path) -> None:
@@ -383,8 +407,7 @@ def _download_files(files: list[FileEntry], directory: Path) -> None:
             _download_file(entry, directory / entry.name, archives, Path(scratch))
 
 
-def _download_file(entry: FileEntry, dest: Path, archives: dict[str, Path],
-                   scratch: Path) -> None:
+def _download_file(entry: FileEntry, dest: Path, archives: dict[str, Path], scratch: Path) -> None:
     failures, mismatches = [], []
     for url in entry.urls:
         label = f"{url} (downloaded as {entry.name})"
@@ -414,8 +437,7 @@ def _download_file(entry: FileEntry, dest: Path, archives: dict[str, Path],
 def _fetch(url: str, dest: Path) -> None:
     logger.info("Downloading %s to %s", url, dest)
     request = urllib.request.Request(url, headers={"User-Agent": "keras-pipelines"})
-    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, \
-            open(dest, "wb") as out:
+    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, open(dest, "wb") as out:
         shutil.copyfileobj(response, out, _CHUNK_BYTES)
 
 
@@ -430,22 +452,21 @@ def _extract_member(archive: Path, member: str, dest: Path) -> None:
             shutil.copyfileobj(source, out, _CHUNK_BYTES)
 
 
-def _unavailable_message(entry: DatasetEntry, directory: Path, looked: list[str],
-                         reason: str, present: Sequence[str] = (),
-                         hint: str = "") -> str:
+def _unavailable_message(
+    entry: DatasetEntry, directory: Path, looked: list[str], reason: str, present: Sequence[str] = (), hint: str = ""
+) -> str:
     needed = [f for f in entry.files if f.name not in present]
-    lines = [f"Dataset {entry.name!r} ({entry.title}) is not available: {reason}.",
-             "Looked in, in order:"]
+    lines = [f"Dataset {entry.name!r} ({entry.title}) is not available: {reason}.", "Looked in, in order:"]
     lines += [f"  - {place}" for place in looked]
-    lines.append(f"To fix, put these files in {directory}/ (or under <root>/{entry.subdir}/ "
-                 f"with {DATA_DIR_ENV}=<root>, or pass data_dir=<folder>):")
+    lines.append(
+        f"To fix, put these files in {directory}/ (or under <root>/{entry.subdir}/ "
+        f"with {DATA_DIR_ENV}=<root>, or pass data_dir=<folder>):"
+    )
     for f in needed:
-        source = f"from {', '.join(f.urls)}" if f.urls else \
-            "no download URL: place it by hand"
+        source = f"from {', '.join(f.urls)}" if f.urls else "no download URL: place it by hand"
         if f.archive_member:
             source += f" (member {f.archive_member} of that archive)"
-        lines.append(f"  - {f.name}: sha256 {f.sha256} of its {_content(f)} "
-                     f"({f.size} bytes); {source}")
+        lines.append(f"  - {f.name}: sha256 {f.sha256} of its {_content(f)} ({f.size} bytes); {source}")
     if hint:
         lines.append(hint)
     if entry.notes:

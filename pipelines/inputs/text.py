@@ -178,11 +178,10 @@ def load_imdb(
         # read_verified decompresses and checks each file in one pass.
         data = read_verified(path, entry.file(file_name))
         frame = _parse_csv(_decode(data, encoding, str(path)), str(path))
-        _require_columns(frame, ["text", "label"], str(path),
-                         "The IMDB files have the header text,label.")
+        _require_columns(frame, ["text", "label"], str(path), "The IMDB files have the header text,label.")
         splits[split] = check_texts_and_labels(
-            frame["text"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object),
-            where=f"{path}", position="row")[:2]
+            frame["text"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object), where=f"{path}", position="row"
+        )[:2]
     info = {
         "name": "imdb",
         "source": str(resolved.directory),
@@ -241,14 +240,14 @@ def load_mr(
     labels: list[int] = []
     for label, file_name in MR_FILES.items():
         path = resolved.files[file_name]
-        lines = _split_lines(_decode(read_verified(path, entry.file(file_name)),
-                                     encoding, str(path)))
+        lines = _split_lines(_decode(read_verified(path, entry.file(file_name)), encoding, str(path)))
         blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
         if blank:
             raise DataValidationError(
                 f"expected one non-empty snippet per line in {path}. Received "
                 f"{len(blank)} empty or whitespace-only lines, at line {_shown(blank)}. "
-                "Delete those lines (or replace the file with a good copy).")
+                "Delete those lines (or replace the file with a good copy)."
+            )
         texts += lines
         labels += [label] * len(lines)
     x, y, class_names = check_texts_and_labels(texts, labels, where="MR")
@@ -347,8 +346,7 @@ def load_csv(
     _check_encoding(encoding)
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DatasetUnavailable(f"no CSV file at {str(path)!r}. Pass the path of an "
-                                 "existing file.")
+        raise DatasetUnavailable(f"no CSV file at {str(path)!r}. Pass the path of an existing file.")
     data = path.read_bytes()
     if path.suffix == ".gz":
         try:
@@ -356,22 +354,30 @@ def load_csv(
         except (gzip.BadGzipFile, EOFError, OSError) as err:
             raise DataValidationError(
                 f"{path} ends in .gz but is not a complete gzip file ({err}). Pass the "
-                "uncompressed file or a good copy.") from err
+                "uncompressed file or a good copy."
+            ) from err
     if not data.strip():
         raise DataValidationError(
             f"expected a CSV file with a header row and data rows. Received: {path} is "
-            f"empty ({len(data)} bytes). Pass the file that holds the data.")
+            f"empty ({len(data)} bytes). Pass the file that holds the data."
+        )
     text = _decode(data, encoding, str(path))
     frame = _parse_csv(text.removeprefix("\ufeff"), str(path))
-    _require_columns(frame, [text_column, label_column], str(path),
-                     "Pass text_column= and label_column= naming columns of the file.")
+    _require_columns(
+        frame, [text_column, label_column], str(path), "Pass text_column= and label_column= naming columns of the file."
+    )
     if len(frame) == 0:
         raise DataValidationError(
             f"expected data rows in {path}. Received only the header "
-            f"{[str(c) for c in frame.columns]}. Pass a file that holds the data.")
+            f"{[str(c) for c in frame.columns]}. Pass a file that holds the data."
+        )
     x, y, names = check_texts_and_labels(
-        frame[text_column].to_numpy(dtype=object), frame[label_column].to_numpy(dtype=object),
-        class_names, where=str(path), position="row")
+        frame[text_column].to_numpy(dtype=object),
+        frame[label_column].to_numpy(dtype=object),
+        class_names,
+        where=str(path),
+        position="row",
+    )
     info = {
         "name": "csv",
         "source": str(path),
@@ -433,30 +439,35 @@ def check_texts_and_labels(
     if len(y_raw) != len(x):
         raise DataValidationError(
             f"expected one label per text in {where}. Received {len(x)} texts and "
-            f"{len(y_raw)} labels. Pass lists of the same length.")
-    y = np.array([_label_index(v, names if class_names is not None else None)
-                  for v in y_raw], dtype=np.int64)
+            f"{len(y_raw)} labels. Pass lists of the same length."
+        )
+    y = np.array([_label_index(v, names if class_names is not None else None) for v in y_raw], dtype=np.int64)
     bad = np.flatnonzero(y < 0)
     if bad.size:
-        allowed = "0/1" + (f" or one of class_names {names}" if class_names is not None
-                           else f" (0 = {names[0]}, 1 = {names[1]})")
+        allowed = "0/1" + (
+            f" or one of class_names {names}" if class_names is not None else f" (0 = {names[0]}, 1 = {names[1]})"
+        )
         distinct = list(dict.fromkeys(str(y_raw[i]) for i in bad))
         if class_names is None and len(distinct) == 2:
-            fix = (f"Map them to 0/1, or pass class_names=[<label 0>, <label 1>], e.g. "
-                   f"class_names={sorted(distinct)!r} if {sorted(distinct)[0]!r} is "
-                   "class 0.")
+            fix = (
+                f"Map them to 0/1, or pass class_names=[<label 0>, <label 1>], e.g. "
+                f"class_names={sorted(distinct)!r} if {sorted(distinct)[0]!r} is "
+                "class 0."
+            )
         else:
             fix = "Fix or drop those examples."
         raise DataValidationError(
             f"expected labels {allowed} in {where}. Received {bad.size} other labels, "
-            f"e.g. {_short(y_raw[bad[0]])} at {position} {_shown(bad.tolist())}. {fix}")
+            f"e.g. {_short(y_raw[bad[0]])} at {position} {_shown(bad.tolist())}. {fix}"
+        )
     counts = _counts(y)
     if with_both_classes_check and min(counts) == 0:
         only = int(np.argmax(counts))
         raise DataValidationError(
             f"expected examples of both classes in {where}. Received only label {only} "
             f"({names[only]!r}) in all {len(y)} examples. A classifier needs both: add "
-            f"examples of {names[1 - only]!r}.")
+            f"examples of {names[1 - only]!r}."
+        )
     return x, y, names
 
 
@@ -489,26 +500,32 @@ def check_texts(
     not_str = [i for i, t in enumerate(x) if not isinstance(t, str)]
     if not_str:
         first = x[not_str[0]]
-        kind = ("bytes: decode them first, with their encoding" if isinstance(first, bytes)
-                else "convert or drop them (a float NaN is usually a missing value)")
+        kind = (
+            "bytes: decode them first, with their encoding"
+            if isinstance(first, bytes)
+            else "convert or drop them (a float NaN is usually a missing value)"
+        )
         raise DataValidationError(
             f"expected every text in {where} to be a str. Received {len(not_str)} "
             f"values of other types, e.g. {_short(first)} ({type(first).__name__}) at "
-            f"{position} {_shown(not_str)}; {kind}.")
+            f"{position} {_shown(not_str)}; {kind}."
+        )
     blank = [i for i, t in enumerate(x) if not t.strip()]
     if blank:
         raise DataValidationError(
             f"expected non-empty texts. Received {len(blank)} empty or whitespace-only "
             f"texts in {where}, at {position} {_shown(blank)}. Drop those examples (with "
-            "their labels) first.")
+            "their labels) first."
+        )
     return x
 
 
 # ----------------------------------------------------------------------------- IMDB
 
 
-def _load_imdb_elsewhere(err: DatasetUnavailable, data_dir: str | os.PathLike | None,
-                         encoding: str, download: bool) -> TextData:
+def _load_imdb_elsewhere(
+    err: DatasetUnavailable, data_dir: str | os.PathLike | None, encoding: str, download: bool
+) -> TextData:
     """The aclImdb folder or tensorflow_datasets, once the CSV files were not found."""
     roots = [Path(data_dir).expanduser()] if data_dir is not None else _search_roots()
     if data_dir is None and _partial_imdb_csv(roots):
@@ -517,17 +534,22 @@ def _load_imdb_elsewhere(err: DatasetUnavailable, data_dir: str | os.PathLike | 
         folder = _find_acl_imdb(root)
         if folder is not None:
             return _load_acl_imdb(folder, encoding)
-    acl_hint = (f"Or put the aclImdb/ folder of aclImdb_v1.tar.gz (train/pos, train/neg, "
-                f"test/pos, test/neg) in {' or '.join(str(r) for r in roots) or 'data_dir'}.")
+    acl_hint = (
+        f"Or put the aclImdb/ folder of aclImdb_v1.tar.gz (train/pos, train/neg, "
+        f"test/pos, test/neg) in {' or '.join(str(r) for r in roots) or 'data_dir'}."
+    )
     if data_dir is not None:
         raise DatasetUnavailable(f"{err}\n{acl_hint}") from err
     if not download or is_offline():
-        why = (f"{OFFLINE_ENV} is set" if is_offline() else "download=False")
+        why = f"{OFFLINE_ENV} is set" if is_offline() else "download=False"
         raise DatasetUnavailable(
-            f"{err}\n{acl_hint}\nOr, online, let tensorflow_datasets fetch "
-            f"{IMDB_TFDS_NAME!r} (not tried: {why}).") from err
-    logger.warning("IMDB CSV files and aclImdb/ not found; loading tensorflow_datasets' "
-                   "%r (the same 25k/25k reviews) into %s", IMDB_TFDS_NAME, _tfds_dir())
+            f"{err}\n{acl_hint}\nOr, online, let tensorflow_datasets fetch {IMDB_TFDS_NAME!r} (not tried: {why})."
+        ) from err
+    logger.warning(
+        "IMDB CSV files and aclImdb/ not found; loading tensorflow_datasets' %r (the same 25k/25k reviews) into %s",
+        IMDB_TFDS_NAME,
+        _tfds_dir(),
+    )
     try:
         return _load_imdb_tfds(encoding)
     except DatasetUnavailable as tfds_err:
@@ -541,15 +563,13 @@ def _search_roots() -> list[Path]:
 
 def _partial_imdb_csv(roots: list[Path]) -> bool:
     subdir = get_dataset_entry("imdb").subdir
-    return any((root / subdir / name).is_file()
-               for root in roots for name in IMDB_FILES.values())
+    return any((root / subdir / name).is_file() for root in roots for name in IMDB_FILES.values())
 
 
 def _find_acl_imdb(root: Path) -> Path | None:
     """`root` itself, or its aclImdb/ (also under the dataset's subdir), if it has train/pos."""
     subdir = Path(*get_dataset_entry("imdb").subdir.split("/"))
-    for candidate in (root, root / "aclImdb", root / subdir / "aclImdb",
-                      root / subdir.name / "aclImdb"):
+    for candidate in (root, root / "aclImdb", root / subdir / "aclImdb", root / subdir.name / "aclImdb"):
         if (candidate / "train" / "pos").is_dir():
             return candidate
     return None
@@ -567,13 +587,15 @@ def _load_acl_imdb(folder: Path, encoding: str) -> TextData:
                 raise DatasetUnavailable(
                     f"the aclImdb folder {folder} has no reviews in {directory} (expected "
                     f"{split}/{polarity}/<id>_<rating>.txt files). Unpack the whole "
-                    "aclImdb_v1.tar.gz there.")
+                    "aclImdb_v1.tar.gz there."
+                )
             decoded = [_decode(f.read_bytes(), encoding, str(f)) for f in files]
             blank = [f.name for f, t in zip(files, decoded) if not t.strip()]
             if blank:
                 raise DataValidationError(
                     f"expected a review in every file of {directory}. Received "
-                    f"{len(blank)} empty files: {_shown(blank)}. Delete them.")
+                    f"{len(blank)} empty files: {_shown(blank)}. Delete them."
+                )
             texts += decoded
             labels += [label] * len(files)
         splits[split] = check_texts_and_labels(texts, labels, where=str(folder / split))[:2]
@@ -603,26 +625,27 @@ def _load_imdb_tfds(encoding: str) -> TextData:
         import tensorflow_datasets as tfds  # heavy, and only for this fallback
     except ImportError as err:
         raise DatasetUnavailable(
-            f"tensorflow_datasets is not installed ({err}); pip install "
-            "tensorflow-datasets, or place the files.") from err
+            f"tensorflow_datasets is not installed ({err}); pip install tensorflow-datasets, or place the files."
+        ) from err
     splits = {}
     try:
         for split in IMDB_FILES:
-            texts, labels = tfds.as_numpy(tfds.load(
-                IMDB_TFDS_NAME, split=split, as_supervised=True, batch_size=-1,
-                data_dir=str(_tfds_dir())))
+            texts, labels = tfds.as_numpy(
+                tfds.load(IMDB_TFDS_NAME, split=split, as_supervised=True, batch_size=-1, data_dir=str(_tfds_dir()))
+            )
             splits[split] = (texts, labels)
     except Exception as err:  # tfds raises many types (network, build, checksum)
         raise DatasetUnavailable(
-            f"tensorflow_datasets could not load {IMDB_TFDS_NAME!r}: "
-            f"{type(err).__name__}: {err}") from err
+            f"tensorflow_datasets could not load {IMDB_TFDS_NAME!r}: {type(err).__name__}: {err}"
+        ) from err
     checked = {}
     for split, (texts, labels) in splits.items():
-        decoded = [t if isinstance(t, str) else _decode(bytes(t), encoding,
-                                                        f"tfds {IMDB_TFDS_NAME} {split}")
-                   for t in texts]
+        decoded = [
+            t if isinstance(t, str) else _decode(bytes(t), encoding, f"tfds {IMDB_TFDS_NAME} {split}") for t in texts
+        ]
         checked[split] = check_texts_and_labels(
-            decoded, np.asarray(labels).tolist(), where=f"tfds {IMDB_TFDS_NAME} {split}")[:2]
+            decoded, np.asarray(labels).tolist(), where=f"tfds {IMDB_TFDS_NAME} {split}"
+        )[:2]
     info = {
         "name": "imdb",
         "source": f"tensorflow_datasets:{IMDB_TFDS_NAME} ({_tfds_dir()})",
@@ -633,10 +656,14 @@ def _load_imdb_tfds(encoding: str) -> TextData:
     return _split_data(checked, list(TEXT_CLASS_NAMES), info)
 
 
-def _split_data(splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names: list[str],
-                info: dict[str, Any]) -> TextData:
-    info = {**info, "splits": {s: len(y) for s, (_, y) in splits.items()},
-            "class_counts": {s: _counts(y) for s, (_, y) in splits.items()}}
+def _split_data(
+    splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names: list[str], info: dict[str, Any]
+) -> TextData:
+    info = {
+        **info,
+        "splits": {s: len(y) for s, (_, y) in splits.items()},
+        "class_counts": {s: _counts(y) for s, (_, y) in splits.items()},
+    }
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
     return TextData(x_train, y_train, x_test, y_test, class_names=class_names, info=info)
 
@@ -648,8 +675,10 @@ def _check_encoding(encoding: str) -> None:
     try:
         codecs.lookup(encoding)
     except (LookupError, TypeError) as err:
-        raise ConfigError(f"unknown encoding. Received: encoding={encoding!r}. Pass a "
-                          "Python codec name such as 'utf-8', 'latin-1' or 'cp1252'.") from err
+        raise ConfigError(
+            f"unknown encoding. Received: encoding={encoding!r}. Pass a "
+            "Python codec name such as 'utf-8', 'latin-1' or 'cp1252'."
+        ) from err
 
 
 def _decode(data: bytes, encoding: str, label: str) -> str:
@@ -662,7 +691,8 @@ def _decode(data: bytes, encoding: str, label: str) -> str:
             f"{label} is not valid {encoding}: byte 0x{data[err.start]:02x} at line "
             f"{line}, column {column} cannot be decoded ({err.reason}). Pass encoding= "
             "the file's real encoding, e.g. encoding='latin-1' or encoding='cp1252' for "
-            "Western European text.") from err
+            "Western European text."
+        ) from err
 
 
 def _split_lines(text: str) -> list[str]:
@@ -683,7 +713,8 @@ def _parse_csv(text: str, label: str) -> Any:
         raise DataValidationError(
             f"expected a CSV file with a header row. Received: {label}, which pandas "
             f"cannot parse ({type(err).__name__}: {first}). Fix or re-export the "
-            "file.") from err
+            "file."
+        ) from err
 
 
 def _require_columns(frame: Any, columns: list[str], label: str, fix: str) -> None:
@@ -691,26 +722,29 @@ def _require_columns(frame: Any, columns: list[str], label: str, fix: str) -> No
     if missing:
         raise DataValidationError(
             f"expected columns {columns} in {label}. Received a table without {missing}; "
-            f"its columns are {[str(c) for c in frame.columns]}. {fix}")
+            f"its columns are {[str(c) for c in frame.columns]}. {fix}"
+        )
 
 
 def _check_class_names(class_names: Sequence[str] | None) -> list[str]:
     if class_names is None:
         return list(TEXT_CLASS_NAMES)
     names = [class_names] if isinstance(class_names, str) else list(class_names)
-    if (len(names) != 2 or not all(isinstance(n, str) and n for n in names)
-            or names[0] == names[1]):
+    if len(names) != 2 or not all(isinstance(n, str) and n for n in names) or names[0] == names[1]:
         raise ConfigError(
             "expected class_names to be two distinct non-empty strings, the names of "
             f"labels 0 and 1. Received: class_names={class_names!r}. Pass e.g. "
-            "class_names=['negative', 'positive'].")
+            "class_names=['negative', 'positive']."
+        )
     return names
 
 
 def _as_text_array(values: Any, what: str) -> np.ndarray:
     if isinstance(values, (str, bytes)):
-        raise TypeError(f"expected a sequence of {what}. Received a single "
-                        f"{type(values).__name__}: {_short(values)}. Wrap it in a list.")
+        raise TypeError(
+            f"expected a sequence of {what}. Received a single "
+            f"{type(values).__name__}: {_short(values)}. Wrap it in a list."
+        )
     if hasattr(values, "to_numpy"):  # pandas: Arrow-backed strings index badly
         values = values.to_numpy(dtype=object)
     items = list(values)
@@ -750,4 +784,4 @@ def _shown(items: Sequence[Any]) -> str:
 
 def _short(value: Any, limit: int = 40) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -67,10 +67,8 @@ class TextAugmentConfig:
     """
 
     use_augmentation: bool = param(False, "Apply token augmentation to the training split.")
-    token_dropout: float = param(0.1, "Probability of deleting each token (one always stays).",
-                                 ge=0, lt=1)
-    swap_rate: float = param(0.1, "Probability of swapping a token with its right neighbour.",
-                             ge=0, le=1)
+    token_dropout: float = param(0.1, "Probability of deleting each token (one always stays).", ge=0, lt=1)
+    swap_rate: float = param(0.1, "Probability of swapping a token with its right neighbour.", ge=0, le=1)
 
 
 @keras.saving.register_keras_serializable(package="pipelines", name="standardize_text")
@@ -128,12 +126,16 @@ class HeadTailTextVectorization(keras.layers.TextVectorization):
         _check_int("output_sequence_length", output_sequence_length, 1, "at least one token")
         _check_int("head_tokens", head_tokens, 0, "ids kept from the start of a long text")
         if head_tokens > output_sequence_length:
-            raise ConfigError(f"expected head_tokens <= output_sequence_length ({output_sequence_length}). "
-                              f"Received: head_tokens={head_tokens}")
+            raise ConfigError(
+                f"expected head_tokens <= output_sequence_length ({output_sequence_length}). "
+                f"Received: head_tokens={head_tokens}"
+            )
         if kwargs.get("output_mode", "int") != "int" or kwargs.get("ragged"):
-            raise ConfigError("HeadTailTextVectorization gives dense integer ids: output_mode='int', "
-                              f"ragged=False. Received: output_mode={kwargs.get('output_mode')!r}, "
-                              f"ragged={kwargs.get('ragged')!r}")
+            raise ConfigError(
+                "HeadTailTextVectorization gives dense integer ids: output_mode='int', "
+                f"ragged=False. Received: output_mode={kwargs.get('output_mode')!r}, "
+                f"ragged={kwargs.get('ragged')!r}"
+            )
         # The parent pads to the longest text of the batch; `call` then picks the ids to keep.
         super().__init__(output_sequence_length=None, **kwargs)
         self.head_tokens = int(head_tokens)
@@ -156,8 +158,7 @@ class HeadTailTextVectorization(keras.layers.TextVectorization):
         return (input_shape[0], self.sequence_length)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "output_sequence_length": self.sequence_length,
-                "head_tokens": self.head_tokens}
+        return {**super().get_config(), "output_sequence_length": self.sequence_length, "head_tokens": self.head_tokens}
 
 
 def make_vectorizer(
@@ -210,8 +211,13 @@ def make_vectorizer(
     _check_int("sequence_length", sequence_length, 1, "at least one token")
     if ngrams is not None:
         _check_int("ngrams", ngrams, 1, "1 for words, 2 for words and bigrams")
-    options = dict(max_tokens=max_tokens, standardize=standardize, ngrams=ngrams, output_mode="int",
-                   output_sequence_length=sequence_length)
+    options = dict(
+        max_tokens=max_tokens,
+        standardize=standardize,
+        ngrams=ngrams,
+        output_mode="int",
+        output_sequence_length=sequence_length,
+    )
     if head_tokens is None:
         vectorizer = keras.layers.TextVectorization(**options)
     else:
@@ -293,13 +299,13 @@ def make_text_dataset(
     _check_int("batch_size", batch_size, 1, "at least one example per batch")
     if augment is not None:
         if not isinstance(augment, TextAugmentConfig):
-            raise ConfigError("expected augment to be a TextAugmentConfig or None. "
-                              f"Received: {type(augment).__name__}")
+            raise ConfigError(f"expected augment to be a TextAugmentConfig or None. Received: {type(augment).__name__}")
         validate_config(augment)
     config = vectorizer.get_config()
     if config["output_mode"] != "int":
-        raise ConfigError("expected a TextVectorization with output_mode='int'. Received: "
-                          f"output_mode={config['output_mode']!r}")
+        raise ConfigError(
+            f"expected a TextVectorization with output_mode='int'. Received: output_mode={config['output_mode']!r}"
+        )
     if labels is None:
         x = check_texts(texts)
         ds = tf.data.Dataset.from_tensor_slices(x)
@@ -313,7 +319,8 @@ def make_text_dataset(
         return fn if labels is None else (lambda ids, y: (fn(ids), y))
 
     ds = ds.batch(VECTORIZE_BATCH_SIZE).map(
-        on_ids(lambda t: tf.cast(vectorizer(t), tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+        on_ids(lambda t: tf.cast(vectorizer(t), tf.int32)), num_parallel_calls=tf.data.AUTOTUNE
+    )
     ds = ds.unbatch().map(on_ids(_trim_padding), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.cache()
     # A known number of batches lets Keras size its progress bar and spares the
@@ -325,9 +332,13 @@ def make_text_dataset(
     if is_bucketed:
         # One pass fills the cache (the first epoch then reads it) and gives the lengths,
         # hence each bucket's size and the exact number of batches.
-        lengths = np.concatenate(list(ds.map(
-            (lambda ids: tf.shape(ids)[0]) if labels is None
-            else (lambda ids, y: tf.shape(ids)[0])).batch(VECTORIZE_BATCH_SIZE).as_numpy_iterator()))
+        lengths = np.concatenate(
+            list(
+                ds.map((lambda ids: tf.shape(ids)[0]) if labels is None else (lambda ids, y: tf.shape(ids)[0]))
+                .batch(VECTORIZE_BATCH_SIZE)
+                .as_numpy_iterator()
+            )
+        )
         per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
         n_batches = int(np.sum(-(-per_bucket // batch_size)))
 
@@ -345,13 +356,14 @@ def make_text_dataset(
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
         augment_ids = _augmenter(augment.token_dropout, augment.swap_rate)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda element, s: (augment_ids(element[0], s), *element[1:]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            lambda element, s: (augment_ids(element[0], s), *element[1:]), num_parallel_calls=tf.data.AUTOTUNE
+        )
     if is_bucketed:
         ds = ds.bucket_by_sequence_length(
             element_length_func=lambda ids, length, *label: length,
             bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        )
     else:
         ds = ds.padded_batch(batch_size)
     if labels is None:
@@ -390,18 +402,20 @@ def default_bucket_boundaries(sequence_length: int | None) -> list[int]:
 
 def _check_int(name: str, value: Any, minimum: int, meaning: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"expected {name} to be an integer >= {minimum} ({meaning}). "
-                          f"Received: {name}={value!r}")
+        raise ConfigError(f"expected {name} to be an integer >= {minimum} ({meaning}). Received: {name}={value!r}")
 
 
 def _boundaries(given: Sequence[int] | None, sequence_length: int | None) -> list[int]:
     if given is None:
         return default_bucket_boundaries(sequence_length)
     boundaries = list(given)
-    if not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) and b >= 1
-               for b in boundaries) or boundaries != sorted(set(boundaries)):
-        raise ConfigError("expected bucket_boundaries to be strictly increasing positive "
-                          f"integers. Received: bucket_boundaries={given!r}")
+    if not all(
+        isinstance(b, (int, np.integer)) and not isinstance(b, bool) and b >= 1 for b in boundaries
+    ) or boundaries != sorted(set(boundaries)):
+        raise ConfigError(
+            "expected bucket_boundaries to be strictly increasing positive "
+            f"integers. Received: bucket_boundaries={given!r}"
+        )
     return [int(b) for b in boundaries]
 
 

@@ -9,7 +9,7 @@ these groups, validation sees new subjects, as the test set does.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,8 +58,11 @@ def related_text_groups(
         >>> related_text_groups(texts, rare_fraction=0.34).tolist()
         [0, 0, 1, 2, 3, 2]
     """
-    for name, value in (("rare_fraction", rare_fraction), ("neighbour_similarity", neighbour_similarity),
-                        ("link_similarity", link_similarity)):
+    for name, value in (
+        ("rare_fraction", rare_fraction),
+        ("neighbour_similarity", neighbour_similarity),
+        ("link_similarity", link_similarity),
+    ):
         if not 0 < value <= 1:
             raise DataValidationError(f"expected {name} in (0, 1]. Received: {name}={value!r}")
     import scipy.sparse as sp
@@ -69,8 +72,9 @@ def related_text_groups(
     n = len(texts)
     if n < 2:
         return np.zeros(n, dtype=int)
-    vectorizer = TfidfVectorizer(min_df=2, max_df=max(2, int(rare_fraction * n)), sublinear_tf=True,
-                                 token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
+    vectorizer = TfidfVectorizer(
+        min_df=2, max_df=max(2, int(rare_fraction * n)), sublinear_tf=True, token_pattern=r"(?u)\b[^\W\d_]{2,}\b"
+    )
     try:
         x = vectorizer.fit_transform(texts)
     except ValueError:  # no word is shared by two texts: nothing links them
@@ -83,8 +87,9 @@ def related_text_groups(
     centroids = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ centroids
     similarity = (centroids @ centroids.T).tocoo()
     linked = similarity.data >= link_similarity
-    graph = sp.coo_matrix((np.ones(linked.sum()), (similarity.row[linked], similarity.col[linked])),
-                          shape=similarity.shape)
+    graph = sp.coo_matrix(
+        (np.ones(linked.sum()), (similarity.row[linked], similarity.col[linked])), shape=similarity.shape
+    )
     _, component = connected_components(graph, directed=False)
     # Renumbered in order of first appearance, so that labels read along the file.
     _, first, inverse = np.unique(component[run], return_index=True, return_inverse=True)

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -66,13 +66,17 @@ def make_denoising_autoencoder(
     filters = tuple(filters)
     height, width, channels = (int(v) for v in input_shape)
     if not filters or min((*filters, stem_filters, latent_filters, convs_per_stage)) < 1:
-        raise ValueError("expected positive stem_filters, latent_filters, convs_per_stage and at least one "
-                         f"positive stage width. Received: stem_filters={stem_filters}, filters={filters}, "
-                         f"latent_filters={latent_filters}, convs_per_stage={convs_per_stage}")
+        raise ValueError(
+            "expected positive stem_filters, latent_filters, convs_per_stage and at least one "
+            f"positive stage width. Received: stem_filters={stem_filters}, filters={filters}, "
+            f"latent_filters={latent_filters}, convs_per_stage={convs_per_stage}"
+        )
     factor = 2 ** len(filters)
     if height % factor or width % factor:
-        raise ValueError(f"expected height and width divisible by 2**len(filters) = {factor}. "
-                         f"Received: input_shape={tuple(input_shape)}, filters={filters}")
+        raise ValueError(
+            f"expected height and width divisible by 2**len(filters) = {factor}. "
+            f"Received: input_shape={tuple(input_shape)}, filters={filters}"
+        )
 
     image = keras.Input(shape=(height, width, channels), name="image")
     x = layers.Conv2D(stem_filters, 3, padding="same", activation="relu", name="stem")(image)
@@ -89,8 +93,9 @@ def make_denoising_autoencoder(
         full_resolution = stage == 0
         for i in range(convs_per_stage - 1):
             x = _conv_bn_relu(x, filters[stage], momentum=bn_momentum, name=f"dec{stage}_{i}")
-        x = layers.Conv2DTranspose(widths[stage], 3, strides=2, padding="same", use_bias=full_resolution,
-                                   name=f"up{stage}")(x)
+        x = layers.Conv2DTranspose(
+            widths[stage], 3, strides=2, padding="same", use_bias=full_resolution, name=f"up{stage}"
+        )(x)
         if not full_resolution:
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"up{stage}_bn")(x)
         x = layers.ReLU(name=f"up{stage}_relu")(x)
@@ -196,17 +201,22 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] != 1:
-        raise DataValidationError(f"expected grayscale images of shape (n, h, w) or (n, h, w, 1). "
-                                  f"Received: shape {images.shape}")
+        raise DataValidationError(
+            f"expected grayscale images of shape (n, h, w) or (n, h, w, 1). Received: shape {images.shape}"
+        )
     if images.dtype == np.uint8:
         return images.astype("float32") / 255.0
     if images.dtype == bool or not np.issubdtype(images.dtype, np.floating):
-        raise DataValidationError(f"expected uint8 (0..255) or float ([0, 1]) images. Received: dtype {images.dtype}. "
-                                  "Convert integer images with x.astype('uint8') or scale them to [0, 1].")
+        raise DataValidationError(
+            f"expected uint8 (0..255) or float ([0, 1]) images. Received: dtype {images.dtype}. "
+            "Convert integer images with x.astype('uint8') or scale them to [0, 1]."
+        )
     images = images.astype("float32")
     if images.size and not (np.isfinite(images).all() and 0.0 <= images.min() and images.max() <= 1.0):
-        raise DataValidationError(f"expected float images in [0, 1]. Received: values in "
-                                  f"[{np.nanmin(images)}, {np.nanmax(images)}]. Divide uint8 pixels by 255.")
+        raise DataValidationError(
+            f"expected float images in [0, 1]. Received: values in "
+            f"[{np.nanmin(images)}, {np.nanmax(images)}]. Divide uint8 pixels by 255."
+        )
     return images
 
 

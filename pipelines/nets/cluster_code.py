@@ -21,7 +21,8 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -48,8 +49,12 @@ class ClusterCode(layers.Layer):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         frequencies = np.asarray(frequencies, "float64")
-        if frequencies.ndim != 1 or len(frequencies) < 2 or frequencies.min() < 0 or not np.isclose(
-                frequencies.sum(), 1.0):
+        if (
+            frequencies.ndim != 1
+            or len(frequencies) < 2
+            or frequencies.min() < 0
+            or not np.isclose(frequencies.sum(), 1.0)
+        ):
             raise ValueError(f"expected 2 or more non-negative frequencies summing to 1. Received: {frequencies}")
         self.num_clusters = len(frequencies)
         self._frequencies = frequencies
@@ -68,8 +73,7 @@ class ClusterCode(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         # From the weight once built: it is what the layer draws with (and what a file restored).
-        cdf = (np.cumsum(self._frequencies) if not self.built
-               else keras.ops.convert_to_numpy(self.cdf).astype("float64"))
+        cdf = np.cumsum(self._frequencies) if not self.built else keras.ops.convert_to_numpy(self.cdf).astype("float64")
         return {**super().get_config(), "frequencies": np.diff(cdf, prepend=0.0).round(9).tolist()}
 
 
@@ -86,8 +90,15 @@ class NearestCluster(layers.Layer):
         layer computes in float32 under any precision policy.
     """
 
-    def __init__(self, mean: np.ndarray | None = None, components: np.ndarray | None = None,
-                 centroids: np.ndarray | None = None, *, sizes: Sequence[int] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        mean: np.ndarray | None = None,
+        components: np.ndarray | None = None,
+        centroids: np.ndarray | None = None,
+        *,
+        sizes: Sequence[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self._values = None if mean is None else [np.asarray(v, "float32") for v in (mean, components, centroids)]
@@ -108,7 +119,7 @@ class NearestCluster(layers.Layer):
         flat = ops.reshape((ops.cast(images, "float32") + 1.0) / 2.0, (-1, self.sizes[0]))
         z = ops.matmul(flat - self.mean, ops.transpose(self.components))
         # |z - c|^2 up to the |z|^2 term, which does not change the argmin.
-        distances = ops.sum(self.centroids ** 2, axis=1)[None, :] - 2.0 * ops.matmul(z, ops.transpose(self.centroids))
+        distances = ops.sum(self.centroids**2, axis=1)[None, :] - 2.0 * ops.matmul(z, ops.transpose(self.centroids))
         return ops.cast(ops.argmin(distances, axis=1), "int32")
 
     def compute_output_spec(self, images: Any) -> keras.KerasTensor:
@@ -118,8 +129,9 @@ class NearestCluster(layers.Layer):
         return {**super().get_config(), "sizes": list(self.sizes)}
 
 
-def discriminator_on_images(discriminator: keras.Model, nearest: NearestCluster, name: str = "discriminator"
-                            ) -> keras.Model:
+def discriminator_on_images(
+    discriminator: keras.Model, nearest: NearestCluster, name: str = "discriminator"
+) -> keras.Model:
     """Wraps a cluster-conditional discriminator into image -> logit: each image is judged within its nearest cluster.
 
     Real and generated images get their cluster by the same rule, so the wrapped model

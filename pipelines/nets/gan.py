@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,8 +23,16 @@ from keras import layers, ops
 
 from pipelines.nets.cluster_code import ClusterCode
 
-__all__ = ["LATENT_DIM", "make_generator", "make_discriminator", "MinibatchStdDev", "diff_augment", "DCGAN",
-           "make_optimizers", "generate"]
+__all__ = [
+    "LATENT_DIM",
+    "make_generator",
+    "make_discriminator",
+    "MinibatchStdDev",
+    "diff_augment",
+    "DCGAN",
+    "make_optimizers",
+    "generate",
+]
 
 LATENT_DIM = 100
 # Radford et al.: "All weights were initialized from a zero-centered Normal distribution
@@ -88,7 +97,9 @@ def make_generator(
         [(None, 100), (None,)]
     """
     filters = tuple(int(f) for f in filters)
-    _check_positive(latent_dim=latent_dim, kernel_size=kernel_size, **{f"filters[{i}]": f for i, f in enumerate(filters)})
+    _check_positive(
+        latent_dim=latent_dim, kernel_size=kernel_size, **{f"filters[{i}]": f for i, f in enumerate(filters)}
+    )
     if len(filters) != 2:
         raise ValueError(f"expected 2 generator filters (7x7 map, 14x14 stage). Received: filters={filters}")
     if num_classes is not None and cluster_frequencies is not None:
@@ -98,25 +109,42 @@ def make_generator(
     if cluster_frequencies is not None:
         code = ClusterCode(cluster_frequencies, name="cluster_code")(noise)
         x = layers.Concatenate(name="noise_and_cluster")(
-            [noise, layers.CategoryEncoding(len(cluster_frequencies), output_mode="one_hot",
-                                            name="cluster_one_hot")(code)])
+            [
+                noise,
+                layers.CategoryEncoding(len(cluster_frequencies), output_mode="one_hot", name="cluster_one_hot")(code),
+            ]
+        )
     if num_classes is not None:
         label = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(label)
         x = layers.Concatenate(name="noise_and_label")(
-            [noise, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)])
+            [noise, layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)]
+        )
     # No bias before BatchNorm: its offset plays that role.
     x = layers.Dense(7 * 7 * filters[0], use_bias=False, kernel_initializer=_init(seed), name="project")(x)
     x = layers.BatchNormalization(momentum=bn_momentum, name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((7, 7, filters[0]), name="to_7x7")(x)
     for i, width in enumerate(filters[1:]):
-        x = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=_init(None if seed is None else seed + 1 + i), name=f"up{i}")(x)
+        x = layers.Conv2DTranspose(
+            width,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=_init(None if seed is None else seed + 1 + i),
+            name=f"up{i}",
+        )(x)
         x = layers.BatchNormalization(momentum=bn_momentum, name=f"up{i}_bn")(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
-    x = layers.Conv2DTranspose(1, kernel_size, strides=2, padding="same", kernel_initializer=_init(
-        None if seed is None else seed + 10), name="to_image")(x)
+    x = layers.Conv2DTranspose(
+        1,
+        kernel_size,
+        strides=2,
+        padding="same",
+        kernel_initializer=_init(None if seed is None else seed + 10),
+        name="to_image",
+    )(x)
     # float32 even under a mixed precision policy: images are compared and saved as float32.
     image = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs if len(inputs) > 1 else noise, image, name=name)
@@ -193,8 +221,15 @@ def make_discriminator(
     image = keras.Input(shape=(28, 28, 1), name="image")
     inputs, x = [image], image
     for i, width in enumerate(filters):
-        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", use_bias=i == 0,
-                          kernel_initializer=_init(None if seed is None else seed + 20 + i), name=f"down{i}")(x)
+        x = layers.Conv2D(
+            width,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=i == 0,
+            kernel_initializer=_init(None if seed is None else seed + 20 + i),
+            name=f"down{i}",
+        )(x)
         if i > 0:  # Radford et al.: no BatchNorm on the discriminator's input layer.
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"down{i}_bn")(x)
         x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
@@ -203,20 +238,26 @@ def make_discriminator(
     if minibatch_std:
         x = MinibatchStdDev(name="minibatch_std")(x)
     features = layers.Flatten(name="features")(x)
-    logit = layers.Dense(1, kernel_initializer=_init(None if seed is None else seed + 30), dtype="float32",
-                         name="logit")(features)
+    logit = layers.Dense(
+        1, kernel_initializer=_init(None if seed is None else seed + 30), dtype="float32", name="logit"
+    )(features)
     if num_classes is not None:
         label = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(label)
-        embedded = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=_init(
-            None if seed is None else seed + 31), name="label_embedding")(label)
+        embedded = layers.Embedding(
+            num_classes,
+            features.shape[-1],
+            embeddings_initializer=_init(None if seed is None else seed + 31),
+            name="label_embedding",
+        )(label)
         projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
         logit = layers.Add(dtype="float32", name="conditional_logit")([logit, projection])
     return keras.Model(inputs if len(inputs) > 1 else image, logit, name=name)
 
 
-def diff_augment(images: Any, seed_generator: keras.random.SeedGenerator, *, translation: float = 0.125,
-                 cutout: float = 0.5) -> Any:
+def diff_augment(
+    images: Any, seed_generator: keras.random.SeedGenerator, *, translation: float = 0.125, cutout: float = 0.5
+) -> Any:
     """Differentiable augmentation (Zhao et al. 2020): random translation, then cutout.
 
     Gradients flow through to the images, so it can sit between the generator and the
@@ -265,8 +306,9 @@ def diff_augment(images: Any, seed_generator: keras.random.SeedGenerator, *, tra
     return images
 
 
-def make_optimizers(learning_rate: float = 2e-4, beta_1: float = 0.5, generator_ema: float = 0.0
-                    ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+def make_optimizers(
+    learning_rate: float = 2e-4, beta_1: float = 0.5, generator_ema: float = 0.0
+) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """The `(d_optimizer, g_optimizer)` pair for `DCGAN.compile`: Adam for both networks.
 
     Radford et al. use a learning rate of 2e-4 and beta_1 0.5 (0.9 makes training
@@ -281,9 +323,12 @@ def make_optimizers(learning_rate: float = 2e-4, beta_1: float = 0.5, generator_
     """
     if not 0.0 <= generator_ema < 1.0:
         raise ValueError(f"expected 0 <= generator_ema < 1. Received: generator_ema={generator_ema}")
-    return (keras.optimizers.Adam(learning_rate, beta_1=beta_1),
-            keras.optimizers.Adam(learning_rate, beta_1=beta_1, use_ema=generator_ema > 0,
-                                  ema_momentum=generator_ema or 0.99))
+    return (
+        keras.optimizers.Adam(learning_rate, beta_1=beta_1),
+        keras.optimizers.Adam(
+            learning_rate, beta_1=beta_1, use_ema=generator_ema > 0, ema_momentum=generator_ema or 0.99
+        ),
+    )
 
 
 @keras.saving.register_keras_serializable(package="pipelines")
@@ -314,17 +359,27 @@ class DCGAN(keras.Model):
         ['d_fake', 'd_loss', 'd_real', 'g_loss']
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int = LATENT_DIM,
-                 use_diff_augment: bool = False, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        *,
+        latent_dim: int = LATENT_DIM,
+        use_diff_augment: bool = False,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.is_conditional = len(generator.inputs) == 2
         # A generator conditioned on the clusters its noise draws: D judges fakes within
         # the drawn cluster and real images within theirs (the labels `fit` gets).
         self.cluster_code = next((layer for layer in generator.layers if isinstance(layer, ClusterCode)), None)
         if (self.is_conditional or self.cluster_code is not None) != (len(discriminator.inputs) == 2):
-            raise ValueError("expected a conditional discriminator exactly when the generator is conditional or "
-                             f"draws clusters. Received: {len(generator.inputs)} generator and "
-                             f"{len(discriminator.inputs)} discriminator inputs.")
+            raise ValueError(
+                "expected a conditional discriminator exactly when the generator is conditional or "
+                f"draws clusters. Received: {len(generator.inputs)} generator and "
+                f"{len(discriminator.inputs)} discriminator inputs."
+            )
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -337,8 +392,9 @@ class DCGAN(keras.Model):
         # try to build it by calling it on a batch of real images.
         self.built = True
 
-    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer,
-                **kwargs: Any) -> None:
+    def compile(
+        self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs: Any
+    ) -> None:
         """Sets one optimizer per network; other arguments go to `keras.Model.compile`.
 
         Under the `mixed_float16` policy each optimizer is wrapped in a
@@ -384,7 +440,8 @@ class DCGAN(keras.Model):
                 real_logits = self._discriminate(real, labels)
                 fake_logits = self._discriminate(ops.stop_gradient(fake), fake_labels)
                 d_loss = self.bce(ops.ones_like(real_logits), real_logits) + self.bce(
-                    ops.zeros_like(fake_logits), fake_logits)
+                    ops.zeros_like(fake_logits), fake_logits
+                )
                 # The identity unless the optimizer scales losses (mixed_float16); its apply
                 # unscales the gradients. Inside the tape, so the scaling is differentiated.
                 d_scaled = self.d_optimizer.scale_loss(d_loss)
@@ -434,12 +491,17 @@ class DCGAN(keras.Model):
         return True
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "latent_dim": self.latent_dim, "use_diff_augment": self.use_diff_augment, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "use_diff_augment": self.use_diff_augment,
+            "seed": self.seed,
+        }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "DCGAN":
+    def from_config(cls, config: dict[str, Any]) -> DCGAN:
         config = dict(config)
         generator = keras.saving.deserialize_keras_object(config.pop("generator"))
         discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
@@ -465,8 +527,15 @@ class DCGAN(keras.Model):
         return self.discriminator(inputs, training=True)
 
 
-def generate(generator: keras.Model, n: int, *, seed: int, labels: np.ndarray | None = None,
-             latent_dim: int = LATENT_DIM, batch_size: int = 1000) -> np.ndarray:
+def generate(
+    generator: keras.Model,
+    n: int,
+    *,
+    seed: int,
+    labels: np.ndarray | None = None,
+    latent_dim: int = LATENT_DIM,
+    batch_size: int = 1000,
+) -> np.ndarray:
     """Samples `n` images from a (saved) generator with seeded standard-normal noise.
 
     Args:
@@ -490,8 +559,10 @@ def generate(generator: keras.Model, n: int, *, seed: int, labels: np.ndarray | 
     """
     conditional = len(generator.inputs) == 2
     if conditional != (labels is not None):
-        raise ValueError(f"expected labels {'for' if conditional else 'only for'} a conditional generator. "
-                         f"Received: labels={'None' if labels is None else 'an array'}")
+        raise ValueError(
+            f"expected labels {'for' if conditional else 'only for'} a conditional generator. "
+            f"Received: labels={'None' if labels is None else 'an array'}"
+        )
     noise = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
     if labels is not None:
         labels = np.asarray(labels, "int32")

@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -66,7 +66,8 @@ class StackedDense(layers.Layer):
         # in the fan and start each member with too small weights.
         limit = math.sqrt(6.0 / (fan_in + self.units))
         self.kernel = self.add_weight(
-            name="kernel", shape=(members, fan_in, self.units),
+            name="kernel",
+            shape=(members, fan_in, self.units),
             initializer=keras.initializers.RandomUniform(-limit, limit),
         )
         self.bias = self.add_weight(name="bias", shape=(members, 1, self.units), initializer="zeros")
@@ -157,8 +158,10 @@ def make_fold_mlp(
             f"{np.shape(x)}, {np.shape(y)}, {train_mask.shape}."
         )
     if not train_mask.any(axis=0).all():
-        raise ValueError(f"expected every member to train on at least one row. Received empty members "
-                         f"{np.flatnonzero(~train_mask.any(axis=0)).tolist()}.")
+        raise ValueError(
+            f"expected every member to train on at least one row. Received empty members "
+            f"{np.flatnonzero(~train_mask.any(axis=0)).tolist()}."
+        )
     members = train_mask.shape[1]
     inputs = keras.Input((x.shape[1],), name="features")
     normalized = []
@@ -172,12 +175,15 @@ def make_fold_mlp(
         h = layers.GaussianNoise(input_noise, name="input_noise")(h)
     for i, width in enumerate(widths):
         h = StackedDense(width, activation=activation, name=f"hidden_{i}")(h)
-    h = ops.transpose(StackedDense(1, dtype="float32", name="head")(h), (1, 0, 2))  # (batch, members, 1), as the targets
+    h = ops.transpose(
+        StackedDense(1, dtype="float32", name="head")(h), (1, 0, 2)
+    )  # (batch, members, 1), as the targets
     # The target statistics of each member's training rows, applied in reverse.
     mean = np.array([y[train_mask[:, m]].mean() for m in range(members)], "float32")
     var = np.array([y[train_mask[:, m]].var() for m in range(members)], "float32")
-    target_norm = layers.Normalization(axis=1, mean=mean, variance=var, invert=True, dtype="float32",
-                                       name="target_norm")
+    target_norm = layers.Normalization(
+        axis=1, mean=mean, variance=var, invert=True, dtype="float32", name="target_norm"
+    )
     return keras.Model(inputs, target_norm(h), name=name)
 
 
@@ -196,20 +202,32 @@ def extract_member(model: keras.Model, member: int, *, name: str = "mlp") -> ker
         A `make_mlp` model `(n, f) -> (n, 1)` with the member's weights.
     """
     source = model.get_layer(f"feature_norm_{member}")
-    feature_norm = layers.Normalization(mean=ops.convert_to_numpy(source.mean)[0],
-                                        variance=ops.convert_to_numpy(source.variance)[0], dtype="float32",
-                                        name="feature_norm")
+    feature_norm = layers.Normalization(
+        mean=ops.convert_to_numpy(source.mean)[0],
+        variance=ops.convert_to_numpy(source.variance)[0],
+        dtype="float32",
+        name="feature_norm",
+    )
     target = model.get_layer("target_norm")
     target_norm = layers.Normalization(
-        axis=None, invert=True, dtype="float32", name="target_norm",
+        axis=None,
+        invert=True,
+        dtype="float32",
+        name="target_norm",
         mean=float(ops.convert_to_numpy(target.mean).ravel()[member]),
         variance=float(ops.convert_to_numpy(target.variance).ravel()[member]),
     )
     hidden = [layer for layer in model.layers if isinstance(layer, StackedDense)]
     widths = [layer.units for layer in hidden[:-1]]
     activation = keras.activations.serialize(hidden[0].activation) if widths else "linear"
-    plain = make_mlp(model.input_shape[-1], feature_norm=feature_norm, target_norm=target_norm,
-                     widths=widths, activation=activation, name=name)
+    plain = make_mlp(
+        model.input_shape[-1],
+        feature_norm=feature_norm,
+        target_norm=target_norm,
+        widths=widths,
+        activation=activation,
+        name=name,
+    )
     for stacked in hidden:
         kernel, bias = (ops.convert_to_numpy(w) for w in stacked.weights)
         plain.get_layer(stacked.name).set_weights([kernel[member], bias[member, 0]])

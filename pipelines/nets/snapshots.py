@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -12,8 +12,9 @@ __all__ = ["snapshot_ensemble", "snapshot_members"]
 _MEMBER = "_snapshot"
 
 
-def snapshot_ensemble(net: keras.Model, snapshots: Sequence[list[np.ndarray]],
-                      name: str = "snapshot_ensemble") -> keras.Model:
+def snapshot_ensemble(
+    net: keras.Model, snapshots: Sequence[list[np.ndarray]], name: str = "snapshot_ensemble"
+) -> keras.Model:
     """Builds a model whose output is the mean of `net`'s outputs under each weight snapshot.
 
     The snapshots of one training run (e.g. its weights at the end of every epoch) make
@@ -46,8 +47,10 @@ def snapshot_ensemble(net: keras.Model, snapshots: Sequence[list[np.ndarray]],
     outputs = []
     for i, weights in enumerate(snapshots):
         if [tuple(np.shape(w)) for w in weights] != shapes:
-            raise ValueError(f"snapshot {i} does not fit {net.name!r}: expected weight shapes {shapes}. "
-                             f"Received: {[tuple(np.shape(w)) for w in weights]}")
+            raise ValueError(
+                f"snapshot {i} does not fit {net.name!r}: expected weight shapes {shapes}. "
+                f"Received: {[tuple(np.shape(w)) for w in weights]}"
+            )
         member = keras.models.clone_model(net)
         member.name = f"{net.name}{_MEMBER}{i}"
         member.set_weights(weights)

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import layers, ops
@@ -134,7 +134,8 @@ class ClassToken(layers.Layer):
 
     def build(self, input_shape: tuple) -> None:
         self.token = self.add_weight(
-            name="token", shape=(1, 1, input_shape[-1]),
+            name="token",
+            shape=(1, 1, input_shape[-1]),
             initializer=keras.initializers.TruncatedNormal(stddev=_EMBEDDING_STDDEV),
         )
 
@@ -168,7 +169,8 @@ class PositionEmbedding(layers.Layer):
         if input_shape[1] is None:
             raise ValueError(f"expected a static sequence length. Received: input_shape={tuple(input_shape)}")
         self.embedding = self.add_weight(
-            name="embedding", shape=(1, input_shape[1], input_shape[2]),
+            name="embedding",
+            shape=(1, input_shape[1], input_shape[2]),
             initializer=keras.initializers.TruncatedNormal(stddev=_EMBEDDING_STDDEV),
         )
 
@@ -388,9 +390,20 @@ def make_vit(
         ((None, 10), (1, 17, 32))
     """
     input_shape = tuple(input_shape)
-    check_vit_args(input_shape, num_classes, patch_size=patch_size, stem_channels=stem_channels, dim=dim,
-                   depth=depth, heads=heads, mlp_dim=mlp_dim, dropout=dropout,
-                   attention_dropout=attention_dropout, drop_path=drop_path, head_dropout=head_dropout)
+    check_vit_args(
+        input_shape,
+        num_classes,
+        patch_size=patch_size,
+        stem_channels=stem_channels,
+        dim=dim,
+        depth=depth,
+        heads=heads,
+        mlp_dim=mlp_dim,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
+        drop_path=drop_path,
+        head_dropout=head_dropout,
+    )
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = PatchEmbedding(patch_size, dim, stem_channels=stem_channels, name="patch_embedding")(inputs)
@@ -400,8 +413,9 @@ def make_vit(
         x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(depth):
         rate = drop_path * i / (depth - 1) if depth > 1 else drop_path
-        x = TransformerBlock(heads, mlp_dim, dropout=dropout, attention_dropout=attention_dropout,
-                             drop_path=rate, name=f"block_{i}")(x)
+        x = TransformerBlock(
+            heads, mlp_dim, dropout=dropout, attention_dropout=attention_dropout, drop_path=rate, name=f"block_{i}"
+        )(x)
     x = x[:, 0]
     x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     if head_dropout > 0:
@@ -411,8 +425,18 @@ def make_vit(
 
 
 def check_vit_args(
-    input_shape: Sequence[int], num_classes: int, *, patch_size: int, dim: int, depth: int, heads: int,
-    mlp_dim: int, stem_channels: Sequence[int] = (), dropout: float = 0.0, attention_dropout: float = 0.0, drop_path: float = 0.0,
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    patch_size: int,
+    dim: int,
+    depth: int,
+    heads: int,
+    mlp_dim: int,
+    stem_channels: Sequence[int] = (),
+    dropout: float = 0.0,
+    attention_dropout: float = 0.0,
+    drop_path: float = 0.0,
     head_dropout: float = 0.0,
 ) -> None:
     """Checks `make_vit`'s arguments without building anything (configs call it to fail early).
@@ -425,17 +449,26 @@ def check_vit_args(
     """
     input_shape = tuple(input_shape)
     try:
-        _check_positive(num_classes=num_classes, patch_size=patch_size, dim=dim, depth=depth, heads=heads,
-                        mlp_dim=mlp_dim, **{f"stem_channels[{i}]": c for i, c in enumerate(stem_channels)})
-        _check_rate(dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path,
-                    head_dropout=head_dropout)
+        _check_positive(
+            num_classes=num_classes,
+            patch_size=patch_size,
+            dim=dim,
+            depth=depth,
+            heads=heads,
+            mlp_dim=mlp_dim,
+            **{f"stem_channels[{i}]": c for i, c in enumerate(stem_channels)},
+        )
+        _check_rate(
+            dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path, head_dropout=head_dropout
+        )
     except ValueError as e:
         raise ConfigError(str(e)) from e
     if num_classes < 2:
         raise ConfigError(f"expected num_classes >= 2. Received: num_classes={num_classes}")
     if len(input_shape) != 3 or not all(isinstance(s, int) and s > 0 for s in input_shape):
-        raise ConfigError(f"expected input_shape=(height, width, channels) of positive integers. "
-                          f"Received: input_shape={input_shape}")
+        raise ConfigError(
+            f"expected input_shape=(height, width, channels) of positive integers. Received: input_shape={input_shape}"
+        )
     height, width = stem_output_size(input_shape[:2], len(tuple(stem_channels)))
     if height % patch_size or width % patch_size:
         divisors = [p for p in range(1, min(height, width) + 1) if height % p == 0 and width % p == 0]
@@ -445,8 +478,10 @@ def check_vit_args(
             f"for input_shape={input_shape}, stem_channels={tuple(stem_channels)}. Pass one of {divisors}."
         )
     if dim % heads:
-        raise ConfigError(f"expected dim divisible by heads. Received: dim={dim}, heads={heads}. "
-                          f"Pass heads in {[h for h in range(1, dim + 1) if dim % h == 0]}.")
+        raise ConfigError(
+            f"expected dim divisible by heads. Received: dim={dim}, heads={heads}. "
+            f"Pass heads in {[h for h in range(1, dim + 1) if dim % h == 0]}."
+        )
 
 
 def make_attention_model(vit_model: keras.Model) -> keras.Model:

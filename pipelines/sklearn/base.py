@@ -48,9 +48,16 @@ ROUTE_PREFIXES = ("model__", "fit__", "optimizer__")
 # `fit__` keys that an explicit parameter or argument already sets: accepting both would
 # make one of them silently lose.
 _OWN_FIT_ARGUMENTS = {
-    "x": "X", "y": "y", "epochs": "epochs", "batch_size": "batch_size", "verbose": "verbose",
-    "validation_split": "validation_split", "callbacks": "callbacks", "sample_weight": "sample_weight",
-    "class_weight": "class_weight", "initial_epoch": "warm_start",
+    "x": "X",
+    "y": "y",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "verbose": "verbose",
+    "validation_split": "validation_split",
+    "callbacks": "callbacks",
+    "sample_weight": "sample_weight",
+    "class_weight": "class_weight",
+    "initial_epoch": "warm_start",
 }
 # Rows per direct model call in prediction: bounds the memory of one call.
 PREDICT_CHUNK = 1024
@@ -95,7 +102,7 @@ class BaseKerasEstimator(BaseEstimator):
 
     def _routed(self, prefix: str) -> dict[str, Any]:
         """The routed parameters of one destination, prefix removed (a fresh dict)."""
-        return {key[len(prefix):]: value for key, value in self._routed_params().items() if key.startswith(prefix)}
+        return {key[len(prefix) :]: value for key, value in self._routed_params().items() if key.startswith(prefix)}
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The estimator's parameters, the routed `model__`/`fit__`/`optimizer__` ones included."""
@@ -163,12 +170,19 @@ class BaseKerasEstimator(BaseEstimator):
             )
         return self
 
-    def _fit_keras(self, X: Any, y: Any, sample_weight: np.ndarray | None, *, epochs: int, seed: int | None
-                   ) -> dict[str, list[float]]:
+    def _fit_keras(
+        self, X: Any, y: Any, sample_weight: np.ndarray | None, *, epochs: int, seed: int | None
+    ) -> dict[str, list[float]]:
         """Runs `keras.Model.fit` and returns its per-epoch logs."""
         history = self.model_.fit(
-            X, y, sample_weight=sample_weight, epochs=epochs, batch_size=self.batch_size,
-            validation_split=self.validation_split, callbacks=list(self.callbacks or []), verbose=self.verbose,
+            X,
+            y,
+            sample_weight=sample_weight,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            validation_split=self.validation_split,
+            callbacks=list(self.callbacks or []),
+            verbose=self.verbose,
             **self._routed("fit__"),
         )
         return history.history
@@ -187,8 +201,11 @@ class BaseKerasEstimator(BaseEstimator):
                     "Return an uncompiled model, or drop those parameters."
                 )
             return model
-        model.compile(optimizer=self._make_optimizer(), loss=self.loss if self.loss is not None
-                      else self._default_loss(model), metrics=self.metrics)
+        model.compile(
+            optimizer=self._make_optimizer(),
+            loss=self.loss if self.loss is not None else self._default_loss(model),
+            metrics=self.metrics,
+        )
         return model
 
     def _make_optimizer(self) -> keras.optimizers.Optimizer:
@@ -263,8 +280,10 @@ class BaseKerasEstimator(BaseEstimator):
         """
         if len(X) == 0:
             return np.asarray(model.predict(X, verbose=0))
-        chunks = [keras.ops.convert_to_numpy(model(X[i:i + PREDICT_CHUNK], training=False))
-                  for i in range(0, len(X), PREDICT_CHUNK)]
+        chunks = [
+            keras.ops.convert_to_numpy(model(X[i : i + PREDICT_CHUNK], training=False))
+            for i in range(0, len(X), PREDICT_CHUNK)
+        ]
         return np.concatenate(chunks, axis=0)
 
     # ------------------------------------------------------------------ hooks
@@ -392,5 +411,6 @@ def call_with_meta(builder: Callable[..., Any], kwargs: dict[str, Any], meta: di
         # A builder that forwards **kwargs (the image nets) fails one call deeper.
         if "unexpected keyword argument" not in str(e):
             raise
-        raise ConfigError(f"a model__ argument is not an argument of the net: {e}. "
-                          f"Received model__ arguments {sorted(kwargs)}.") from e
+        raise ConfigError(
+            f"a model__ argument is not an argument of the net: {e}. Received model__ arguments {sorted(kwargs)}."
+        ) from e

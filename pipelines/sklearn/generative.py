@@ -89,8 +89,10 @@ class DCGAN(BaseKerasEstimator):
         "use_diff_augment": ["boolean"],
         "minibatch_std": ["boolean"],
         "generator_ema": [Interval(Real, 0, 1, closed="left")],
-        **{k: BaseKerasEstimator._parameter_constraints[k]
-           for k in ("epochs", "batch_size", "callbacks", "random_state", "warm_start", "verbose")},
+        **{
+            k: BaseKerasEstimator._parameter_constraints[k]
+            for k in ("epochs", "batch_size", "callbacks", "random_state", "warm_start", "verbose")
+        },
     }
 
     def __init__(
@@ -159,8 +161,10 @@ class DCGAN(BaseKerasEstimator):
         if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
             raise DataValidationError(f"expected a positive integer n. Received: n={n!r}")
         if self.conditional != (labels is not None):
-            raise DataValidationError("pass labels=... for a conditional DCGAN, and only for one. "
-                                      f"Received: conditional={self.conditional}, labels={labels is not None}")
+            raise DataValidationError(
+                "pass labels=... for a conditional DCGAN, and only for one. "
+                f"Received: conditional={self.conditional}, labels={labels is not None}"
+            )
         codes = None if labels is None else self._label_codes(labels, reset=False)
         seed = random_state if random_state is not None else random.SystemRandom().randrange(2**31 - 1)
         images = generate(self.model_, int(n), seed=int(seed), labels=codes, latent_dim=self.latent_dim)
@@ -178,15 +182,17 @@ class DCGAN(BaseKerasEstimator):
         super()._validate_common()
         ignored = sorted(k for k in self._routed_params() if not k.startswith("fit__"))
         if ignored:
-            raise ConfigError(f"DCGAN takes only fit__ routed parameters; its nets and optimizers are set by "
-                              f"its own parameters (generator_filters, learning_rate, ...). Received: {ignored}")
-
+            raise ConfigError(
+                f"DCGAN takes only fit__ routed parameters; its nets and optimizers are set by "
+                f"its own parameters (generator_filters, learning_rate, ...). Received: {ignored}"
+            )
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         images, _ = to_images(X, _IMAGE_SHAPE)
         if len(images) < self.batch_size:
-            raise DataValidationError(f"expected at least batch_size={self.batch_size} images (full batches only). "
-                                      f"Received: {len(images)}")
+            raise DataValidationError(
+                f"expected at least batch_size={self.batch_size} images (full batches only). Received: {len(images)}"
+            )
         if reset:
             self.n_features_in_ = int(np.prod(_IMAGE_SHAPE))
         return images
@@ -216,28 +222,40 @@ class DCGAN(BaseKerasEstimator):
         from pipelines.nets.gan import make_discriminator, make_generator
 
         classes = len(self.classes_) if self.conditional else None
-        self.discriminator_ = make_discriminator(num_classes=classes, filters=tuple(self.discriminator_filters),
-                                                 minibatch_std=self.minibatch_std)
+        self.discriminator_ = make_discriminator(
+            num_classes=classes, filters=tuple(self.discriminator_filters), minibatch_std=self.minibatch_std
+        )
         return make_generator(latent_dim=self.latent_dim, num_classes=classes, filters=tuple(self.generator_filters))
 
-    def _fit_keras(self, X: np.ndarray, y: np.ndarray, sample_weight: None, *, epochs: int, seed: int | None
-                   ) -> dict[str, list[float]]:
-        from pipelines.nets.gan import DCGAN as GanModel, make_optimizers
+    def _fit_keras(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: None, *, epochs: int, seed: int | None
+    ) -> dict[str, list[float]]:
+        from pipelines.nets.gan import DCGAN as GanModel
+        from pipelines.nets.gan import make_optimizers
         from pipelines.tasks.dcgan import make_dataset
 
         # Without a random_state the shuffling must still change between fits.
         seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
-        gan = GanModel(self.model_, self.discriminator_, latent_dim=self.latent_dim,
-                       use_diff_augment=self.use_diff_augment, seed=seed)
+        gan = GanModel(
+            self.model_,
+            self.discriminator_,
+            latent_dim=self.latent_dim,
+            use_diff_augment=self.use_diff_augment,
+            seed=seed,
+        )
         d_optimizer, g_optimizer = make_optimizers(self.learning_rate, self.beta_1, self.generator_ema)
         gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
         # The input step expects pixels in 0..255; float pixels times 255 stay unquantized.
         ds = make_dataset(X[..., 0] * np.float32(255.0), y, batch_size=self.batch_size, seed=seed)
-        history = gan.fit(ds, epochs=epochs, callbacks=list(self.callbacks or []), verbose=self.verbose,
-                          **{"shuffle": False, **self._routed("fit__")})
+        history = gan.fit(
+            ds,
+            epochs=epochs,
+            callbacks=list(self.callbacks or []),
+            verbose=self.verbose,
+            **{"shuffle": False, **self._routed("fit__")},
+        )
         gan.average_generator()
         # The train step reports d_loss and g_loss; `loss` is what the base class checks for NaN.
         logs = dict(history.history)
         logs["loss"] = [d + g for d, g in zip(logs.get("d_loss", []), logs.get("g_loss", []))]
         return logs
-

@@ -37,8 +37,15 @@ __all__ = ["KerasClassifier", "KerasRegressor", "NETS"]
 # ----------------------------------------------------------------------------- nets
 
 
-def make_mlp_net(X: np.ndarray, y: np.ndarray, n_outputs: int, task: str, *, widths: tuple[int, ...] = (64, 64),
-                 activation: str = "gelu") -> keras.Model:
+def make_mlp_net(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_outputs: int,
+    task: str,
+    *,
+    widths: tuple[int, ...] = (64, 64),
+    activation: str = "gelu",
+) -> keras.Model:
     """The advertising pipeline's MLP (`pipelines.nets.mlp.make_mlp`), sized to the data.
 
     Its input `Normalization` is adapted on `X`; a regressor's output is mapped back
@@ -48,16 +55,24 @@ def make_mlp_net(X: np.ndarray, y: np.ndarray, n_outputs: int, task: str, *, wid
     from pipelines.nets.mlp import make_mlp
 
     if X.ndim != 2:
-        raise ConfigError(f"net 'mlp' needs 2-D X (n_samples, n_features). Received: X of shape {X.shape}. "
-                          "Use net 'cnn' or 'vit' for images.")
+        raise ConfigError(
+            f"net 'mlp' needs 2-D X (n_samples, n_features). Received: X of shape {X.shape}. "
+            "Use net 'cnn' or 'vit' for images."
+        )
     feature_norm = keras.layers.Normalization(dtype="float32", name="feature_norm")
     feature_norm.adapt(X.astype("float32"))
     target_norm = None
     if task == "regression":
         target_norm = keras.layers.Normalization(invert=True, dtype="float32", name="target_norm")
         target_norm.adapt(y.reshape(len(y), -1).astype("float32"))
-    return make_mlp(X.shape[1], feature_norm=feature_norm, target_norm=target_norm, widths=tuple(widths),
-                    activation=activation, outputs=n_outputs)
+    return make_mlp(
+        X.shape[1],
+        feature_norm=feature_norm,
+        target_norm=target_norm,
+        widths=tuple(widths),
+        activation=activation,
+        outputs=n_outputs,
+    )
 
 
 def make_cnn_net(input_shape: tuple[int, ...], n_outputs: int, task: str, **kwargs: Any) -> keras.Model:
@@ -84,8 +99,10 @@ def _check_image_net(name: str, input_shape: tuple[int, ...], task: str) -> None
     if task != "classification":
         raise ConfigError(f"net {name!r} is a classifier. Received: task={task!r}. Pass a builder function instead.")
     if len(input_shape) != 3:
-        raise ConfigError(f"net {name!r} needs images X of shape (n, height, width, channels). Received: one sample "
-                          f"of shape {input_shape}. ImageClassifier accepts (n, 28, 28) and flat (n, 784) rows.")
+        raise ConfigError(
+            f"net {name!r} needs images X of shape (n, height, width, channels). Received: one sample "
+            f"of shape {input_shape}. ImageClassifier accepts (n, 28, 28) and flat (n, 784) rows."
+        )
 
 
 # Pipeline nets by name: what `model="<name>"` builds.
@@ -101,17 +118,22 @@ def resolve_builder(model: Any) -> Callable[..., keras.Model]:
     """
     if isinstance(model, str):
         if model not in NETS:
-            raise ConfigError(f"unknown net {model!r}. Known nets: {sorted(NETS)}; or pass a function that "
-                              "returns a keras.Model.")
+            raise ConfigError(
+                f"unknown net {model!r}. Known nets: {sorted(NETS)}; or pass a function that returns a keras.Model."
+            )
         return NETS[model]
     if isinstance(model, keras.Model):
-        raise ConfigError("expected a function that builds a keras.Model, or a net name. Received a keras.Model "
-                          "instance, which every clone and refit would share and keep training. Pass "
-                          "`model=lambda: ...` or a function, e.g. `def build(): return keras.Sequential([...])`.")
+        raise ConfigError(
+            "expected a function that builds a keras.Model, or a net name. Received a keras.Model "
+            "instance, which every clone and refit would share and keep training. Pass "
+            "`model=lambda: ...` or a function, e.g. `def build(): return keras.Sequential([...])`."
+        )
     if callable(model):
         return model
-    raise ConfigError(f"expected model to be a net name {sorted(NETS)} or a function returning a keras.Model. "
-                      f"Received: model={model!r}")
+    raise ConfigError(
+        f"expected model to be a net name {sorted(NETS)} or a function returning a keras.Model. "
+        f"Received: model={model!r}"
+    )
 
 
 def _ends_in_probabilities(model: keras.Model) -> bool:
@@ -137,8 +159,14 @@ class _KerasSupervised(BaseKerasEstimator):
             raise DataValidationError(str(e)) from e
 
     def _meta(self, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        return {"X": X, "y": y, "input_shape": tuple(X.shape[1:]), "n_features_in": self.n_features_in_,
-                "n_outputs": self._n_outputs(), "task": self._task}
+        return {
+            "X": X,
+            "y": y,
+            "input_shape": tuple(X.shape[1:]),
+            "n_features_in": self.n_features_in_,
+            "n_outputs": self._n_outputs(),
+            "task": self._task,
+        }
 
     def _build_model(self, X: np.ndarray, y: np.ndarray) -> keras.Model:
         return call_with_meta(resolve_builder(self.model), self._routed("model__"), self._meta(X, y))
@@ -148,8 +176,9 @@ class _KerasSupervised(BaseKerasEstimator):
 
     def _require_y(self, y: Any) -> None:
         if y is None:
-            raise DataValidationError(f"{type(self).__name__} requires y to be passed, but the target y is None. "
-                                      "Pass the targets: fit(X, y).")
+            raise DataValidationError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None. Pass the targets: fit(X, y)."
+            )
 
 
 class KerasClassifier(ClassifierMixin, _KerasSupervised):
@@ -251,8 +280,10 @@ class KerasClassifier(ClassifierMixin, _KerasSupervised):
         """
         is_first = not self._is_fitted()
         if is_first and classes is None:
-            raise DataValidationError("the first partial_fit call needs classes=, every label the model will see "
-                                      "(a batch may lack some). Received: classes=None.")
+            raise DataValidationError(
+                "the first partial_fit call needs classes=, every label the model will see "
+                "(a batch may lack some). Received: classes=None."
+            )
         return self._fit(X, y, sample_weight, epochs=1, reset=is_first, classes=classes)
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -312,8 +343,10 @@ class KerasClassifier(ClassifierMixin, _KerasSupervised):
             self.classes_ = labels
         unseen = np.setdiff1d(y, self.classes_)
         if unseen.size:
-            raise DataValidationError(f"y has labels {unseen[:5].tolist()} outside classes_ "
-                                      f"{self.classes_[:10].tolist()}. Pass classes= on the first partial_fit.")
+            raise DataValidationError(
+                f"y has labels {unseen[:5].tolist()} outside classes_ "
+                f"{self.classes_[:10].tolist()}. Pass classes= on the first partial_fit."
+            )
         return np.searchsorted(self.classes_, y).astype(np.int32)
 
     def _sample_weights(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> np.ndarray | None:
@@ -324,8 +357,7 @@ class KerasClassifier(ClassifierMixin, _KerasSupervised):
         if isinstance(class_weight, dict):
             unknown = [label for label in class_weight if label not in set(self.classes_.tolist())]
             if unknown:
-                raise ConfigError(f"class_weight names labels {unknown} that are not classes "
-                                  f"{self.classes_.tolist()}.")
+                raise ConfigError(f"class_weight names labels {unknown} that are not classes {self.classes_.tolist()}.")
             # Keyed by encoded class index, as `y` is encoded here.
             class_weight = {int(np.searchsorted(self.classes_, label)): w for label, w in class_weight.items()}
         by_class = compute_sample_weight(class_weight, y).astype(np.float32)
@@ -338,12 +370,15 @@ class KerasClassifier(ClassifierMixin, _KerasSupervised):
             return keras.losses.BinaryCrossentropy(from_logits=from_logits)
         if units == len(self.classes_):
             return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-        raise ConfigError(f"the model has {units} outputs but y has {len(self.classes_)} classes. "
-                          "Give the model one output per class (or one for two classes); builders receive "
-                          "`n_classes`.")
+        raise ConfigError(
+            f"the model has {units} outputs but y has {len(self.classes_)} classes. "
+            "Give the model one output per class (or one for two classes); builders receive "
+            "`n_classes`."
+        )
 
-    def _fit_keras(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, *, epochs: int,
-                   seed: int | None) -> dict[str, list[float]]:
+    def _fit_keras(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, *, epochs: int, seed: int | None
+    ) -> dict[str, list[float]]:
         units = self.model_.output_shape[-1]
         if units not in (len(self.classes_), 1) or (units == 1 and len(self.classes_) != 2):
             raise ConfigError(f"the model has {units} outputs but y has {len(self.classes_)} classes.")
@@ -456,8 +491,10 @@ class KerasRegressor(RegressorMixin, _KerasSupervised):
         except ValueError as e:
             raise DataValidationError(str(e)) from e
         if y.ndim not in (1, 2) or len(y) != len(X):
-            raise DataValidationError(f"expected y of shape (n_samples,) or (n_samples, n_outputs) with "
-                                      f"n_samples={len(X)}. Received: y of shape {y.shape}.")
+            raise DataValidationError(
+                f"expected y of shape (n_samples,) or (n_samples, n_outputs) with "
+                f"n_samples={len(X)}. Received: y of shape {y.shape}."
+            )
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         if reset:
             self.y_ndim_, self.n_outputs_ = y.ndim, n_outputs
@@ -467,6 +504,8 @@ class KerasRegressor(RegressorMixin, _KerasSupervised):
 
     def _default_loss(self, model: keras.Model) -> keras.losses.Loss:
         if model.output_shape[-1] != self.n_outputs_:
-            raise ConfigError(f"the model has {model.output_shape[-1]} outputs but y has {self.n_outputs_} columns. "
-                              "Give the model one output per target column; builders receive `n_outputs`.")
+            raise ConfigError(
+                f"the model has {model.output_shape[-1]} outputs but y has {self.n_outputs_} columns. "
+                "Give the model one output per target column; builders receive `n_outputs`."
+            )
         return keras.losses.MeanSquaredError()

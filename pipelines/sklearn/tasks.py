@@ -87,8 +87,10 @@ def to_images(X: Any, image_shape: tuple[int, int, int] | None = None) -> tuple[
         X = X.astype(np.uint8)
     images = to_model_input(X)
     if image_shape is not None and images.shape[1:] != tuple(image_shape):
-        raise DataValidationError(f"expected images of shape {tuple(image_shape)} as in fit. Received: "
-                                  f"{images.shape[1:]} (from X of shape {X.shape}).")
+        raise DataValidationError(
+            f"expected images of shape {tuple(image_shape)} as in fit. Received: "
+            f"{images.shape[1:]} (from X of shape {X.shape})."
+        )
     return images, layout
 
 
@@ -289,16 +291,24 @@ class TextClassifier(KerasClassifier):
 
         texts = _as_texts(X)
         if reset:
-            vectorizer = make_vectorizer(texts, self.max_tokens, self.sequence_length,
-                                         head_tokens=head_tokens_for(self.sequence_length, self.head_fraction))
+            vectorizer = make_vectorizer(
+                texts,
+                self.max_tokens,
+                self.sequence_length,
+                head_tokens=head_tokens_for(self.sequence_length, self.head_fraction),
+            )
             strings = keras.Input(shape=(1,), dtype="string", name="text")
             self.vectorizer_ = keras.Model(strings, vectorizer(strings), name="vectorizer")
-        ids = np.concatenate([np.asarray(self.vectorizer_(texts[i:i + VECTORIZE_BATCH, None]), dtype=np.int32)
-                              for i in range(0, len(texts), VECTORIZE_BATCH)])
+        ids = np.concatenate(
+            [
+                np.asarray(self.vectorizer_(texts[i : i + VECTORIZE_BATCH, None]), dtype=np.int32)
+                for i in range(0, len(texts), VECTORIZE_BATCH)
+            ]
+        )
         # Padding (id 0) is only at the end and is masked, so the columns that are all
         # padding change nothing but the time spent on them.
         used = int(np.max(np.count_nonzero(ids, axis=1), initial=1))
-        return ids[:, :max(used, 1)]
+        return ids[:, : max(used, 1)]
 
     def _build_model(self, X: np.ndarray, y: np.ndarray) -> keras.Model:
         from pipelines.nets.rnn import make_text_rnn
@@ -321,8 +331,10 @@ def _as_texts(X: Any) -> np.ndarray:
 
     if isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
-            raise DataValidationError(f"expected one text column. Received a DataFrame with columns {list(X.columns)}. "
-                                      "Select the text column, e.g. df['text'].")
+            raise DataValidationError(
+                f"expected one text column. Received a DataFrame with columns {list(X.columns)}. "
+                "Select the text column, e.g. df['text']."
+            )
         X = X.iloc[:, 0]
     array = np.asarray(X, dtype=object) if not isinstance(X, str) else X
     if isinstance(array, np.ndarray) and array.ndim == 2 and array.shape[1] == 1:
@@ -412,8 +424,11 @@ class TabularRegressor(KerasRegressor):
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
-            text = [str(c) for c, dtype in X.dtypes.items() if not (pd.api.types.is_numeric_dtype(dtype)
-                                                                    and not pd.api.types.is_bool_dtype(dtype))]
+            text = [
+                str(c)
+                for c, dtype in X.dtypes.items()
+                if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
+            ]
             if text:
                 raise DataValidationError(
                     f"expected numeric columns. Received non-numeric columns {text}. Encode them first, e.g. "
@@ -563,19 +578,25 @@ class DenoisingAutoencoder(TransformerMixin, BaseKerasEstimator):
 
         return PSNRLoss()
 
-    def _fit_keras(self, X: np.ndarray, y: None, sample_weight: None, *, epochs: int, seed: int | None
-                   ) -> dict[str, list[float]]:
+    def _fit_keras(
+        self, X: np.ndarray, y: None, sample_weight: None, *, epochs: int, seed: int | None
+    ) -> dict[str, list[float]]:
         from pipelines.inputs.corruption import Corruption, make_denoising_dataset
 
-        corruption = Corruption(self.corruption, self.noise_factor, tuple(self.mask_fraction),
-                                self.salt_pepper_amount)
+        corruption = Corruption(self.corruption, self.noise_factor, tuple(self.mask_fraction), self.salt_pepper_amount)
         # Without a random_state the noise must still change between fits.
         noise_seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
         # The input step scales by 1/255, as it expects uint8; handing it the [0, 1]
         # images times 255 keeps float inputs unquantized.
-        ds = make_denoising_dataset(X * np.float32(255.0), batch_size=self.batch_size, training=True,
-                                    corruption=corruption, seed=noise_seed)
+        ds = make_denoising_dataset(
+            X * np.float32(255.0), batch_size=self.batch_size, training=True, corruption=corruption, seed=noise_seed
+        )
         # shuffle=False: the dataset already shuffles, seeded (Keras warns otherwise).
-        history = self.model_.fit(ds, epochs=epochs, callbacks=list(self.callbacks or []), verbose=self.verbose,
-                                  **{"shuffle": False, **self._routed("fit__")})
+        history = self.model_.fit(
+            ds,
+            epochs=epochs,
+            callbacks=list(self.callbacks or []),
+            verbose=self.verbose,
+            **{"shuffle": False, **self._routed("fit__")},
+        )
         return history.history

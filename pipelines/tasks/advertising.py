@@ -34,9 +34,14 @@ from pipelines.config import TrainConfig, param
 from pipelines.errors import ConfigError, TrainingDivergedError
 from pipelines.evaluation.ols import ols_oof, ols_predict, ols_table, parse_interactions
 from pipelines.evaluation.regression import fold_train_mask, kfold_ids
-from pipelines.evaluation.regressor_report import (CVResult, add_fit_evaluation, add_ols_section,
-                                                   add_partial_dependence, add_regression_evaluation,
-                                                   threshold_labels)
+from pipelines.evaluation.regressor_report import (
+    CVResult,
+    add_fit_evaluation,
+    add_ols_section,
+    add_partial_dependence,
+    add_regression_evaluation,
+    threshold_labels,
+)
 from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
 from pipelines.nets.mlp import extract_member, make_fold_mlp
@@ -57,11 +62,15 @@ class AdvertisingConfig(TrainConfig):
     folds: int = param(10, "Cross-validation folds (seeded, shuffled KFold).", ge=2)
     model: str = param("mlp", "The pipeline's model: mlp, or linear (Keras Dense(1)).", choices=("mlp", "linear"))
     widths: tuple[int, ...] = param((64, 64, 64), "Hidden layer widths of the MLP.")
-    activation: str = param("silu", "Hidden activation (measured here: SiLU > GELU > tanh; GELU > ReLU).",
-                            choices=("silu", "gelu", "relu", "tanh"))
+    activation: str = param(
+        "silu",
+        "Hidden activation (measured here: SiLU > GELU > tanh; GELU > ReLU).",
+        choices=("silu", "gelu", "relu", "tanh"),
+    )
     input_noise: float = param(0.0, "Std of training-only Gaussian noise on normalized features; 0: none.", ge=0)
     interactions: tuple[str | tuple[str, str], ...] = param(
-        (), "Interaction terms of the OLS baseline: ('TV', 'radio') pairs or 'TV:radio' strings.")
+        (), "Interaction terms of the OLS baseline: ('TV', 'radio') pairs or 'TV:radio' strings."
+    )
     threshold: float | None = param(None, "Cut of the classification view target > threshold; None: median.")
     epochs: int = param(4000, "MLP passes over the training rows (full batch: one Adam step each).", ge=1)
     batch_size: int | None = param(None, "Rows per optimizer step; None: full batch.", ge=1)
@@ -75,15 +84,21 @@ class AdvertisingConfig(TrainConfig):
 
     def validate(self) -> None:
         if not self.features or len(set(self.features)) != len(self.features) or self.target in self.features:
-            raise ConfigError(f"expected distinct features without the target. Received: features={self.features}, "
-                              f"target={self.target!r}")
+            raise ConfigError(
+                f"expected distinct features without the target. Received: features={self.features}, "
+                f"target={self.target!r}"
+            )
         if self.model == "mlp" and (not self.widths or min(self.widths) < 1):
-            raise ConfigError(f"expected positive hidden widths for the MLP. Received: widths={self.widths}. "
-                              "Pass e.g. widths=(64, 64), or model='linear'.")
+            raise ConfigError(
+                f"expected positive hidden widths for the MLP. Received: widths={self.widths}. "
+                "Pass e.g. widths=(64, 64), or model='linear'."
+            )
         if self.early_stopping_patience or self.validation_fraction != 0.1:
-            raise ConfigError("advertising scores every row by K-fold cross-validation and trains a fixed schedule. "
-                              f"Received: early_stopping_patience={self.early_stopping_patience}, validation_"
-                              f"fraction={self.validation_fraction}. Leave them at 0 and 0.1; use `folds`.")
+            raise ConfigError(
+                "advertising scores every row by K-fold cross-validation and trains a fixed schedule. "
+                f"Received: early_stopping_patience={self.early_stopping_patience}, validation_"
+                f"fraction={self.validation_fraction}. Leave them at 0 and 0.1; use `folds`."
+            )
         parse_interactions(self.interactions, self.features)
 
 
@@ -91,12 +106,19 @@ def load_table(config: AdvertisingConfig) -> tuple[TabularData, dict[str, Any]]:
     """Reads and validates the data; every data error is raised here, before any model exists."""
     if config.csv is None:
         found = resolve_dataset("advertising", config.data_dir)
-        path, info = found.files["Advertising.csv"], {"name": "advertising", "source": found.source,
-                                                      "checksum_verified": found.checksum_verified}
+        path, info = (
+            found.files["Advertising.csv"],
+            {"name": "advertising", "source": found.source, "checksum_verified": found.checksum_verified},
+        )
     else:
         path, info = Path(config.csv), {"name": Path(config.csv).name, "source": "csv", "checksum_verified": False}
-    data = validate_frame(read_csv(path), config.features, config.target, min_rows=config.folds,
-                          with_budget_check=config.with_budget_check)
+    data = validate_frame(
+        read_csv(path),
+        config.features,
+        config.target,
+        min_rows=config.folds,
+        with_budget_check=config.with_budget_check,
+    )
     if config.max_train_samples is not None:
         keep = slice(config.max_train_samples)
         data = TabularData(data.x[keep], data.y[keep], data.features, data.target)
@@ -104,8 +126,9 @@ def load_table(config: AdvertisingConfig) -> tuple[TabularData, dict[str, Any]]:
     return data, info
 
 
-def fit_folds(config: AdvertisingConfig, data: TabularData, fold_ids: np.ndarray, ctx: Any, *,
-              linear: bool = False) -> tuple[np.ndarray, keras.Model, dict[str, list[float]], float]:
+def fit_folds(
+    config: AdvertisingConfig, data: TabularData, fold_ids: np.ndarray, ctx: Any, *, linear: bool = False
+) -> tuple[np.ndarray, keras.Model, dict[str, list[float]], float]:
     """Trains the K fold members and the all-rows member of the MLP (or linear model) at once.
 
     Returns:
@@ -124,22 +147,38 @@ def fit_folds(config: AdvertisingConfig, data: TabularData, fold_ids: np.ndarray
     # iterator, a validation pass): a 200-step run took 370 s instead of 23 s on a busy 2-core machine.
     per_epoch = min(config.steps_per_execution, total_steps)
     with ctx.strategy.scope():
-        model = make_fold_mlp(data.x, data.y, mask, widths=() if linear else config.widths,
-                              activation=config.activation, input_noise=0.0 if linear else config.input_noise)
+        model = make_fold_mlp(
+            data.x,
+            data.y,
+            mask,
+            widths=() if linear else config.widths,
+            activation=config.activation,
+            input_noise=0.0 if linear else config.input_noise,
+        )
         # Mean over the weighted entries: loss is the members' training MSE, val_loss the out-of-fold MSE.
-        model.compile(optimizer=make_optimizer(config, steps_per_pass),
-                      loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
-                      steps_per_execution=steps_per_execution_for(ctx.strategy, per_epoch),
-                      jit_compile=jit_compile_for(ctx.strategy, config.jit_compile))
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_pass),
+            loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
+            steps_per_execution=steps_per_execution_for(ctx.strategy, per_epoch),
+            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
+        )
     train_ds = make_fold_dataset(data.x, data.y, mask, batch_size=config.batch_size, seed=config.seed)
     # Thousands of steps per `fit` epoch: the per-epoch overhead of Keras is paid a few times, not per step.
     # Steps past the schedule's end (when per_epoch does not divide it) run at learning rate 0.
-    history = model.fit(train_ds.repeat(), steps_per_epoch=per_epoch, epochs=math.ceil(total_steps / per_epoch),
-                        validation_data=make_fold_dataset(data.x, data.y, ~mask), shuffle=False,
-                        callbacks=[keras.callbacks.TerminateOnNaN()], verbose=config.verbose).history
+    history = model.fit(
+        train_ds.repeat(),
+        steps_per_epoch=per_epoch,
+        epochs=math.ceil(total_steps / per_epoch),
+        validation_data=make_fold_dataset(data.x, data.y, ~mask),
+        shuffle=False,
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+        verbose=config.verbose,
+    ).history
     if not all(math.isfinite(v) for v in history["loss"]):
-        raise TrainingDivergedError(f"the training loss became non-finite ({history['loss'][-1]}). "
-                                    f"Lower the learning rate (now {config.learning_rate}).")
+        raise TrainingDivergedError(
+            f"the training loss became non-finite ({history['loss'][-1]}). "
+            f"Lower the learning rate (now {config.learning_rate})."
+        )
     pred = model.predict(data.x.astype("float32"), batch_size=n, verbose=0)[:, :, 0]
     final = extract_member(model, folds, name="advertising_linear" if linear else "advertising_mlp")
     history = {key: [float(v) for v in values] for key, values in history.items()}
@@ -154,16 +193,24 @@ def evaluate_saved(model: keras.Model, config: AdvertisingConfig, ctx: Any) -> N
         add_fit_evaluation(ctx.report, data.y, pred, target=data.target)
 
 
-@register("advertising", config=AdvertisingConfig, evaluate=evaluate_saved,
-          summary="Regression of sales on TV, radio and newspaper budgets (Keras MLP, K-fold CV, OLS table).")
+@register(
+    "advertising",
+    config=AdvertisingConfig,
+    evaluate=evaluate_saved,
+    summary="Regression of sales on TV, radio and newspaper budgets (Keras MLP, K-fold CV, OLS table).",
+)
 def train(config: AdvertisingConfig, ctx: Any) -> keras.Model:
     # Load and check the data, the folds and the threshold before any training.
     data, info = load_table(config)
     fold_ids = kfold_ids(len(data.y), config.folds, config.seed)
     threshold = float(np.median(data.y)) if config.threshold is None else config.threshold
     threshold_labels(data.y, threshold)
-    ctx.report.dataset = {**info, "folds": config.folds, "fold_sizes": np.bincount(fold_ids).tolist(),
-                          "threshold": threshold}
+    ctx.report.dataset = {
+        **info,
+        "folds": config.folds,
+        "fold_sizes": np.bincount(fold_ids).tolist(),
+        "threshold": threshold,
+    }
 
     # Train the pipeline's model, then the baselines, on the same folds.
     is_mlp = config.model == "mlp"
@@ -180,18 +227,29 @@ def train(config: AdvertisingConfig, ctx: Any) -> keras.Model:
 
     # Evaluate: comparison table, figures, threshold view, OLS table, partial dependence.
     with ctx.timer("eval_seconds"):
-        add_regression_evaluation(ctx.report, data.y, fold_ids, results, threshold=threshold,
-                                  target=data.target, history=history)
+        add_regression_evaluation(
+            ctx.report, data.y, fold_ids, results, threshold=threshold, target=data.target, history=history
+        )
         table = ols_table(data.x, data.y, data.features, config.interactions)
         add_ols_section(ctx.report, table)
-        add_partial_dependence(ctx.report, {
-            f"{results[0].name}, all rows": lambda a: model.predict(a, batch_size=len(a), verbose=0)[:, 0],
-            "OLS, all rows": lambda a: ols_predict(table, a, data.features, config.interactions),
-        }, data.x, data.features, target=data.target)
+        add_partial_dependence(
+            ctx.report,
+            {
+                f"{results[0].name}, all rows": lambda a: model.predict(a, batch_size=len(a), verbose=0)[:, 0],
+                "OLS, all rows": lambda a: ols_predict(table, a, data.features, config.interactions),
+            },
+            data.x,
+            data.features,
+            target=data.target,
+        )
     ctx.model_card.update(
         inputs=f"float32 (n, {len(data.features)}): raw {list(data.features)} in this order (normalized inside)",
-        outputs=f"(n, 1): predicted {data.target}", features=list(data.features), target=data.target,
-        trained_on=f"all {len(data.y)} rows", parameters=int(model.count_params()))
+        outputs=f"(n, 1): predicted {data.target}",
+        features=list(data.features),
+        target=data.target,
+        trained_on=f"all {len(data.y)} rows",
+        parameters=int(model.count_params()),
+    )
     return model
 
 
@@ -217,8 +275,9 @@ def run_dataframe(frame: Any, **overrides: Any) -> runner.RunResult:
     config = runner.get_config("advertising", **overrides)
     if config.csv is not None:
         raise ConfigError(f"pass either a DataFrame or csv=, not both. Received: csv={config.csv!r}")
-    validate_frame(frame, config.features, config.target, min_rows=config.folds,
-                   with_budget_check=config.with_budget_check)
+    validate_frame(
+        frame, config.features, config.target, min_rows=config.folds, with_budget_check=config.with_budget_check
+    )
     run_dir = runner.make_run_dir(config.out, "advertising")
     atomic.write_text(run_dir / DATAFRAME_FILE, frame[[*config.features, config.target]].to_csv(index=False))
     return runner.run(config, csv=str(run_dir / DATAFRAME_FILE), out=str(run_dir))

@@ -9,8 +9,8 @@ builder, then calls `train_image_classifier`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 import numpy as np
@@ -25,8 +25,15 @@ from pipelines.inputs.splits import train_val_split
 from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
 
 __all__ = [
-    "IMAGE_DATASETS", "ImageClassifierConfig", "load_images", "to_28x28", "describe_dataset",
-    "evaluate_model", "evaluate_saved", "train_image_classifier", "make_worker_dataset_fn",
+    "IMAGE_DATASETS",
+    "ImageClassifierConfig",
+    "load_images",
+    "to_28x28",
+    "describe_dataset",
+    "evaluate_model",
+    "evaluate_saved",
+    "train_image_classifier",
+    "make_worker_dataset_fn",
 ]
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
@@ -38,7 +45,8 @@ class ImageClassifierConfig(TrainConfig):
 
     dataset: str = param("mnist", "Which images: mnist, fashion_mnist or digits.", choices=IMAGE_DATASETS)
     fallback_dataset: str | None = param(
-        None, "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
+        None,
+        "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
         choices=(None, *IMAGE_DATASETS),
     )
     augment: AugmentConfig = param(doc="Training-only augmentation.", factory=AugmentConfig)
@@ -75,8 +83,9 @@ def describe_dataset(data: ImageData, n_train: int | None, n_val: int | None) ->
         info["splits"] = {"train": n_train, "validation": n_val, "test": len(data.y_test)}
     info["image_shape"] = list(data.x_train.shape[1:])
     if "fallback_for" in info:
-        info["note"] = (f"The requested dataset {info['fallback_for']!r} was unavailable; "
-                        f"this report is for {info['name']!r}.")
+        info["note"] = (
+            f"The requested dataset {info['fallback_for']!r} was unavailable; this report is for {info['name']!r}."
+        )
     return info
 
 
@@ -112,13 +121,16 @@ def _cluster_steps_per_epoch(n_train: int, batch_size: int) -> int:
     # stepping alone would wait forever in the all-reduce), and each worker's shard holds
     # at least n_train // batch_size batches of its share.
     if n_train < batch_size:
-        raise ConfigError(f"a multi-worker run needs at least one global batch of training images. "
-                          f"Received: {n_train} images, batch_size={batch_size}; lower batch_size.")
+        raise ConfigError(
+            f"a multi-worker run needs at least one global batch of training images. "
+            f"Received: {n_train} images, batch_size={batch_size}; lower batch_size."
+        )
     return n_train // batch_size
 
 
-def make_worker_dataset_fn(x_train: np.ndarray, y_train: np.ndarray, config: ImageClassifierConfig,
-                           num_classes: int) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+def make_worker_dataset_fn(
+    x_train: np.ndarray, y_train: np.ndarray, config: ImageClassifierConfig, num_classes: int
+) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
     """The training input of a multi-worker run: each worker reads its own slice of the images.
 
     Worker `i` of `n` takes images `i, i + n, i + 2n, ...` (disjoint slices that keep the
@@ -133,21 +145,42 @@ def make_worker_dataset_fn(x_train: np.ndarray, y_train: np.ndarray, config: Ima
     def make_train_dataset(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
         shard = slice(input_context.input_pipeline_id, None, input_context.num_input_pipelines)
         ds = make_image_dataset(
-            x_train[shard], y_train[shard], batch_size=input_context.get_per_replica_batch_size(config.batch_size),
-            training=True, augment=config.augment, seed=config.seed + input_context.input_pipeline_id,
-            cache=config.use_cache, num_classes=num_classes)
+            x_train[shard],
+            y_train[shard],
+            batch_size=input_context.get_per_replica_batch_size(config.batch_size),
+            training=True,
+            augment=config.augment,
+            seed=config.seed + input_context.input_pipeline_id,
+            cache=config.use_cache,
+            num_classes=num_classes,
+        )
         return _sparse_or_smoothed(ds, num_classes, config.label_smoothing)
 
     return make_train_dataset
 
 
-def _fit_on_cluster(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, val_ds: tf.data.Dataset,
-                    config: ImageClassifierConfig, ctx, num_classes: int, steps_per_epoch: int) -> keras.Model:
+def _fit_on_cluster(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    val_ds: tf.data.Dataset,
+    config: ImageClassifierConfig,
+    ctx,
+    num_classes: int,
+    steps_per_epoch: int,
+) -> keras.Model:
     from pipelines.multiworker import fit_multiworker
 
-    fitted = fit_multiworker(model, make_worker_dataset_fn(x_train, y_train, config, num_classes), val_ds, config,
-                             strategy=ctx.strategy, cluster=ctx.cluster, run_dir=ctx.run_dir,
-                             steps_per_epoch=steps_per_epoch)
+    fitted = fit_multiworker(
+        model,
+        make_worker_dataset_fn(x_train, y_train, config, num_classes),
+        val_ds,
+        config,
+        strategy=ctx.strategy,
+        cluster=ctx.cluster,
+        run_dir=ctx.run_dir,
+        steps_per_epoch=steps_per_epoch,
+    )
     ctx.report.history = fitted.history
     if fitted.initial_epoch:
         ctx.report.extra["resumed_from_epoch"] = fitted.initial_epoch
@@ -182,11 +215,19 @@ def train_image_classifier(
     ctx.report.dataset = describe_dataset(data, len(y_train), len(y_val))
     num_classes = len(data.class_names)
 
-    train_ds = make_image_dataset(x_train, y_train, batch_size=config.batch_size, training=True,
-                                  augment=config.augment, seed=config.seed, cache=config.use_cache,
-                                  num_classes=num_classes)
-    val_ds = make_image_dataset(x_val, y_val, batch_size=512, training=False, cache=config.use_cache,
-                                num_classes=num_classes)
+    train_ds = make_image_dataset(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        training=True,
+        augment=config.augment,
+        seed=config.seed,
+        cache=config.use_cache,
+        num_classes=num_classes,
+    )
+    val_ds = make_image_dataset(
+        x_val, y_val, batch_size=512, training=False, cache=config.use_cache, num_classes=num_classes
+    )
     train_ds = _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing)
     val_ds = _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing)
     if config.label_smoothing > 0:

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -45,13 +46,19 @@ from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.evaluation.text_baseline import BaselineConfig, baseline_probabilities, stratified_fold_ids
 from pipelines.inputs.splits import train_val_split
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
-from pipelines.inputs.text_groups import related_text_groups
 from pipelines.inputs.text_dataset import TextAugmentConfig, head_tokens_for, make_text_dataset, make_vectorizer
+from pipelines.inputs.text_groups import related_text_groups
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS, make_text_rnn
 from pipelines.nets.snapshots import snapshot_ensemble, snapshot_members
 from pipelines.registry import register
-from pipelines.training import (EpochCounter, WeightSnapshots, fit, jit_compile_for, make_optimizer,
-                                steps_per_execution_for)
+from pipelines.training import (
+    EpochCounter,
+    WeightSnapshots,
+    fit,
+    jit_compile_for,
+    make_optimizer,
+    steps_per_execution_for,
+)
 
 TEXT_DATASETS = ("imdb", "mr", "custom")
 CUSTOM_FILE = "input.csv"
@@ -62,33 +69,46 @@ EXAMPLE_TEXTS = ["a wonderful film", "dull and far too long"]
 class SentimentConfig(TrainConfig):
     """Configuration of the `sentiment` pipeline. Defaults are the measured best on 2 CPU cores."""
 
-    dataset: str = param("imdb", "Which texts: imdb, mr (cross-validated) or custom (custom_csv).",
-                         choices=TEXT_DATASETS)
+    dataset: str = param(
+        "imdb", "Which texts: imdb, mr (cross-validated) or custom (custom_csv).", choices=TEXT_DATASETS
+    )
     custom_csv: str | None = param(None, "CSV file of your texts and labels (dataset=custom).")
     text_column: str = param("text", "Text column of custom_csv.")
     label_column: str = param("label", "Label column of custom_csv: 0/1 or the two class_names.")
     encoding: str = param("utf-8", "Text encoding of custom_csv.")
     class_names: tuple[str, ...] | None = param(None, "Names of labels 0 and 1 (custom data).")
     init_from: str | None = param(
-        None, "Fine-tune a saved sentiment model instead of starting from random weights: a model.keras "
-        "path, or 'imdb' for the package's kept IMDB model (trained once on first use). Its vocabulary is kept.")
+        None,
+        "Fine-tune a saved sentiment model instead of starting from random weights: a model.keras "
+        "path, or 'imdb' for the package's kept IMDB model (trained once on first use). Its vocabulary is kept.",
+    )
     cv_folds: int = param(10, "Stratified folds for data without a test split (mr, custom).", ge=2)
-    refit: bool = param(True, "Train the model to keep again on more data: after cross-validation on all the "
-                        "texts (a validation_fraction slice kept for early stopping); with a test split on all "
-                        "the training texts, for the epochs validation chose.")
+    refit: bool = param(
+        True,
+        "Train the model to keep again on more data: after cross-validation on all the "
+        "texts (a validation_fraction slice kept for early stopping); with a test split on all "
+        "the training texts, for the epochs validation chose.",
+    )
     epochs: int = param(3, "Maximum number of training epochs.", ge=1)
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     clipnorm: float = param(1.0, "Gradient norm clipping (RNN gradients can explode); 0 disables.", ge=0)
     label_smoothing: float = param(
-        0.1, "Train towards 1 - s/2 and s/2 instead of 1 and 0. Less overconfident probabilities average better "
-        "with the baseline's (IMDB, seed 1337: RNN 88.78 vs 88.53 %, ensemble 90.96 vs 90.59 %).", ge=0, lt=1)
+        0.1,
+        "Train towards 1 - s/2 and s/2 instead of 1 and 0. Less overconfident probabilities average better "
+        "with the baseline's (IMDB, seed 1337: RNN 88.78 vs 88.53 %, ensemble 90.96 vs 90.59 %).",
+        ge=0,
+        lt=1,
+    )
     max_tokens: int = param(20000, "Vocabulary size, padding and OOV included.", ge=3)
     sequence_length: int = param(400, "Tokens kept per text: longer texts are cut (see head_fraction).", ge=1)
     head_fraction: float = param(
-        0.375, "Share of sequence_length a longer text keeps from its start; the rest comes from its end, where "
+        0.375,
+        "Share of sequence_length a longer text keeps from its start; the rest comes from its end, where "
         "reviews often give their verdict (0.375: the first 150 and last 250 of 400). 1 keeps the start only.",
-        ge=0, le=1)
+        ge=0,
+        le=1,
+    )
     embed_dim: int = param(128, "Word embedding width.", ge=1)
     rnn: str = param("lstm", "Recurrent cell: lstm or gru.", choices=RNN_CELLS)
     units: tuple[int, ...] = param((64,), "Units per direction of each stacked recurrent layer.")
@@ -102,29 +122,38 @@ class SentimentConfig(TrainConfig):
     baseline: BaselineConfig = param(doc="The TF-IDF + logistic regression baseline.", factory=BaselineConfig)
     with_baseline: bool = param(True, "Fit the baseline and the ensemble beside the RNN.")
     snapshot_ensemble: bool = param(
-        True, "Predict with the mean logit of the net's weights at the end of every epoch (a checkpoint ensemble: "
-        "no extra training, one forward pass per epoch); runs with a test split: imdb.")
+        True,
+        "Predict with the mean logit of the net's weights at the end of every epoch (a checkpoint ensemble: "
+        "no extra training, one forward pass per epoch); runs with a test split: imdb.",
+    )
     related_text_validation: bool = param(
-        True, "Hold out validation texts in groups that share rare words (a movie's reviews), so that validation, "
-        "like IMDB's test set, meets new subjects (runs with a test split: imdb).")
+        True,
+        "Hold out validation texts in groups that share rare words (a movie's reviews), so that validation, "
+        "like IMDB's test set, meets new subjects (runs with a test split: imdb).",
+    )
     n_errors: int = param(12, "Most confident test errors listed with their text.", ge=0)
 
     def validate(self) -> None:
         if not self.units or min(self.units) < 1:
             raise ConfigError(f"units needs at least one positive width. Received: units={self.units}")
         if self.dataset == "custom" and not self.custom_csv:
-            raise ConfigError("dataset='custom' reads custom_csv: pass custom_csv=PATH "
-                              "(or call pipelines.tasks.sentiment.run_texts(texts, labels)).")
+            raise ConfigError(
+                "dataset='custom' reads custom_csv: pass custom_csv=PATH "
+                "(or call pipelines.tasks.sentiment.run_texts(texts, labels))."
+            )
         if self.custom_csv and self.dataset != "custom":
             raise ConfigError(f"custom_csv is read only with dataset='custom'. Received: dataset={self.dataset!r}")
         if self.init_from not in (None, "imdb") and not Path(self.init_from).is_file():
-            raise ConfigError(f"init_from must be 'imdb' or a saved sentiment model.keras. "
-                              f"Received: {self.init_from!r} (no such file)")
+            raise ConfigError(
+                f"init_from must be 'imdb' or a saved sentiment model.keras. "
+                f"Received: {self.init_from!r} (no such file)"
+            )
         if self.class_names is not None and (len(self.class_names) != 2 or len(set(self.class_names)) != 2):
             raise ConfigError(f"class_names needs two distinct names. Received: {self.class_names}")
 
 
 # ---------------------------------------------------------------------------- data
+
 
 def load_texts(config: SentimentConfig) -> TextData:
     """Reads the configured dataset (checksums verified for the shared files)."""
@@ -132,8 +161,13 @@ def load_texts(config: SentimentConfig) -> TextData:
         return load_imdb(config.data_dir)
     if config.dataset == "mr":
         return load_mr(config.data_dir)
-    return load_csv(config.custom_csv, config.text_column, config.label_column, encoding=config.encoding,
-                    class_names=config.class_names)
+    return load_csv(
+        config.custom_csv,
+        config.text_column,
+        config.label_column,
+        encoding=config.encoding,
+        class_names=config.class_names,
+    )
 
 
 def _limit(texts: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,11 +180,19 @@ def _limit(texts: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[
 
 # ---------------------------------------------------------------------------- model
 
+
 def make_net(config: SentimentConfig, vocab_size: int) -> keras.Model:
     return make_text_rnn(
-        vocab_size, embed_dim=config.embed_dim, rnn=config.rnn, units=config.units,
-        bidirectional=config.bidirectional, pooling=config.pooling, embedding_dropout=config.embedding_dropout,
-        dropout=config.dropout, dense_units=config.dense_units, head_dropout=config.head_dropout,
+        vocab_size,
+        embed_dim=config.embed_dim,
+        rnn=config.rnn,
+        units=config.units,
+        bidirectional=config.bidirectional,
+        pooling=config.pooling,
+        embedding_dropout=config.embedding_dropout,
+        dropout=config.dropout,
+        dense_units=config.dense_units,
+        head_dropout=config.head_dropout,
     )
 
 
@@ -192,23 +234,36 @@ def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectoriza
 
     path = config.init_from
     if path == "imdb":
-        path = kept_model("sentiment_imdb", lambda out: runner.run(
-            "sentiment", dataset="imdb", data_dir=config.data_dir, seed=config.seed, out=out, verbose=config.verbose))
+        path = kept_model(
+            "sentiment_imdb",
+            lambda out: runner.run(
+                "sentiment", dataset="imdb", data_dir=config.data_dir, seed=config.seed, out=out, verbose=config.verbose
+            ),
+        )
     model = load_model(path)
     vectorizers = [layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization)]
     nets = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(vectorizers) != 1 or len(nets) != 1:
-        raise ConfigError(f"init_from needs a model saved by the sentiment pipeline (raw strings in). "
-                          f"Received: {str(path)!r}, with layers {[layer.name for layer in model.layers]}")
+        raise ConfigError(
+            f"init_from needs a model saved by the sentiment pipeline (raw strings in). "
+            f"Received: {str(path)!r}, with layers {[layer.name for layer in model.layers]}"
+        )
     # A checkpoint ensemble is fine-tuned from its last snapshot: one net, as trained.
     members = snapshot_members(nets[0])
     return vectorizers[0], members[-1] if members else nets[0]
 
 
-def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_val: np.ndarray | None,
-              y_val: np.ndarray | None, ctx, run_dir: Path,
-              pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None,
-              snapshots: bool = False) -> _Trained:
+def train_rnn(
+    config: SentimentConfig,
+    texts: np.ndarray,
+    y: np.ndarray,
+    texts_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    ctx,
+    run_dir: Path,
+    pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None,
+    snapshots: bool = False,
+) -> _Trained:
     """Trains the net on `texts` and returns it with P(positive) on validation.
 
     With `snapshots`, the returned net is the `snapshot_ensemble` of its weights at the
@@ -222,14 +277,20 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
     net is fine-tuned.
     """
     if pretrained is None:
-        vectorizer = make_vectorizer(texts, config.max_tokens, config.sequence_length,
-                                     head_tokens=head_tokens_for(config.sequence_length, config.head_fraction))
+        vectorizer = make_vectorizer(
+            texts,
+            config.max_tokens,
+            config.sequence_length,
+            head_tokens=head_tokens_for(config.sequence_length, config.head_fraction),
+        )
     else:
         vectorizer = pretrained[0]
-    train_ds = make_text_dataset(texts, y, vectorizer, config.batch_size, training=True, seed=config.seed,
-                                 augment=config.augment)
-    val_ds = None if texts_val is None else make_text_dataset(texts_val, y_val, vectorizer, batch_size=256,
-                                                              training=False)
+    train_ds = make_text_dataset(
+        texts, y, vectorizer, config.batch_size, training=True, seed=config.seed, augment=config.augment
+    )
+    val_ds = (
+        None if texts_val is None else make_text_dataset(texts_val, y_val, vectorizer, batch_size=256, training=False)
+    )
     steps_per_epoch = math.ceil(len(y) / config.batch_size)
     with ctx.strategy.scope():
         if pretrained is None:
@@ -238,7 +299,9 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
             net = keras.models.clone_model(pretrained[1])
             net.set_weights(pretrained[1].get_weights())
         net.compile(
-            optimizer=make_optimizer(config, steps_per_epoch, **({"clipnorm": config.clipnorm} if config.clipnorm else {})),
+            optimizer=make_optimizer(
+                config, steps_per_epoch, **({"clipnorm": config.clipnorm} if config.clipnorm else {})
+            ),
             loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
             jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
@@ -246,8 +309,15 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
         )
     collector = WeightSnapshots() if snapshots else None
     counter = EpochCounter()
-    history = fit(net, train_ds, val_ds, config, run_dir, monitor="val_loss" if val_ds is not None else "loss",
-                  extra_callbacks=[counter, *([collector] if collector else [])])
+    history = fit(
+        net,
+        train_ds,
+        val_ds,
+        config,
+        run_dir,
+        monitor="val_loss" if val_ds is not None else "loss",
+        extra_callbacks=[counter, *([collector] if collector else [])],
+    )
     epochs = counter.epochs
     if not snapshots and config.early_stopping_patience > 0 and history.get("val_loss"):
         # Early stopping restored the weights of its best epoch.
@@ -260,6 +330,7 @@ def train_rnn(config: SentimentConfig, texts: np.ndarray, y: np.ndarray, texts_v
 
 
 # ---------------------------------------------------------------------------- evaluation
+
 
 def ensemble_weight(y_val: np.ndarray, p_rnn: np.ndarray, p_base: np.ndarray) -> float:
     """The RNN's weight w in `w * p_rnn + (1 - w) * p_base` with the highest validation ROC AUC.
@@ -291,9 +362,20 @@ def _as_two_columns(p: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p, p], axis=1)
 
 
-def add_sentiment_evaluation(ctx, y: np.ndarray, p_rnn: np.ndarray, texts: np.ndarray, class_names: Sequence[str],
-                             *, threshold: float, p_base: np.ndarray | None, p_ens: np.ndarray | None,
-                             weight: float | None, n_errors: int, scope: str) -> dict[str, float]:
+def add_sentiment_evaluation(
+    ctx,
+    y: np.ndarray,
+    p_rnn: np.ndarray,
+    texts: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    threshold: float,
+    p_base: np.ndarray | None,
+    p_ens: np.ndarray | None,
+    weight: float | None,
+    n_errors: int,
+    scope: str,
+) -> dict[str, float]:
     """The standard binary report of the RNN, then the baseline and ensemble comparison.
 
     `scope` says what the predictions are ("the 25,000 test reviews", "out-of-fold ...").
@@ -305,24 +387,45 @@ def add_sentiment_evaluation(ctx, y: np.ndarray, p_rnn: np.ndarray, texts: np.nd
     # The binary F1 (of the positive class) and AUC get their own intervals, on the same resamples.
     intervals = interval_metrics(binary_intervals(y, p_rnn))
     metrics = {
-        "roc_auc": rnn["roc_auc"], "roc_auc_ci_low": intervals["roc_auc_ci_low"],
-        "roc_auc_ci_high": intervals["roc_auc_ci_high"], "average_precision": rnn["average_precision"],
-        "f1": rnn["f1"], "f1_ci_low": intervals["f1_ci_low"], "f1_ci_high": intervals["f1_ci_high"],
-        "f1_threshold": threshold, "f1_at_threshold": tuned["f1"], "accuracy_at_threshold": tuned["accuracy"],
+        "roc_auc": rnn["roc_auc"],
+        "roc_auc_ci_low": intervals["roc_auc_ci_low"],
+        "roc_auc_ci_high": intervals["roc_auc_ci_high"],
+        "average_precision": rnn["average_precision"],
+        "f1": rnn["f1"],
+        "f1_ci_low": intervals["f1_ci_low"],
+        "f1_ci_high": intervals["f1_ci_high"],
+        "f1_threshold": threshold,
+        "f1_at_threshold": tuned["f1"],
+        "accuracy_at_threshold": tuned["accuracy"],
     }
     rows = [{"model": "RNN", **{k: rnn[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")}}]
     if p_base is not None:
         base, ens = binary_metrics(y, p_base), binary_metrics(y, p_ens)
-        metrics.update(baseline_accuracy=base["accuracy"], baseline_roc_auc=base["roc_auc"],
-                       baseline_f1=base["f1"], ensemble_accuracy=ens["accuracy"],
-                       ensemble_roc_auc=ens["roc_auc"], ensemble_f1=ens["f1"], ensemble_weight=weight)
-        rows.append({"model": "TF-IDF 1-2-gram + logistic regression",
-                     **{k: base[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")}})
-        rows.append({"model": f"ensemble (RNN weight {weight:.2f})",
-                     **{k: ens[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")}})
+        metrics.update(
+            baseline_accuracy=base["accuracy"],
+            baseline_roc_auc=base["roc_auc"],
+            baseline_f1=base["f1"],
+            ensemble_accuracy=ens["accuracy"],
+            ensemble_roc_auc=ens["roc_auc"],
+            ensemble_f1=ens["f1"],
+            ensemble_weight=weight,
+        )
+        rows.append(
+            {
+                "model": "TF-IDF 1-2-gram + logistic regression",
+                **{k: base[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")},
+            }
+        )
+        rows.append(
+            {
+                "model": f"ensemble (RNN weight {weight:.2f})",
+                **{k: ens[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")},
+            }
+        )
     report.add_metrics(metrics)
     report.add_table(
-        "RNN against the linear baseline", rows,
+        "RNN against the linear baseline",
+        rows,
         note=f"On {scope}, at threshold 0.5. The baseline is fitted on the same training texts; the ensemble "
         "averages the two probabilities with the RNN weight of highest validation ROC AUC.",
     )
@@ -336,8 +439,10 @@ def add_sentiment_evaluation(ctx, y: np.ndarray, p_rnn: np.ndarray, texts: np.nd
         worst = wrong[np.argsort(-np.abs(p_rnn[wrong] - 0.5))][:n_errors]
         report.add_table(
             "Most confident errors",
-            [{"true": class_names[int(y[i])], "P(positive)": float(p_rnn[i]), "text": _excerpt(texts[i])}
-             for i in worst],
+            [
+                {"true": class_names[int(y[i])], "P(positive)": float(p_rnn[i]), "text": _excerpt(texts[i])}
+                for i in worst
+            ],
             note="The RNN's wrong predictions furthest from 0.5, text cut at 300 characters.",
         )
     return metrics
@@ -359,40 +464,62 @@ def _baseline(config: SentimentConfig, texts_fit, y_fit, texts_val, texts_refit,
 
 # ---------------------------------------------------------------------------- the pipeline
 
+
 def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     texts, y = _limit(data.texts_train, data.y_train, config.max_train_samples, config.seed)
     groups = related_text_groups(texts) if config.related_text_validation else None
     x_fit, y_fit, x_val, y_val = train_val_split(texts, y, config.validation_fraction, config.seed, groups)
-    ctx.report.dataset = {**data.info, "splits": {"train": len(y_fit), "validation": len(y_val),
-                                                  "test": len(data.y_test)}}
+    ctx.report.dataset = {
+        **data.info,
+        "splits": {"train": len(y_fit), "validation": len(y_val), "test": len(data.y_test)},
+    }
     if groups is not None:
         ctx.report.dataset["validation_split"] = (
             f"by {groups.max() + 1:,} groups of texts that share rare words (largest {np.bincount(groups).max()}); "
-            "see pipelines.inputs.text_groups")
+            "see pipelines.inputs.text_groups"
+        )
     pretrained = load_pretrained(config)
     with ctx.timer("train_seconds"):
-        trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, pretrained,
-                            snapshots=config.snapshot_ensemble)
+        trained = train_rnn(
+            config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, pretrained, snapshots=config.snapshot_ensemble
+        )
     ctx.report.history = trained.history
     snapshots = len(snapshot_members(trained.net))
     if snapshots:
-        ctx.report.add_text("Checkpoint ensemble", (
-            f"The RNN predicts with the mean logit of its weights at the end of each of its {snapshots} epochs "
-            "(snapshot_ensemble=True): one training run, one forward pass per epoch. Validation figures, the "
-            "threshold and the ensemble weight are of this average too."))
+        ctx.report.add_text(
+            "Checkpoint ensemble",
+            (
+                f"The RNN predicts with the mean logit of its weights at the end of each of its {snapshots} epochs "
+                "(snapshot_ensemble=True): one training run, one forward pass per epoch. Validation figures, the "
+                "threshold and the ensemble weight are of this average too."
+            ),
+        )
     final = trained
     if config.refit:
         # As the baseline is: validation has chosen the epochs, the threshold and the ensemble
         # weight; the model to test and keep then learns from every training text.
         epochs = trained.epochs
         with ctx.timer("refit_seconds"):
-            final = train_rnn(replace(config, epochs=epochs, early_stopping_patience=0), texts, y, None, None, ctx,
-                              ctx.run_dir / "refit", pretrained, snapshots=config.snapshot_ensemble)
+            final = train_rnn(
+                replace(config, epochs=epochs, early_stopping_patience=0),
+                texts,
+                y,
+                None,
+                None,
+                ctx,
+                ctx.run_dir / "refit",
+                pretrained,
+                snapshots=config.snapshot_ensemble,
+            )
         vocabulary = ", its vocabulary adapted on them" if pretrained is None else ""
-        ctx.report.add_text("Refit on all training texts", (
-            f"The model tested and saved is a second run of {epochs} epoch{'s' * (epochs != 1)} on all "
-            f"{len(y):,} training texts (refit=True){vocabulary}; the curves, threshold and ensemble weight "
-            f"are of the run validated on {len(y_val):,} held-out texts."))
+        ctx.report.add_text(
+            "Refit on all training texts",
+            (
+                f"The model tested and saved is a second run of {epochs} epoch{'s' * (epochs != 1)} on all "
+                f"{len(y):,} training texts (refit=True){vocabulary}; the curves, threshold and ensemble weight "
+                f"are of the run validated on {len(y_val):,} held-out texts."
+            ),
+        )
     with ctx.timer("eval_seconds"):
         p_test = predict_proba(final.net, data.texts_test, final.vectorizer)
     p_base = p_ens = weight = None
@@ -401,9 +528,17 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         weight = ensemble_weight(y_val, trained.p_val, p_base_val)
         p_ens = weight * p_test + (1 - weight) * p_base
     add_sentiment_evaluation(
-        ctx, data.y_test, p_test, data.texts_test, data.class_names,
-        threshold=best_f1_threshold(y_val, trained.p_val), p_base=p_base, p_ens=p_ens, weight=weight,
-        n_errors=config.n_errors, scope=f"the {len(data.y_test):,} test texts",
+        ctx,
+        data.y_test,
+        p_test,
+        data.texts_test,
+        data.class_names,
+        threshold=best_f1_threshold(y_val, trained.p_val),
+        p_base=p_base,
+        p_ens=p_ens,
+        weight=weight,
+        n_errors=config.n_errors,
+        scope=f"the {len(data.y_test):,} test texts",
     )
     return _finish(final, data, ctx)
 
@@ -411,8 +546,11 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
 def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     texts, y = _limit(data.texts_train, data.y_train, config.max_train_samples, config.seed)
     folds = stratified_fold_ids(y, config.cv_folds, config.seed)
-    ctx.report.dataset = {**data.info, "evaluation": f"stratified {config.cv_folds}-fold cross-validation",
-                          "splits": {"total": len(y)}}
+    ctx.report.dataset = {
+        **data.info,
+        "evaluation": f"stratified {config.cv_folds}-fold cross-validation",
+        "splits": {"total": len(y)},
+    }
     pretrained = load_pretrained(config)
     p_rnn, p_base, p_ens = (np.zeros(len(y)) for _ in range(3))
     thresholds, weights, fold_rows = [], [], []
@@ -425,8 +563,11 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
             trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir / "folds" / str(k), pretrained)
         p_rnn[held_out] = predict_proba(trained.net, texts[held_out], trained.vectorizer)
         thresholds.append(best_f1_threshold(y_val, trained.p_val))
-        row = {"fold": k, "epochs": len(trained.history.get("loss", [])),
-               "accuracy": float(np.mean((p_rnn[held_out] >= 0.5) == (y[held_out] == 1)))}
+        row = {
+            "fold": k,
+            "epochs": len(trained.history.get("loss", [])),
+            "accuracy": float(np.mean((p_rnn[held_out] >= 0.5) == (y[held_out] == 1))),
+        }
         if config.with_baseline:
             base_val, p_base[held_out] = _baseline(config, x_fit, y_fit, x_val, x_part, y_part, texts[held_out], ctx)
             weights.append(ensemble_weight(y_val, trained.p_val, base_val))
@@ -435,8 +576,11 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
             row["ensemble_accuracy"] = float(np.mean((p_ens[held_out] >= 0.5) == (y[held_out] == 1)))
         row["seconds"] = time.perf_counter() - start
         fold_rows.append(row)
-        print(f"fold {k + 1}/{config.cv_folds}: " + ", ".join(
-            f"{key} {value:.4f}" for key, value in row.items() if "accuracy" in key), flush=True)
+        print(
+            f"fold {k + 1}/{config.cv_folds}: "
+            + ", ".join(f"{key} {value:.4f}" for key, value in row.items() if "accuracy" in key),
+            flush=True,
+        )
         keras.backend.clear_session(free_memory=True)
 
     def fold_stats(key: str) -> tuple[float, float]:
@@ -448,13 +592,23 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         if key in fold_rows[0]:
             cv[f"{prefix}_accuracy_mean"], cv[f"{prefix}_accuracy_std"] = fold_stats(key)
     ctx.report.add_metrics(cv)
-    ctx.report.add_table("Cross-validation folds", fold_rows,
-                         note="Accuracy at 0.5 on each held-out fold; the RNN, its vectorizer and the "
-                         "baseline are fitted on the other folds only.")
+    ctx.report.add_table(
+        "Cross-validation folds",
+        fold_rows,
+        note="Accuracy at 0.5 on each held-out fold; the RNN, its vectorizer and the "
+        "baseline are fitted on the other folds only.",
+    )
     add_sentiment_evaluation(
-        ctx, y, p_rnn, texts, data.class_names, threshold=float(np.median(thresholds)),
-        p_base=p_base if config.with_baseline else None, p_ens=p_ens if config.with_baseline else None,
-        weight=float(np.mean(weights)) if weights else None, n_errors=config.n_errors,
+        ctx,
+        y,
+        p_rnn,
+        texts,
+        data.class_names,
+        threshold=float(np.median(thresholds)),
+        p_base=p_base if config.with_baseline else None,
+        p_ens=p_ens if config.with_baseline else None,
+        weight=float(np.mean(weights)) if weights else None,
+        n_errors=config.n_errors,
         scope=f"the out-of-fold predictions of all {len(y):,} texts (threshold: median over folds; "
         "ensemble: each fold's own weight, mean shown)",
     )
@@ -471,9 +625,11 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
 def _finish(trained: _Trained, data: TextData, ctx) -> keras.Model:
     model = make_end_to_end(trained.vectorizer, trained.net)
     example = model.predict(tf.constant([[t] for t in EXAMPLE_TEXTS]), verbose=0)[:, 0]
-    ctx.report.add_table("Example predictions", [
-        {"text": t, "P(positive)": float(p)} for t, p in zip(EXAMPLE_TEXTS, example)
-    ], note="The saved end-to-end model (raw strings in) on two made-up texts.")
+    ctx.report.add_table(
+        "Example predictions",
+        [{"text": t, "P(positive)": float(p)} for t, p in zip(EXAMPLE_TEXTS, example)],
+        note="The saved end-to-end model (raw strings in) on two made-up texts.",
+    )
     ctx.model_card.update(
         inputs="raw strings, shape (n, 1): tf.constant([[text], ...])",
         outputs=f"P({data.class_names[1]}) in [0, 1], shape (n, 1)",
@@ -491,14 +647,30 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx) -> None:
     texts, y = (data.texts_test, data.y_test) if data.texts_test is not None else (data.texts_train, data.y_train)
     ctx.report.dataset = {**data.info, "evaluated": "test" if data.texts_test is not None else "all texts"}
     with ctx.timer("eval_seconds"):
-        p = np.concatenate([model.predict(tf.constant(texts[i:i + 1024, None]), verbose=0)[:, 0]
-                            for i in range(0, len(texts), 1024)]).astype("float64")
-    add_sentiment_evaluation(ctx, y, p, texts, data.class_names, threshold=0.5, p_base=None, p_ens=None,
-                             weight=None, n_errors=config.n_errors, scope=f"{len(y):,} texts")
+        p = np.concatenate(
+            [model.predict(tf.constant(texts[i : i + 1024, None]), verbose=0)[:, 0] for i in range(0, len(texts), 1024)]
+        ).astype("float64")
+    add_sentiment_evaluation(
+        ctx,
+        y,
+        p,
+        texts,
+        data.class_names,
+        threshold=0.5,
+        p_base=None,
+        p_ens=None,
+        weight=None,
+        n_errors=config.n_errors,
+        scope=f"{len(y):,} texts",
+    )
 
 
-@register("sentiment", config=SentimentConfig, evaluate=evaluate_saved,
-          summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.")
+@register(
+    "sentiment",
+    config=SentimentConfig,
+    evaluate=evaluate_saved,
+    summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.",
+)
 def train(config: SentimentConfig, ctx) -> keras.Model:
     data = load_texts(config)
     if data.texts_test is None:
@@ -506,8 +678,9 @@ def train(config: SentimentConfig, ctx) -> keras.Model:
     return _train_holdout(config, data, ctx)
 
 
-def run_texts(texts: Sequence[str], labels: Sequence[Any], class_names: Sequence[str] | None = None,
-              **overrides: Any) -> runner.RunResult:
+def run_texts(
+    texts: Sequence[str], labels: Sequence[Any], class_names: Sequence[str] | None = None, **overrides: Any
+) -> runner.RunResult:
     """Runs the pipeline on your own texts and labels (cross-validated: there is no test split).
 
     The data are checked first; then they are saved as `input.csv` in the run directory,
@@ -520,11 +693,23 @@ def run_texts(texts: Sequence[str], labels: Sequence[Any], class_names: Sequence
 
     from pipelines.inputs.text import load_custom
 
-    config = runner.get_config("sentiment", dataset="custom", custom_csv=CUSTOM_FILE,
-                               class_names=tuple(class_names) if class_names else None, **overrides)
+    config = runner.get_config(
+        "sentiment",
+        dataset="custom",
+        custom_csv=CUSTOM_FILE,
+        class_names=tuple(class_names) if class_names else None,
+        **overrides,
+    )
     data = load_custom(texts, labels, class_names)
     run_dir = runner.make_run_dir(config.out, "sentiment")
     frame = pd.DataFrame({"text": data.texts_train, "label": data.y_train})
     atomic.write_text(run_dir / CUSTOM_FILE, frame.to_csv(index=False))
-    return runner.run(config, custom_csv=str(run_dir / CUSTOM_FILE), text_column="text", label_column="label",
-                      encoding="utf-8", class_names=tuple(data.class_names), out=str(run_dir))
+    return runner.run(
+        config,
+        custom_csv=str(run_dir / CUSTOM_FILE),
+        text_column="text",
+        label_column="label",
+        encoding="utf-8",
+        class_names=tuple(data.class_names),
+        out=str(run_dir),
+    )

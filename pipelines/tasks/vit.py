@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 
 from pipelines.config import param
 from pipelines.evaluation.attention import attention_overlay_figure, attention_rollout
 from pipelines.inputs.images import to_float_images
+from pipelines.inputs.mnist import ImageData
 from pipelines.nets.vit import check_vit_args, make_attention_model, make_vit
 from pipelines.registry import register
-from pipelines.inputs.mnist import ImageData
 from pipelines.tasks.image_classification import (
     ImageClassifierConfig,
     describe_dataset,
@@ -37,19 +36,23 @@ from pipelines.tasks.image_classification import (
 class VitConfig(ImageClassifierConfig):
     """Configuration of the `vit` pipeline. Defaults are sized for a 2-core CPU and 10 minutes."""
 
-    epochs: int = param(9, "Maximum number of training epochs (9 of the default net fit 10 minutes on 2 cores).",
-                        ge=1)
+    epochs: int = param(9, "Maximum number of training epochs (9 of the default net fit 10 minutes on 2 cores).", ge=1)
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     weight_decay: float = param(0.05, "AdamW decoupled weight decay.", ge=0)
     warmup_epochs: float = param(0.5, "Linear warm-up length before cosine decay.", ge=0)
     label_smoothing: float = param(0.1, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
     patch_size: int = param(
-        1, "Side of the square patches, cut from the stem's output (from the image when there is no stem). "
-        "1 on the default stem's 4x4 map: 16 tokens, each seeing an 8-pixel-stride window.", ge=1)
+        1,
+        "Side of the square patches, cut from the stem's output (from the image when there is no stem). "
+        "1 on the default stem's 4x4 map: 16 tokens, each seeing an 8-pixel-stride window.",
+        ge=1,
+    )
     stem_channels: tuple[int, ...] = param(
-        (32, 64, 128), "Channels of stride-2 3x3 Conv-BN-ReLU layers before the patch projection (a "
-        "convolutional stem, Xiao et al. 2021): 28 -> 14 -> 7 -> 4. () with patch_size=4 or 7 is the plain ViT.")
+        (32, 64, 128),
+        "Channels of stride-2 3x3 Conv-BN-ReLU layers before the patch projection (a "
+        "convolutional stem, Xiao et al. 2021): 28 -> 14 -> 7 -> 4. () with patch_size=4 or 7 is the plain ViT.",
+    )
     dim: int = param(64, "Token width.", ge=1)
     depth: int = param(4, "Number of transformer blocks.", ge=1)
     heads: int = param(4, "Attention heads per block.", ge=1)
@@ -58,8 +61,11 @@ class VitConfig(ImageClassifierConfig):
     attention_dropout: float = param(0.0, "Dropout on the attention probabilities.", ge=0, lt=1)
     drop_path: float = param(0.05, "Stochastic depth rate of the last block.", ge=0, lt=1)
     steps_per_execution: int = param(8, "Training steps per compiled graph call.", ge=1)
-    jit_compile: bool = param(True, "XLA-compile the train step (fuses the LayerNorm, GELU and softmax "
-                              "elementwise ops: 1.4x faster per epoch here, after ~10 s of compiling).")
+    jit_compile: bool = param(
+        True,
+        "XLA-compile the train step (fuses the LayerNorm, GELU and softmax "
+        "elementwise ops: 1.4x faster per epoch here, after ~10 s of compiling).",
+    )
     attention_images: int = param(8, "Test images shown with their attention rollout (0: none).", ge=0)
 
     def validate(self) -> None:
@@ -67,9 +73,17 @@ class VitConfig(ImageClassifierConfig):
         check_vit_args((28, 28, 1), 10, **self.net_kwargs())
 
     def net_kwargs(self) -> dict:
-        return dict(patch_size=self.patch_size, stem_channels=self.stem_channels, dim=self.dim, depth=self.depth, heads=self.heads,
-                    mlp_dim=self.mlp_dim, dropout=self.dropout, attention_dropout=self.attention_dropout,
-                    drop_path=self.drop_path)
+        return dict(
+            patch_size=self.patch_size,
+            stem_channels=self.stem_channels,
+            dim=self.dim,
+            depth=self.depth,
+            heads=self.heads,
+            mlp_dim=self.mlp_dim,
+            dropout=self.dropout,
+            attention_dropout=self.attention_dropout,
+            drop_path=self.drop_path,
+        )
 
 
 def add_attention_maps(model: keras.Model, data: ImageData, ctx, n_images: int) -> None:
@@ -98,11 +112,17 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx) -> None:
     add_attention_maps(model, data, ctx, config.attention_images)
 
 
-@register("vit", config=VitConfig, evaluate=evaluate_saved, multi_worker=True,
-          summary="MNIST-family classification with a small Vision Transformer.")
+@register(
+    "vit",
+    config=VitConfig,
+    evaluate=evaluate_saved,
+    multi_worker=True,
+    summary="MNIST-family classification with a small Vision Transformer.",
+)
 def train(config: VitConfig, ctx) -> keras.Model:
     return train_image_classifier(
-        config, ctx,
+        config,
+        ctx,
         build_model=lambda num_classes: make_vit((28, 28, 1), num_classes, **config.net_kwargs()),
         extra_evaluation=lambda model, data, ctx: add_attention_maps(model, data, ctx, config.attention_images),
     )
