@@ -2,13 +2,18 @@
 
 TensorFlow's start-up chatter is silenced, and each test gets its own empty dataset cache
 and runs offline, so no test downloads or writes into the checkout's data/ folder.
-Real-data tests read PIPELINES_DATA_DIR (CI points it at ../shared/datasets).
+Real-data tests read PIPELINES_DATA_DIR (CI points it at ../shared/datasets) and carry the
+`realdata` marker; a test that asks for `real_data_dir` without the marker is a collection error.
+With PIPELINES_REQUIRE_DATA=1 (set by `.ci/run`) a skipped `realdata` test fails instead, so
+missing data can never turn CI green by skipping.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,27 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REAL_DATA_DIR = os.environ.get("PIPELINES_DATA_DIR")
+REQUIRE_DATA = os.environ.get("PIPELINES_REQUIRE_DATA") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "real_data_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("realdata") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"tests that read real data must be marked @pytest.mark.realdata: {unmarked}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    report = yield
+    if REQUIRE_DATA and report.skipped and item.get_closest_marker("realdata") is not None:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"PIPELINES_REQUIRE_DATA=1, and this real-data test was skipped: {reason}"
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +51,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("PIPELINES_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The real datasets folder; the test is skipped when PIPELINES_DATA_DIR is unset."""
     if not REAL_DATA_DIR or not Path(REAL_DATA_DIR).is_dir():
@@ -44,3 +70,27 @@ def python_env() -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
+    """An existing directory in which this process cannot create anything, root included.
+
+    Permissions do not stop root, so as root the directory is made immutable (`chattr +i`).
+    """
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    is_root = os.geteuid() == 0
+    if is_root:
+        subprocess.run(["chattr", "+i", str(locked)], check=True, capture_output=True)
+    else:
+        locked.chmod(0o500)
+    try:
+        with pytest.raises(OSError):
+            (locked / "probe").mkdir()
+        yield locked
+    finally:
+        if is_root:
+            subprocess.run(["chattr", "-i", str(locked)], check=True, capture_output=True)
+        else:
+            locked.chmod(0o700)

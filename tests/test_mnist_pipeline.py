@@ -14,14 +14,10 @@ from pipelines.models import load_model
 
 
 @pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    from conftest import REAL_DATA_DIR
-
-    if not REAL_DATA_DIR:
-        pytest.skip("PIPELINES_DATA_DIR is not set; point it at a folder holding mnist/")
+def short_run(tmp_path_factory, real_data_dir):
     return pipelines.run(
         "mnist",
-        data_dir=REAL_DATA_DIR,
+        data_dir=str(real_data_dir),
         out=str(tmp_path_factory.mktemp("mnist") / "run"),
         epochs=1,
         max_train_samples=6000,

@@ -157,11 +157,11 @@ def test_the_checkpoint_resumes_exactly_after_an_interruption(tmp_path, monkeypa
     def save_then_die(self, history):
         save(self, history)
         if int(self.epoch.numpy()) == 1:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("planted Ctrl-C")
 
     run_dir = tmp_path / "run"
     monkeypatch.setattr(multiworker._Loop, "_save", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
         train(run_dir)
     monkeypatch.undo()
     assert tf.train.latest_checkpoint(str(run_dir / "backup")).endswith("ckpt-1")
@@ -250,6 +250,7 @@ def _log(tmp_path: Path, index: int, tag: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.realdata
 def test_two_workers_train_in_lockstep_survive_a_worker_restart_and_only_the_chief_writes(
     tmp_path, python_env, real_data_dir
 ):

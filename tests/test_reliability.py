@@ -213,20 +213,13 @@ def test_checksum_mismatch_in_the_data_dir(real_data_dir, tmp_path, capsys):
     assert "replace it with a good copy" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_out_dir_not_writable(tmp_path, capsys):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        _cli_refuses(
-            ["run", "mnist", "--set", "dataset=digits", "--out", str(locked / "run"), *QUICK],
-            locked,
-            "cannot write the run directory",
-            capsys,
-        )
-    finally:
-        locked.chmod(0o700)
+def test_out_dir_not_writable(unwritable_dir, capsys):
+    _cli_refuses(
+        ["run", "mnist", "--set", "dataset=digits", "--out", str(unwritable_dir / "run"), *QUICK],
+        unwritable_dir,
+        "cannot write the run directory",
+        capsys,
+    )
 
 
 def test_out_dir_under_a_file(tmp_path, capsys):
@@ -341,11 +334,11 @@ def test_an_interrupted_report_write_leaves_no_report_json(tmp_path, monkeypatch
 
     def crash_on_report_json(src, dst):
         if str(dst).endswith("report.json"):
-            raise KeyboardInterrupt  # the user presses Ctrl-C just before the rename
+            raise KeyboardInterrupt("planted Ctrl-C")  # the user presses Ctrl-C just before the rename
         real_replace(src, dst)
 
     monkeypatch.setattr(atomic.os, "replace", crash_on_report_json)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
         report.write(tmp_path)
     assert not (tmp_path / "report.json").exists() and not list(tmp_path.glob(".tmp-*"))
 
@@ -358,9 +351,9 @@ def test_an_interrupted_model_save_leaves_no_model_keras(tmp_path):
     class Interrupted(keras.Model):
         def save(self, path, *args, **kwargs):
             Path(path).write_bytes(b"PK\x03\x04 half a zip")  # Keras was half-way through writing
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("planted Ctrl-C")
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
         runner._save_model(Interrupted.__new__(Interrupted), tmp_path / "model.keras")
     assert not (tmp_path / "model.keras").exists() and not list(tmp_path.glob(".tmp-*"))
     runner._save_model(model, tmp_path / "model.keras")
@@ -609,10 +602,10 @@ def test_an_interrupted_checkpoint_save_keeps_the_previous_best(tmp_path):
 
     def torn_save(path, *args, **kwargs):
         Path(path).write_bytes(b"PK\x03\x04 half a zip")
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt("planted Ctrl-C")
 
     model.save = torn_save
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
         checkpoint.on_epoch_end(1, {"val_loss": 0.5})  # better: Keras starts to save it
     assert best.read_bytes() == saved and not list(tmp_path.glob(".tmp-*"))
     assert load_model(best).count_params() == 3
