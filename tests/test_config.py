@@ -94,7 +94,7 @@ def test_bad_strings_raise_config_error(key, text, match):
 
 
 def test_config_error_is_also_a_value_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"epochs must be >= 1\. Received: epochs=-1"):
         apply_overrides(ToyConfig(), {"epochs": -1})
 
 

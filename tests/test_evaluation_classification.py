@@ -197,7 +197,7 @@ def test_bad_n_bins_raises():
 
 
 def test_data_validation_error_is_a_value_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected `proba` of shape \(n_samples, n_classes\)"):
         clf.classification_metrics(np.array([0, 1]), np.array([0.3, 0.6]))
 
 

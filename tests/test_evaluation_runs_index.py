@@ -57,5 +57,5 @@ def test_cli_reports(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"Index: {(tmp_path / 'index.html').resolve()}"
     assert main(["reports", str(tmp_path / "missing")]) == 2
     assert "expected a reports directory" in capsys.readouterr().err
-    with pytest.raises(OutputDirError):
+    with pytest.raises(OutputDirError, match="expected a reports directory"):
         write_index(tmp_path / "missing")

