@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from pipelines import registry
 from pipelines.errors import ClusterError, PipelinesError, TrainingDivergedError
@@ -30,7 +30,7 @@ __all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other bad input
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -104,9 +104,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         ("workers", "workers"),
         ("worker_index", "worker_index"),
     ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            values[key] = str(value)
+        given = getattr(args, flag, None)
+        if given is not None:
+            values[key] = str(given)
     if getattr(args, "quiet", False):
         values["verbose"] = "0"
     return values

@@ -176,7 +176,8 @@ def field_docs(config_cls: type, prefix: str = "") -> list[tuple[str, str, Any, 
     hints = typing.get_type_hints(config_cls)
     for f in fields(config_cls):
         tp = hints[f.name]
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        factory = f.default_factory
+        default = f.default if factory is dataclasses.MISSING else factory()
         if is_dataclass(default):
             rows.extend(field_docs(type(default), prefix=f"{prefix}{f.name}."))
         else:

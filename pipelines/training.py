@@ -195,6 +195,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     file beside it, renamed over the old checkpoint only once it is complete.
     """
 
+    filepath: str  # set by ModelCheckpoint.__init__
+
     def _save_model(self, epoch: int, batch: int | None, logs: dict | None) -> None:
         final = self.filepath
         fd, tmp = tempfile.mkstemp(prefix=".tmp-best-", suffix=".keras", dir=os.path.dirname(final) or ".")

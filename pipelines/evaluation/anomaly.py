@@ -193,7 +193,13 @@ def score_histogram_figure(y: np.ndarray, score: np.ndarray, threshold: float, n
     for label, name in enumerate(names):
         if (y == label).any():
             members = y == label
-            ax.hist(score[members], bins=bins, alpha=0.6, density=True, label=f"{name} (n={int(members.sum())})")
+            ax.hist(
+                score[members],
+                bins=bins,  # type: ignore[arg-type]  # matplotlib's stub omits arrays; hist takes them
+                alpha=0.6,
+                density=True,
+                label=f"{name} (n={int(members.sum())})",
+            )
     ax.axvline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:.3f}")
     ax.set_xlabel("anomaly score")
     ax.set_ylabel("density")

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -77,7 +77,8 @@ def attention_rollout(
     _, n, _, tokens, _ = stacked.shape
     rows, cols = _patch_grid(tokens - 1, grid_shape)
 
-    fuse = {"mean": np.mean, "max": np.max, "min": np.min}[head_fusion]
+    fusions: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "max": np.max, "min": np.min}
+    fuse = fusions[head_fusion]
     rollout = np.broadcast_to(np.eye(tokens), (n, tokens, tokens))
     for block in stacked:
         fused = fuse(block, axis=1)  # (n, tokens, tokens)
@@ -168,7 +169,7 @@ def attention_overlay_figure(
 
 def _stack_attentions(attentions: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     if not isinstance(attentions, (list, tuple)) and np.ndim(attentions) == 4:
-        attentions = [attentions]  # a one-block model's predict returns its array, not a list
+        attentions = [np.asarray(attentions)]  # a one-block model's predict returns its array, not a list
     try:
         stacked = np.asarray(
             attentions if isinstance(attentions, np.ndarray) else [np.asarray(a, np.float64) for a in attentions],

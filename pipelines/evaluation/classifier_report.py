@@ -10,6 +10,7 @@ from pipelines.errors import DataValidationError
 from pipelines.evaluation import plots
 from pipelines.evaluation.bootstrap import (
     N_RESAMPLES,
+    Interval,
     classification_intervals,
     interval_metrics,
     interval_rows,
@@ -41,7 +42,7 @@ def fingerprint(*arrays: np.ndarray) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def add_interval_table(report: Report, intervals: Mapping[str, object], *, what: str) -> None:
+def add_interval_table(report: Report, intervals: Mapping[str, Interval], *, what: str) -> None:
     """Adds the bootstrap intervals' table and their `<name>_ci_low/_ci_high` metrics.
 
     Args:

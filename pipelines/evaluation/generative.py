@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -30,6 +31,7 @@ __all__ = [
     "feature_statistics",
     "frechet_distance",
     "inception_score",
+    "ClassCoverage",
     "class_coverage",
     "classifier_features",
     "sample_grid_figure",
@@ -136,7 +138,18 @@ def inception_score(proba: np.ndarray, splits: int = 10) -> tuple[float, float]:
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def class_coverage(predicted: np.ndarray, num_classes: int) -> dict[str, object]:
+class ClassCoverage(TypedDict):
+    """What `class_coverage` returns (a plain dict at run time)."""
+
+    counts: list[int]
+    fractions: list[float]
+    class_entropy: float
+    class_entropy_max: float
+    min_class_fraction: float
+    max_class_fraction: float
+
+
+def class_coverage(predicted: np.ndarray, num_classes: int) -> ClassCoverage:
     """The histogram of predicted classes, its entropy (nats) and the extreme class fractions.
 
     A generator that covers every class equally has entropy log(num_classes) (2.303 for
@@ -203,7 +216,7 @@ def classifier_features(classifier, images_01: np.ndarray, batch_size: int = 100
 
 
 def sample_grid_figure(
-    images: np.ndarray, ncols: int = 10, row_labels: Sequence[str] | None = None, title: str | None = None
+    images: np.ndarray, ncols: int = 10, row_labels: Sequence[object] | None = None, title: str | None = None
 ) -> Figure:
     """Draws images in [-1, 1] as one tight grayscale grid (rows labelled when conditional).
 
@@ -239,7 +252,9 @@ def sample_grid_figure(
 
 
 def coverage_figure(
-    fractions: Sequence[float], class_names: Sequence[str], reference: Sequence[float] | None = None
+    fractions: Sequence[float],
+    class_names: Sequence[str],
+    reference: Sequence[float] | np.ndarray | None = None,
 ) -> Figure:
     """Bars of the share of generated images per predicted class, with the real test set's shares.
 

@@ -57,7 +57,9 @@ samples are still easy to spot.
 """
 
 
-def sample_grid(generator: keras.Model, *, num_classes: int, seed: int, per_row: int = 10) -> tuple[np.ndarray, list]:
+def sample_grid(
+    generator: keras.Model, *, num_classes: int, seed: int, per_row: int = 10
+) -> tuple[np.ndarray, list[int] | None]:
     """A fixed-seed grid of samples: one row per class when conditional, else 10 rows.
 
     Returns:

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, overload
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,14 @@ __all__ = [
 _CHUNK = 1000
 
 
+@overload
+def psnr_ssim(
+    reference: np.ndarray, images: np.ndarray, *, with_ssim: Literal[True] = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def psnr_ssim(
+    reference: np.ndarray, images: np.ndarray, *, with_ssim: bool
+) -> tuple[np.ndarray, np.ndarray | None]: ...
 def psnr_ssim(
     reference: np.ndarray, images: np.ndarray, *, with_ssim: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -229,16 +238,16 @@ def psnr_curve_figure(
         >>> [line.get_label() for line in fig.axes[0].get_lines()][:2]
         ['noisy', 'denoised']
     """
-    levels, noisy, denoised = (np.asarray(v, dtype=np.float64) for v in (levels, psnr_noisy, psnr_denoised))
-    if levels.ndim != 1 or not len(levels) or not (len(levels) == len(noisy) == len(denoised)):
+    x, noisy, denoised = (np.asarray(v, dtype=np.float64) for v in (levels, psnr_noisy, psnr_denoised))
+    if x.ndim != 1 or not len(x) or not (len(x) == len(noisy) == len(denoised)):
         raise DataValidationError(
             "expected one noisy and one denoised PSNR per level. Received: "
-            f"{len(levels)} levels, {len(noisy)} and {len(denoised)} values."
+            f"{len(x)} levels, {len(noisy)} and {len(denoised)} values."
         )
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(levels, noisy, marker="o", label="noisy")
-    ax.plot(levels, denoised, marker="o", label="denoised")
+    ax.plot(x, noisy, marker="o", label="noisy")
+    ax.plot(x, denoised, marker="o", label="denoised")
     if trained_level is not None:
         ax.axvline(trained_level, color="0.5", ls="--", lw=0.8, label=f"trained at {trained_level:g}")
     ax.set_xlabel(xlabel)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -418,6 +419,7 @@ def _curves_figure(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[
                 color="navy",
                 label=_label("macro-average", float(np.mean(macro_scores)), kind),
             )
+    loc: Literal["lower right", "lower left"]
     if kind == "roc":
         ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
         ax.set_xlabel("False positive rate")
@@ -439,7 +441,10 @@ def _curves_figure(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[
         ax.set_xscale("log")
         ax.set_xlim(left, 1.0)
         ax.get_lines()[-1].remove()  # the chance diagonal is a curve on this axis, and off-scale
-        lowest = min(float(np.interp(left, line.get_xdata(), line.get_ydata())) for line in ax.get_lines())
+        lowest = min(
+            float(np.interp(left, np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)))
+            for line in ax.get_lines()
+        )
         ax.set_ylim(max(0.0, min(lowest, 0.98) - 0.01), 1.002)
         ax.set_xlabel("False positive rate (log scale)")
     if ax.get_legend_handles_labels()[0]:

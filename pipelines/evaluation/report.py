@@ -162,7 +162,7 @@ class Report:
             TypeError: If a name is not a string or a value is not a real number
                 (booleans and strings included).
         """
-        converted = {}
+        converted: dict[str, float | None] = {}
         for name, value in metrics.items():
             if not isinstance(name, str):
                 raise TypeError(f"expected a string metric name. Received: {name!r}")
@@ -457,8 +457,8 @@ class Report:
         if self.config:
             blocks += [("h2", "Configuration"), ("kv", _flat_items(self.config))]
         if self.timings:
-            rows = [(name, _format_value(v)) for name, v in self.timings.items()]
-            blocks += [("h2", "Timings"), ("table", ["stage", "seconds"], rows)]
+            timing_rows = [(name, _format_value(v)) for name, v in self.timings.items()]
+            blocks += [("h2", "Timings"), ("table", ["stage", "seconds"], timing_rows)]
         if self.environment:
             blocks += [("h2", "Environment"), ("kv", _flat_items(self.environment))]
         return blocks

@@ -130,8 +130,8 @@ def make_baseline(config: BaselineConfig | None = None, *, seed: int = 0) -> Any
 
 
 def fit_baseline(
-    texts: Sequence[str],
-    labels: Sequence[Any],
+    texts: Sequence[str] | np.ndarray,
+    labels: Sequence[Any] | np.ndarray,
     config: BaselineConfig | None = None,
     *,
     seed: int = 0,
@@ -161,9 +161,9 @@ def fit_baseline(
 
 
 def baseline_probabilities(
-    texts_train: Sequence[str],
-    y_train: Sequence[Any],
-    texts_test: Sequence[str],
+    texts_train: Sequence[str] | np.ndarray,
+    y_train: Sequence[Any] | np.ndarray,
+    texts_test: Sequence[str] | np.ndarray,
     config: BaselineConfig | None = None,
     *,
     seed: int = 0,
@@ -193,7 +193,7 @@ def baseline_probabilities(
     return fit_baseline(texts_train, y_train, config, seed=seed).predict_proba(test)[:, 1]
 
 
-def stratified_fold_ids(labels: Sequence[Any], n_splits: int = 10, seed: int = 0) -> np.ndarray:
+def stratified_fold_ids(labels: Sequence[Any] | np.ndarray, n_splits: int = 10, seed: int = 0) -> np.ndarray:
     """Assigns each example to one of `n_splits` stratified folds, shuffled with `seed`.
 
     Share the result between models (`cross_validate_baseline(fold_ids=...)`) so that
@@ -237,8 +237,8 @@ def stratified_fold_ids(labels: Sequence[Any], n_splits: int = 10, seed: int = 0
 
 
 def cross_validate_baseline(
-    texts: Sequence[str],
-    labels: Sequence[Any],
+    texts: Sequence[str] | np.ndarray,
+    labels: Sequence[Any] | np.ndarray,
     config: BaselineConfig | None = None,
     *,
     n_splits: int = 10,
@@ -319,7 +319,7 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ConfigError(f"expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
 
 
-def _binary_labels(labels: Sequence[Any]) -> np.ndarray:
+def _binary_labels(labels: Sequence[Any] | np.ndarray) -> np.ndarray:
     # Placeholder texts: only the labels are checked here.
     placeholder = ["x"] * len(labels)
     return check_texts_and_labels(placeholder, labels, where="the labels")[1]

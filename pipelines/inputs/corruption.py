@@ -200,14 +200,15 @@ def make_denoising_dataset(
     def scale(images: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.cast(images, tf.float32) / 255.0, key
 
-    def shift(clean: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return augmenter(clean, training=True), key
-
     def add_noise(clean: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return corrupt(clean, corruption, tf.stack([tf.constant(seed, tf.int64), key])), clean
 
     ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
+
+        def shift(clean: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return augmenter(clean, training=True), key
+
         # Sequential on purpose: the Keras random layers advance a seed counter per call,
         # and parallel calls would take its values in a run-dependent order.
         ds = ds.map(shift)

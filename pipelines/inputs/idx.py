@@ -18,7 +18,7 @@ from pipelines.errors import DataValidationError
 __all__ = ["IDX_DTYPES", "parse_idx"]
 
 # Type code -> big-endian dtype, as defined by the format.
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),

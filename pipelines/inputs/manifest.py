@@ -226,8 +226,8 @@ def _parse_dataset(name: str, raw: Any) -> DatasetEntry:
 def _parse_file(where: str, raw: Any) -> FileEntry:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: each file must be an object. Received: {raw!r}")
-    name = raw.get("name")
-    _check_component(name, f"{where}: file name", f"name={name!r}")
+    raw_name = raw.get("name")
+    name = _check_component(raw_name, f"{where}: file name", f"name={raw_name!r}")
     sha256, size = raw.get("sha256"), raw.get("size")
     if not isinstance(sha256, str) or not _SHA256_RE.match(sha256):
         raise ConfigError(
@@ -261,9 +261,9 @@ def _parse_file(where: str, raw: Any) -> FileEntry:
     )
 
 
-def _check_component(part: Any, what: str, received: str) -> None:
-    """Rejects anything but one plain path component, so joins stay inside a folder."""
-    is_plain = (
+def _check_component(part: Any, what: str, received: str) -> str:
+    """Rejects anything but one plain path component, so joins stay inside a folder; returns it."""
+    if not (
         isinstance(part, str)
         and part not in ("", ".", "..")
         and "/" not in part
@@ -271,8 +271,8 @@ def _check_component(part: Any, what: str, received: str) -> None:
         and "\0" not in part
         and not PurePosixPath(part).is_absolute()
         and not PureWindowsPath(part).drive
-    )
-    if not is_plain:
+    ):
         raise ConfigError(
             f"{what} must be a single plain path component (no '/', '\\', '..' or absolute path). Received: {received}"
         )
+    return part

@@ -392,8 +392,8 @@ def load_csv(
 
 
 def check_texts_and_labels(
-    texts: Sequence[str],
-    labels: Sequence[Any],
+    texts: Sequence[str] | np.ndarray,
+    labels: Sequence[Any] | np.ndarray,
     class_names: Sequence[str] | None = None,
     *,
     where: str = "the data",
@@ -472,7 +472,7 @@ def check_texts_and_labels(
 
 
 def check_texts(
-    texts: Sequence[str],
+    texts: Sequence[str] | np.ndarray,
     *,
     where: str = "the data",
     position: str = "index",

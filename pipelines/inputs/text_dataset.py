@@ -162,7 +162,7 @@ class HeadTailTextVectorization(keras.layers.TextVectorization):
 
 
 def make_vectorizer(
-    texts_train: Sequence[str],
+    texts_train: Sequence[str] | np.ndarray,
     max_tokens: int = 20000,
     sequence_length: int = 200,
     *,
@@ -211,7 +211,7 @@ def make_vectorizer(
     _check_int("sequence_length", sequence_length, 1, "at least one token")
     if ngrams is not None:
         _check_int("ngrams", ngrams, 1, "1 for words, 2 for words and bigrams")
-    options = dict(
+    options: dict[str, Any] = dict(
         max_tokens=max_tokens,
         standardize=standardize,
         ngrams=ngrams,
@@ -242,8 +242,8 @@ def head_tokens_for(sequence_length: int, head_fraction: float) -> int | None:
 
 
 def make_text_dataset(
-    texts: Sequence[str],
-    labels: Sequence[Any] | None,
+    texts: Sequence[str] | np.ndarray,
+    labels: Sequence[Any] | np.ndarray | None,
     vectorizer: keras.layers.TextVectorization,
     batch_size: int,
     training: bool,

@@ -19,7 +19,7 @@ __all__ = ["related_text_groups"]
 
 
 def related_text_groups(
-    texts: Sequence[str],
+    texts: Sequence[str] | np.ndarray,
     *,
     rare_fraction: float = 0.01,
     neighbour_similarity: float = 0.03,

@@ -45,19 +45,14 @@ class ClusterCode(layers.Layer):
             a rebuild from the config alone draws the same way.
     """
 
-    def __init__(self, frequencies: Sequence[float], **kwargs: Any) -> None:
+    def __init__(self, frequencies: Sequence[float] | np.ndarray, **kwargs: Any) -> None:
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
-        frequencies = np.asarray(frequencies, "float64")
-        if (
-            frequencies.ndim != 1
-            or len(frequencies) < 2
-            or frequencies.min() < 0
-            or not np.isclose(frequencies.sum(), 1.0)
-        ):
-            raise ValueError(f"expected 2 or more non-negative frequencies summing to 1. Received: {frequencies}")
-        self.num_clusters = len(frequencies)
-        self._frequencies = frequencies
+        shares = np.asarray(frequencies, "float64")
+        if shares.ndim != 1 or len(shares) < 2 or shares.min() < 0 or not np.isclose(shares.sum(), 1.0):
+            raise ValueError(f"expected 2 or more non-negative frequencies summing to 1. Received: {shares}")
+        self.num_clusters = len(shares)
+        self._frequencies = shares
 
     def build(self, input_shape: tuple) -> None:
         initial = keras.initializers.Constant(np.cumsum(self._frequencies).astype("float32"))

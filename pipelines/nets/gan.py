@@ -52,7 +52,7 @@ def make_generator(
     kernel_size: int = 4,
     bn_momentum: float = 0.9,
     seed: int | None = None,
-    cluster_frequencies: Sequence[float] | None = None,
+    cluster_frequencies: Sequence[float] | np.ndarray | None = None,
     name: str = "generator",
 ) -> keras.Model:
     """Builds the DCGAN generator: noise -> dense -> 7x7 maps -> strided `Conv2DTranspose` -> 28x28x1 tanh.

@@ -28,7 +28,7 @@ import math
 import os
 import random
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -36,10 +36,16 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from pipelines.errors import ConfigError, DataValidationError, ModelLoadError, TrainingDivergedError
+from pipelines.sklearn.validation import (
+    Interval,
+    InvalidParameterError,
+    ParameterConstraints,
+    check_sample_weight,
+    validate_parameter_constraints,
+)
 
 __all__ = ["BaseKerasEstimator", "ROUTE_PREFIXES", "model_to_bytes", "model_from_bytes"]
 
@@ -76,7 +82,7 @@ class BaseKerasEstimator(BaseEstimator):
     # Fitted attributes holding Keras models; pickled as `.keras` bytes.
     _keras_attributes: tuple[str, ...] = ("model_",)
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ParameterConstraints = {
         "optimizer": [str, type, keras.optimizers.Optimizer],
         "loss": [None, str, callable, keras.losses.Loss],
         "metrics": [None, list, tuple],
@@ -156,7 +162,7 @@ class BaseKerasEstimator(BaseEstimator):
             if reset:
                 self._seed_ = seed
                 self.model_ = self._build_compiled_model(X, y)
-                self.history_ = {}
+                self.history_: dict[str, list[float]] = {}
                 self.n_iter_ = 0
             logs = self._fit_keras(X, y, weights, epochs=epochs, seed=seed)
         for key, values in logs.items():
@@ -237,21 +243,23 @@ class BaseKerasEstimator(BaseEstimator):
         if sample_weight is None:
             return None
         try:
-            weights = _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
+            weights = check_sample_weight(sample_weight, X, dtype=np.float32)
         except ValueError as e:
             raise DataValidationError(str(e)) from e
         return weights
 
     def _validate_common(self) -> None:
         try:
-            self._validate_params()
+            validate_parameter_constraints(
+                self._parameter_constraints, self.get_params(deep=False), caller_name=type(self).__name__
+            )
         except InvalidParameterError as e:
             raise ConfigError(str(e)) from e
         unknown = [key for key in self._routed_params() if not key.startswith(ROUTE_PREFIXES) or key in ROUTE_PREFIXES]
         if unknown:
             raise ConfigError(
                 f"unknown parameters {sorted(unknown)} of {type(self).__name__}. Its parameters are "
-                f"{sorted(self._get_param_names())}, plus routed ones named "
+                f"{sorted(super().get_params(deep=False))}, plus routed ones named "
                 f"{', '.join(p + '<arg>' for p in ROUTE_PREFIXES)}."
             )
         clashes = {key: _OWN_FIT_ARGUMENTS[key] for key in self._routed("fit__") if key in _OWN_FIT_ARGUMENTS}
@@ -392,6 +400,7 @@ def call_with_meta(builder: Callable[..., Any], kwargs: dict[str, Any], meta: di
     Raises:
         ConfigError: `kwargs` holds an argument the builder does not take.
     """
+    parameters: Mapping[str, inspect.Parameter]
     try:
         parameters = inspect.signature(builder).parameters
     except (TypeError, ValueError):  # builtins and some C callables have no signature

@@ -17,12 +17,12 @@ from typing import Any
 
 import keras
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.sklearn.base import BaseKerasEstimator
 from pipelines.sklearn.tasks import to_images
+from pipelines.sklearn.validation import Interval, ParameterConstraints
 
 __all__ = ["DCGAN"]
 
@@ -79,7 +79,7 @@ class DCGAN(BaseKerasEstimator):
 
     _keras_attributes = ("model_", "discriminator_")
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ParameterConstraints = {
         "conditional": ["boolean"],
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "generator_filters": [tuple, list],
@@ -132,7 +132,9 @@ class DCGAN(BaseKerasEstimator):
         self.verbose = verbose
         self._store_routed(routed)
 
-    def fit(self, X: Any, y: Any = None) -> DCGAN:
+    # No sample_weight, unlike the base class: scikit-learn reads a fit's signature to
+    # tell whether an estimator takes weights, and the GAN's training does not.
+    def fit(self, X: Any, y: Any = None) -> DCGAN:  # type: ignore[override]
         """Trains on images `X` (`y`: their labels, used only when `conditional`). Returns `self`.
 
         Raises:
@@ -228,7 +230,7 @@ class DCGAN(BaseKerasEstimator):
         return make_generator(latent_dim=self.latent_dim, num_classes=classes, filters=tuple(self.generator_filters))
 
     def _fit_keras(
-        self, X: np.ndarray, y: np.ndarray, sample_weight: None, *, epochs: int, seed: int | None
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, *, epochs: int, seed: int | None
     ) -> dict[str, list[float]]:
         from pipelines.nets.gan import DCGAN as GanModel
         from pipelines.nets.gan import make_optimizers

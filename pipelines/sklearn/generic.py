@@ -23,13 +23,13 @@ from typing import Any
 import keras
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.sklearn.base import BaseKerasEstimator, call_with_meta
+from pipelines.sklearn.validation import ParameterConstraints, StrOptions
 
 __all__ = ["KerasClassifier", "KerasRegressor", "NETS"]
 
@@ -224,7 +224,7 @@ class KerasClassifier(ClassifierMixin, _KerasSupervised):
     """
 
     _task = "classification"
-    _parameter_constraints: dict = {
+    _parameter_constraints: ParameterConstraints = {
         **BaseKerasEstimator._parameter_constraints,
         "model": [str, callable],
         "class_weight": [None, dict, StrOptions({"balanced"})],
@@ -426,7 +426,10 @@ class KerasRegressor(RegressorMixin, _KerasSupervised):
     """
 
     _task = "regression"
-    _parameter_constraints: dict = {**BaseKerasEstimator._parameter_constraints, "model": [str, callable]}
+    _parameter_constraints: ParameterConstraints = {
+        **BaseKerasEstimator._parameter_constraints,
+        "model": [str, callable],
+    }
 
     def __init__(
         self,

@@ -25,12 +25,12 @@ import keras
 import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from pipelines.errors import DataValidationError
 from pipelines.sklearn.base import BaseKerasEstimator, call_with_meta
 from pipelines.sklearn.generic import NETS, KerasClassifier, KerasRegressor
+from pipelines.sklearn.validation import Interval, ParameterConstraints, StrOptions
 
 __all__ = ["ImageClassifier", "TextClassifier", "TabularRegressor", "DenoisingAutoencoder"]
 
@@ -42,7 +42,7 @@ VECTORIZE_BATCH = 1024
 # ----------------------------------------------------------------------------- images
 
 
-def to_images(X: Any, image_shape: tuple[int, int, int] | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+def to_images(X: Any, image_shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
     """Grayscale images in any of the accepted layouts -> float32 `(n, h, w, 1)` in [0, 1].
 
     Args:
@@ -135,7 +135,9 @@ class ImageClassifier(KerasClassifier):
         ((3, 2), True)
     """
 
-    _parameter_constraints: dict = {
+    image_shape_: tuple[int, ...]  # fitted: set by fit
+
+    _parameter_constraints: ParameterConstraints = {
         **{k: v for k, v in KerasClassifier._parameter_constraints.items() if k != "model"},
         "net": [StrOptions(set(IMAGE_NETS))],
     }
@@ -237,7 +239,7 @@ class TextClassifier(KerasClassifier):
     """
 
     _keras_attributes = ("model_", "vectorizer_")
-    _parameter_constraints: dict = {
+    _parameter_constraints: ParameterConstraints = {
         **{k: v for k, v in KerasClassifier._parameter_constraints.items() if k != "model"},
         "max_tokens": [Interval(Integral, 3, None, closed="left")],
         "sequence_length": [Interval(Integral, 1, None, closed="left")],
@@ -388,7 +390,9 @@ class TabularRegressor(KerasRegressor):
         (['tv', 'radio'], True)
     """
 
-    _parameter_constraints: dict = {k: v for k, v in KerasRegressor._parameter_constraints.items() if k != "model"}
+    _parameter_constraints: ParameterConstraints = {
+        k: v for k, v in KerasRegressor._parameter_constraints.items() if k != "model"
+    }
 
     def __init__(
         self,
@@ -485,7 +489,9 @@ class DenoisingAutoencoder(TransformerMixin, BaseKerasEstimator):
         ((2, 28, 28), (2, 392))
     """
 
-    _parameter_constraints: dict = {
+    image_shape_: tuple[int, ...]  # fitted: set by fit
+
+    _parameter_constraints: ParameterConstraints = {
         **{k: v for k, v in BaseKerasEstimator._parameter_constraints.items() if k != "validation_split"},
         "corruption": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
         "noise_factor": [Interval(Real, 0, None, closed="left")],
@@ -526,7 +532,9 @@ class DenoisingAutoencoder(TransformerMixin, BaseKerasEstimator):
         self.verbose = verbose
         self._store_routed(routed)
 
-    def fit(self, X: Any, y: Any = None) -> DenoisingAutoencoder:
+    # No sample_weight, unlike the base class: scikit-learn reads a fit's signature to
+    # tell whether an estimator takes weights, and the denoising fit does not.
+    def fit(self, X: Any, y: Any = None) -> DenoisingAutoencoder:  # type: ignore[override]
         """Trains the autoencoder on clean images `X` (`y` is ignored). Returns `self`.
 
         Raises:
@@ -579,11 +587,12 @@ class DenoisingAutoencoder(TransformerMixin, BaseKerasEstimator):
         return PSNRLoss()
 
     def _fit_keras(
-        self, X: np.ndarray, y: None, sample_weight: None, *, epochs: int, seed: int | None
+        self, X: np.ndarray, y: None, sample_weight: np.ndarray | None, *, epochs: int, seed: int | None
     ) -> dict[str, list[float]]:
         from pipelines.inputs.corruption import Corruption, make_denoising_dataset
 
-        corruption = Corruption(self.corruption, self.noise_factor, tuple(self.mask_fraction), self.salt_pepper_amount)
+        low, high = self.mask_fraction
+        corruption = Corruption(self.corruption, self.noise_factor, (low, high), self.salt_pepper_amount)
         # Without a random_state the noise must still change between fits.
         noise_seed = seed if seed is not None else random.SystemRandom().randrange(2**31 - 1)
         # The input step scales by 1/255, as it expects uint8; handing it the [0, 1]

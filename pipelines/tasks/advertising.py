@@ -24,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -47,6 +47,9 @@ from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, v
 from pipelines.nets.mlp import extract_member, make_fold_mlp
 from pipelines.registry import register
 from pipelines.training import jit_compile_for, make_optimizer, steps_per_execution_for
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 DATAFRAME_FILE = "input.csv"
 
@@ -73,7 +76,8 @@ class AdvertisingConfig(TrainConfig):
     )
     threshold: float | None = param(None, "Cut of the classification view target > threshold; None: median.")
     epochs: int = param(4000, "MLP passes over the training rows (full batch: one Adam step each).", ge=1)
-    batch_size: int | None = param(None, "Rows per optimizer step; None: full batch.", ge=1)
+    # None (full batch) is this pipeline's own: the base field is an int for every other one.
+    batch_size: int | None = param(None, "Rows per optimizer step; None: full batch.", ge=1)  # type: ignore[assignment]
     steps_per_execution: int = param(500, "Optimizer steps per compiled call; one history point each.", ge=1)
     learning_rate: float = param(1e-3, "Peak learning rate of the MLP (Adam, cosine decay to 0).", gt=0)
     linear_epochs: int = param(500, "Passes of the Keras linear model (convex: it converges fast).", ge=1)
@@ -127,7 +131,7 @@ def load_table(config: AdvertisingConfig) -> tuple[TabularData, dict[str, Any]]:
 
 
 def fit_folds(
-    config: AdvertisingConfig, data: TabularData, fold_ids: np.ndarray, ctx: Any, *, linear: bool = False
+    config: AdvertisingConfig, data: TabularData, fold_ids: np.ndarray, ctx: RunContext, *, linear: bool = False
 ) -> tuple[np.ndarray, keras.Model, dict[str, list[float]], float]:
     """Trains the K fold members and the all-rows member of the MLP (or linear model) at once.
 
@@ -185,7 +189,7 @@ def fit_folds(
     return pred[np.arange(n), fold_ids], final, history, time.perf_counter() - start
 
 
-def evaluate_saved(model: keras.Model, config: AdvertisingConfig, ctx: Any) -> None:
+def evaluate_saved(model: keras.Model, config: AdvertisingConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved model scored on every row of the configured data."""
     data, ctx.report.dataset = load_table(config)
     with ctx.timer("eval_seconds"):
@@ -199,7 +203,7 @@ def evaluate_saved(model: keras.Model, config: AdvertisingConfig, ctx: Any) -> N
     evaluate=evaluate_saved,
     summary="Regression of sales on TV, radio and newspaper budgets (Keras MLP, K-fold CV, OLS table).",
 )
-def train(config: AdvertisingConfig, ctx: Any) -> keras.Model:
+def train(config: AdvertisingConfig, ctx: RunContext) -> keras.Model:
     # Load and check the data, the folds and the threshold before any training.
     data, info = load_table(config)
     fold_ids = kfold_ids(len(data.y), config.folds, config.seed)

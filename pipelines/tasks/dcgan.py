@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -45,6 +46,9 @@ from pipelines.nets.cluster_code import NearestCluster, discriminator_on_images
 from pipelines.nets.gan import DCGAN, make_discriminator, make_generator, make_optimizers
 from pipelines.registry import register
 from pipelines.training import EpochTimer, jit_compile_for, steps_per_execution_for
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 CLUSTERS_DEFAULT = 200
 
@@ -155,7 +159,7 @@ def load_fid_classifier(config: DcganConfig) -> tuple[keras.Model, str]:
     from pipelines.model_store import kept_model
     from pipelines.models import load_model
 
-    path = config.fid_classifier
+    path: str | Path | None = config.fid_classifier
     if path is None:
         overrides = {"epochs": config.fid_classifier_epochs, "max_train_samples": config.fid_classifier_train_samples}
         # Label smoothing pulls the penultimate features of each class together, which
@@ -249,7 +253,7 @@ def describe_dataset(data: ImageData, n_train: int | None, classifier: str) -> d
     return info
 
 
-def evaluate_saved(model: keras.Model, config: DcganConfig, ctx) -> None:
+def evaluate_saved(model: keras.Model, config: DcganConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved generator against the test set (no discriminator, so no ROC)."""
     classifier, classifier_path = load_fid_classifier(config)
     data = load_mnist_family(config.dataset, config.data_dir)
@@ -266,7 +270,7 @@ def evaluate_saved(model: keras.Model, config: DcganConfig, ctx) -> None:
     evaluate=evaluate_saved,
     summary="DCGAN (optionally class-conditional) on MNIST-family digits, scored by a domain FID.",
 )
-def train(config: DcganConfig, ctx) -> keras.Model:
+def train(config: DcganConfig, ctx: RunContext) -> keras.Model:
     # The domain classifier first: training it on first use must not shift this run's seeds.
     classifier, classifier_path = load_fid_classifier(config)
     keras.utils.set_random_seed(config.seed)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -47,6 +47,9 @@ from pipelines.inputs.splits import train_val_split
 from pipelines.nets.autoencoder import PSNRLoss, denoise, make_denoising_autoencoder
 from pipelines.registry import register
 from pipelines.training import fit, jit_compile_for, steps_per_execution_for
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 LOSSES = {"psnr": PSNRLoss, "mse": keras.losses.MeanSquaredError, "bce": keras.losses.BinaryCrossentropy}
 
@@ -104,7 +107,8 @@ class DenoisingAutoencoderConfig(TrainConfig):
 
 
 def make_corruption(config: DenoisingAutoencoderConfig) -> Corruption:
-    return Corruption(config.corruption, config.noise_factor, tuple(config.mask_fraction), config.salt_pepper_amount)
+    low, high = config.mask_fraction
+    return Corruption(config.corruption, config.noise_factor, (low, high), config.salt_pepper_amount)
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,9 @@ def describe_dataset(data: ImageData, split: Split, config: DenoisingAutoencoder
     return info
 
 
-def evaluate_model(model: keras.Model, data: ImageData, split: Split, config: DenoisingAutoencoderConfig, ctx) -> dict:
+def evaluate_model(
+    model: keras.Model, data: ImageData, split: Split, config: DenoisingAutoencoderConfig, ctx: RunContext
+) -> dict:
     """Scores the fixed noisy test set, the PSNR curve and the anomaly detector; returns the metrics."""
     corruption, report = make_corruption(config), ctx.report
     with ctx.timer("eval_seconds"):
@@ -210,7 +216,7 @@ def evaluate_model(model: keras.Model, data: ImageData, split: Split, config: De
     return metrics
 
 
-def evaluate_saved(model: keras.Model, config: DenoisingAutoencoderConfig, ctx) -> None:
+def evaluate_saved(model: keras.Model, config: DenoisingAutoencoderConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved model on the configured dataset's test split."""
     data = load_mnist_family(config.dataset, config.data_dir)
     split = split_data(data, config)
@@ -224,7 +230,7 @@ def evaluate_saved(model: keras.Model, config: DenoisingAutoencoderConfig, ctx) 
     evaluate=evaluate_saved,
     summary="Convolutional denoising autoencoder (MNIST-family), with anomaly detection by reconstruction.",
 )
-def train(config: DenoisingAutoencoderConfig, ctx) -> keras.Model:
+def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
     # Prepare the data: the anomaly class held out, corruption drawn on the fly.
     data = load_mnist_family(config.dataset, config.data_dir)
     split = split_data(data, config)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -23,6 +24,9 @@ from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 __all__ = [
     "IMAGE_DATASETS",
@@ -89,7 +93,7 @@ def describe_dataset(data: ImageData, n_train: int | None, n_val: int | None) ->
     return info
 
 
-def evaluate_model(model: keras.Model, data: ImageData, ctx) -> dict:
+def evaluate_model(model: keras.Model, data: ImageData, ctx: RunContext) -> dict:
     """Predicts the test set and adds the classification report; returns the metrics."""
     x_test = to_28x28(data.x_test)
     with ctx.timer("eval_seconds"):
@@ -102,7 +106,7 @@ def evaluate_model(model: keras.Model, data: ImageData, ctx) -> dict:
     return metrics
 
 
-def evaluate_saved(model: keras.Model, config: ImageClassifierConfig, ctx) -> None:
+def evaluate_saved(model: keras.Model, config: ImageClassifierConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved model on the configured dataset's test split."""
     data = load_images(config)
     ctx.report.dataset = describe_dataset(data, None, None)
@@ -165,7 +169,7 @@ def _fit_on_cluster(
     y_train: np.ndarray,
     val_ds: tf.data.Dataset,
     config: ImageClassifierConfig,
-    ctx,
+    ctx: RunContext,
     num_classes: int,
     steps_per_epoch: int,
 ) -> keras.Model:
@@ -189,9 +193,9 @@ def _fit_on_cluster(
 
 def train_image_classifier(
     config: ImageClassifierConfig,
-    ctx,
+    ctx: RunContext,
     build_model: Callable[[int], keras.Model],
-    extra_evaluation: Callable[[keras.Model, ImageData, object], None] | None = None,
+    extra_evaluation: Callable[[keras.Model, ImageData, RunContext], None] | None = None,
 ) -> keras.Model:
     """Splits, trains `build_model(num_classes)` under `ctx.strategy`, evaluates on test.
 

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -30,6 +31,9 @@ from pipelines.tasks.image_classification import (  # noqa: F401  (re-exported f
     to_28x28,
     train_image_classifier,
 )
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 
 @dataclass
@@ -90,5 +94,5 @@ def make_model(config: MnistConfig, num_classes: int) -> keras.Model:
     multi_worker=True,
     summary="MNIST-family digit classification with a small CNN.",
 )
-def train(config: MnistConfig, ctx) -> keras.Model:
+def train(config: MnistConfig, ctx: RunContext) -> keras.Model:
     return train_image_classifier(config, ctx, lambda num_classes: make_model(config, num_classes))

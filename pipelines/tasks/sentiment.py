@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -59,6 +59,9 @@ from pipelines.training import (
     make_optimizer,
     steps_per_execution_for,
 )
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 TEXT_DATASETS = ("imdb", "mr", "custom")
 CUSTOM_FILE = "input.csv"
@@ -161,6 +164,7 @@ def load_texts(config: SentimentConfig) -> TextData:
         return load_imdb(config.data_dir)
     if config.dataset == "mr":
         return load_mr(config.data_dir)
+    assert config.custom_csv is not None, "SentimentConfig.validate() requires custom_csv for dataset='custom'"
     return load_csv(
         config.custom_csv,
         config.text_column,
@@ -232,7 +236,7 @@ def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectoriza
     from pipelines.model_store import kept_model
     from pipelines.models import load_model
 
-    path = config.init_from
+    path: str | Path = config.init_from
     if path == "imdb":
         path = kept_model(
             "sentiment_imdb",
@@ -259,7 +263,7 @@ def train_rnn(
     y: np.ndarray,
     texts_val: np.ndarray | None,
     y_val: np.ndarray | None,
-    ctx,
+    ctx: RunContext,
     run_dir: Path,
     pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None,
     snapshots: bool = False,
@@ -363,7 +367,7 @@ def _as_two_columns(p: np.ndarray) -> np.ndarray:
 
 
 def add_sentiment_evaluation(
-    ctx,
+    ctx: RunContext,
     y: np.ndarray,
     p_rnn: np.ndarray,
     texts: np.ndarray,
@@ -400,6 +404,7 @@ def add_sentiment_evaluation(
     }
     rows = [{"model": "RNN", **{k: rnn[k] for k in ("accuracy", "roc_auc", "average_precision", "f1")}}]
     if p_base is not None:
+        assert p_ens is not None and weight is not None, "p_base, p_ens and weight go together"
         base, ens = binary_metrics(y, p_base), binary_metrics(y, p_ens)
         metrics.update(
             baseline_accuracy=base["accuracy"],
@@ -453,7 +458,16 @@ def _excerpt(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _baseline(config: SentimentConfig, texts_fit, y_fit, texts_val, texts_refit, y_refit, texts_test, ctx):
+def _baseline(
+    config: SentimentConfig,
+    texts_fit: np.ndarray,
+    y_fit: np.ndarray,
+    texts_val: np.ndarray,
+    texts_refit: np.ndarray,
+    y_refit: np.ndarray,
+    texts_test: np.ndarray,
+    ctx: RunContext,
+) -> tuple[np.ndarray, np.ndarray]:
     """Baseline P(positive) on validation (fitted without it, to weight the ensemble) and on test
     (refitted on all the training texts: the baseline is never weakened)."""
     with ctx.timer("baseline_seconds"):
@@ -465,13 +479,15 @@ def _baseline(config: SentimentConfig, texts_fit, y_fit, texts_val, texts_refit,
 # ---------------------------------------------------------------------------- the pipeline
 
 
-def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
+def _train_holdout(config: SentimentConfig, data: TextData, ctx: RunContext) -> keras.Model:
+    texts_test, y_test = data.texts_test, data.y_test
+    assert texts_test is not None and y_test is not None, "train() holds out the test split of data that has one"
     texts, y = _limit(data.texts_train, data.y_train, config.max_train_samples, config.seed)
     groups = related_text_groups(texts) if config.related_text_validation else None
     x_fit, y_fit, x_val, y_val = train_val_split(texts, y, config.validation_fraction, config.seed, groups)
     ctx.report.dataset = {
         **data.info,
-        "splits": {"train": len(y_fit), "validation": len(y_val), "test": len(data.y_test)},
+        "splits": {"train": len(y_fit), "validation": len(y_val), "test": len(y_test)},
     }
     if groups is not None:
         ctx.report.dataset["validation_split"] = (
@@ -483,6 +499,8 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         trained = train_rnn(
             config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, pretrained, snapshots=config.snapshot_ensemble
         )
+    p_val = trained.p_val
+    assert p_val is not None, "trained with validation texts"
     ctx.report.history = trained.history
     snapshots = len(snapshot_members(trained.net))
     if snapshots:
@@ -521,29 +539,29 @@ def _train_holdout(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
             ),
         )
     with ctx.timer("eval_seconds"):
-        p_test = predict_proba(final.net, data.texts_test, final.vectorizer)
+        p_test = predict_proba(final.net, texts_test, final.vectorizer)
     p_base = p_ens = weight = None
     if config.with_baseline:
-        p_base_val, p_base = _baseline(config, x_fit, y_fit, x_val, texts, y, data.texts_test, ctx)
-        weight = ensemble_weight(y_val, trained.p_val, p_base_val)
+        p_base_val, p_base = _baseline(config, x_fit, y_fit, x_val, texts, y, texts_test, ctx)
+        weight = ensemble_weight(y_val, p_val, p_base_val)
         p_ens = weight * p_test + (1 - weight) * p_base
     add_sentiment_evaluation(
         ctx,
-        data.y_test,
+        y_test,
         p_test,
-        data.texts_test,
+        texts_test,
         data.class_names,
-        threshold=best_f1_threshold(y_val, trained.p_val),
+        threshold=best_f1_threshold(y_val, p_val),
         p_base=p_base,
         p_ens=p_ens,
         weight=weight,
         n_errors=config.n_errors,
-        scope=f"the {len(data.y_test):,} test texts",
+        scope=f"the {len(y_test):,} test texts",
     )
     return _finish(final, data, ctx)
 
 
-def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
+def _train_cv(config: SentimentConfig, data: TextData, ctx: RunContext) -> keras.Model:
     texts, y = _limit(data.texts_train, data.y_train, config.max_train_samples, config.seed)
     folds = stratified_fold_ids(y, config.cv_folds, config.seed)
     ctx.report.dataset = {
@@ -561,8 +579,10 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         start = time.perf_counter()
         with ctx.timer("train_seconds"):
             trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir / "folds" / str(k), pretrained)
+        p_val = trained.p_val
+        assert p_val is not None, "trained with validation texts"
         p_rnn[held_out] = predict_proba(trained.net, texts[held_out], trained.vectorizer)
-        thresholds.append(best_f1_threshold(y_val, trained.p_val))
+        thresholds.append(best_f1_threshold(y_val, p_val))
         row = {
             "fold": k,
             "epochs": len(trained.history.get("loss", [])),
@@ -570,7 +590,7 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
         }
         if config.with_baseline:
             base_val, p_base[held_out] = _baseline(config, x_fit, y_fit, x_val, x_part, y_part, texts[held_out], ctx)
-            weights.append(ensemble_weight(y_val, trained.p_val, base_val))
+            weights.append(ensemble_weight(y_val, p_val, base_val))
             p_ens[held_out] = weights[-1] * p_rnn[held_out] + (1 - weights[-1]) * p_base[held_out]
             row["baseline_accuracy"] = float(np.mean((p_base[held_out] >= 0.5) == (y[held_out] == 1)))
             row["ensemble_accuracy"] = float(np.mean((p_ens[held_out] >= 0.5) == (y[held_out] == 1)))
@@ -622,7 +642,7 @@ def _train_cv(config: SentimentConfig, data: TextData, ctx) -> keras.Model:
     return _finish(final, data, ctx)
 
 
-def _finish(trained: _Trained, data: TextData, ctx) -> keras.Model:
+def _finish(trained: _Trained, data: TextData, ctx: RunContext) -> keras.Model:
     model = make_end_to_end(trained.vectorizer, trained.net)
     example = model.predict(tf.constant([[t] for t in EXAMPLE_TEXTS]), verbose=0)[:, 0]
     ctx.report.add_table(
@@ -641,10 +661,11 @@ def _finish(trained: _Trained, data: TextData, ctx) -> keras.Model:
     return model
 
 
-def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx) -> None:
+def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved end-to-end model on the dataset's test texts (or all of them)."""
     data = load_texts(config)
     texts, y = (data.texts_test, data.y_test) if data.texts_test is not None else (data.texts_train, data.y_train)
+    assert y is not None, "TextData has test labels with its test texts"
     ctx.report.dataset = {**data.info, "evaluated": "test" if data.texts_test is not None else "all texts"}
     with ctx.timer("eval_seconds"):
         p = np.concatenate(
@@ -671,7 +692,7 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx) -> None:
     evaluate=evaluate_saved,
     summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.",
 )
-def train(config: SentimentConfig, ctx) -> keras.Model:
+def train(config: SentimentConfig, ctx: RunContext) -> keras.Model:
     data = load_texts(config)
     if data.texts_test is None:
         return _train_cv(config, data, ctx)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -30,6 +31,9 @@ from pipelines.tasks.image_classification import (
     to_28x28,
     train_image_classifier,
 )
+
+if TYPE_CHECKING:
+    from pipelines.runner import RunContext
 
 
 @dataclass
@@ -86,7 +90,7 @@ class VitConfig(ImageClassifierConfig):
         )
 
 
-def add_attention_maps(model: keras.Model, data: ImageData, ctx, n_images: int) -> None:
+def add_attention_maps(model: keras.Model, data: ImageData, ctx: RunContext, n_images: int) -> None:
     """Adds the attention-rollout overlays of the first `n_images` test images to the report."""
     if n_images == 0:
         return
@@ -104,7 +108,7 @@ def add_attention_maps(model: keras.Model, data: ImageData, ctx, n_images: int) 
     )
 
 
-def evaluate_saved(model: keras.Model, config: VitConfig, ctx) -> None:
+def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: the classification report plus attention maps."""
     data = load_images(config)
     ctx.report.dataset = describe_dataset(data, None, None)
@@ -119,7 +123,7 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx) -> None:
     multi_worker=True,
     summary="MNIST-family classification with a small Vision Transformer.",
 )
-def train(config: VitConfig, ctx) -> keras.Model:
+def train(config: VitConfig, ctx: RunContext) -> keras.Model:
     return train_image_classifier(
         config,
         ctx,
