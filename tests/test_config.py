@@ -72,6 +72,10 @@ def test_strings_are_parsed_by_field_type(key, text, expected):
         ({"epochs.x": 3}, r"'epochs' has no sub-keys"),
         ({"validation_fraction": 1.0}, r"validation_fraction must be < 1"),
         ({"limit": 0}, r"limit must be >= 1"),
+        # Nested sections are validated like top-level fields.
+        ({"augment.rotation": 0.9}, r"augment\.rotation must be <= 0\.5\. Received: augment\.rotation=0\.9"),
+        ({"augment": {"zoom": 1.0}}, r"augment\.zoom must be < 1"),
+        ({"augment.use_augmentation": "yes"}, r"augment\.use_augmentation must be of type bool"),
     ],
 )
 def test_bad_overrides_raise_config_error(overrides, match):

@@ -112,6 +112,14 @@ def test_seeded_and_default_size():
     assert not np.array_equal(bs.resample_indices(5, seed=2), bs.resample_indices(5, seed=3))
 
 
+def test_resamples_draw_every_item_uniformly():
+    # The other tests build their references from resample_indices itself, so a biased draw
+    # (say, never the last item) would pass them all.
+    idx = bs.resample_indices(5, n_resamples=200, seed=0)
+    assert idx.min() == 0 and idx.max() == 4
+    np.testing.assert_allclose(bs.count_matrix(idx, 5).mean(axis=0), 1.0, atol=0.15)
+
+
 def test_paired_bootstrap_detects_a_real_difference_and_not_a_null_one():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)

@@ -41,6 +41,8 @@ def test_generator_maps_noise_to_28x28_images_in_minus_one_one():
     images = generate(g, 5, seed=0)
     assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0
+    # tanh, not sigmoid: the pipeline scales real images to [-1, 1], so fakes must reach below 0.
+    assert g.layers[-1].get_config()["activation"] == "tanh" and images.min() < 0 < images.max()
     # Radford et al.: BatchNorm everywhere but the output layer.
     assert g.layers[-2].name == "to_image" and "bn" not in g.layers[-3].name
 
