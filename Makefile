@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PIPELINES_DATA_DIR ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets),)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo lint test test-fast mutants compat bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,14 +22,30 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: setup
 	$(BIN)/pipelines run mnist --fallback-dataset digits
 
-test: setup
+# Lint, format and type checks take seconds; they run before the tests.
+lint: setup
+	$(BIN)/ruff check pipelines tests benchmarks
+	$(BIN)/ruff format --check pipelines tests benchmarks
+	$(BIN)/mypy pipelines
+
+test: setup lint
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Plants deliberate bugs in core code, one at a time, and checks that the tests catch each
+# (a few minutes; not part of CI).
+mutants: setup
+	$(BIN)/python tests/mutants.py
+
+# The unit tests against the oldest and the newest supported scikit-learn, Keras and pandas,
+# each in its own virtualenv (not part of CI).
+compat:
+	bash .ci/compat all
+
 bench: setup
 	$(BIN)/python benchmarks/mnist.py
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) .venv-compat-* reports .pytest_cache
