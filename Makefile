@@ -28,11 +28,15 @@ lint: setup
 	$(BIN)/ruff format --check pipelines tests benchmarks
 	$(BIN)/mypy pipelines
 
+# Two worker processes, one per core (measured: 545 s against 885 s in one process); whole test
+# files go to one worker, so a module-scoped fixture is built once.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
+
 test: setup lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 # Plants deliberate bugs in core code, one at a time, and checks that the tests catch each
 # (a few minutes; not part of CI).
