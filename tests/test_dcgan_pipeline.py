@@ -16,7 +16,7 @@ from pipelines.errors import ConfigError
 from pipelines.inputs.mnist import ImageData
 from pipelines.models import load_model
 from pipelines.nets.cnn import make_cnn
-from pipelines.nets.gan import generate
+from pipelines.nets.gan import generate, make_generator
 from pipelines.tasks import dcgan as task
 
 METRICS = (
@@ -123,7 +123,11 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     )
     for name in METRICS:
         assert r.metrics[name] is not None, name
-    assert r.metrics["fid_domain"] > r.metrics["fid_domain_real_floor"] >= 0
+    # Measured over seeds 1337, 1 and 2 (both modes): the discriminator tells real from generated at
+    # ROC AUC 0.87 to 1.0 (0.5 is an untrained one); real against real sits at FID 0.011 to 0.016.
+    # The FID itself cannot judge 10 steps: an untrained generator scores 1.96 against 1.95.
+    assert r.metrics["discriminator_roc_auc"] > 0.8
+    assert 0 <= r.metrics["fid_domain_real_floor"] < 0.1 < r.metrics["fid_domain"]
     assert 0 <= r.metrics["min_class_fraction"] <= 0.1 <= r.metrics["max_class_fraction"] <= 1
     assert ("conditional_accuracy" in r.metrics) == conditional
     run_dir = r.report_dir
@@ -189,8 +193,27 @@ def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, rea
     assert (r.report_dir / "samples.png").is_file() and (r.report_dir / "samples" / "epoch_001.png").is_file()
     assert r.report["dataset"]["splits"] == {"train": 3840, "test": 10_000}
     assert "fid_classifier_mnist_cnn_quick_e1_n2000" in r.report["dataset"]["fid_classifier"]
-    # Real training images sit much closer to the test set than 30 steps' worth of samples.
-    assert r.metrics["fid_domain_real_floor"] < r.metrics["fid_domain"]
-    assert 0 <= r.metrics["discriminator_roc_auc"] <= 1
+    # The quick classifier is retrained per run, which moves the FID more than 30 steps of training
+    # do (measured: 27.6 to 35.2 trained, 33.5 to 38.4 untrained, over seeds and processes); against
+    # the same classifier the trained generator always scored lower, by 2.7 to 7.5. So: the same
+    # kept classifier scores an untrained generator of the same layout.
+    untrained = tmp_path / "untrained.keras"
+    keras.utils.set_random_seed(0)
+    make_generator().save(untrained)
+    control = pipelines.evaluate(
+        "dcgan",
+        untrained,
+        data_dir=str(real_data_dir / "mnist"),
+        out=str(tmp_path / "control"),
+        eval_samples=1000,
+        fid_classifier_epochs=1,
+        fid_classifier_train_samples=2000,
+        verbose=0,
+    )
+    assert control.report["dataset"]["fid_classifier"] == r.report["dataset"]["fid_classifier"]
+    assert r.metrics["fid_domain"] < control.metrics["fid_domain"]
+    # Measured: the real-data floor 0.59 to 0.64; discriminator ROC AUC 0.992 to 0.99999.
+    assert r.metrics["fid_domain_real_floor"] < 2.0
+    assert r.metrics["discriminator_roc_auc"] > 0.95
     assert r.report["headline_metric"] == "fid_domain"
     assert_report_renders(r.report_dir / "report.html", min_images=4)

@@ -100,6 +100,9 @@ def test_synthetic_end_to_end_run_and_evaluate(synthetic_data, tmp_path):
     assert set(METRICS) <= set(report["metrics"]) and all(report["metrics"][m] is not None for m in METRICS)
     assert report["dataset"]["splits"] == {"train": 486, "validation": 54, "validation_anomalies": 6, "test": 200}
     assert report["metrics"]["psnr_gain_db"] > 3  # bars under speckle are easy to clean
+    # Measured over seeds 1337, 1 and 2: gain 9.4, 6.2, 6.0 dB; the held-out bars are found at ROC AUC
+    # 1.0 each, F1 0.947 to 0.974.
+    assert report["metrics"]["anomaly_roc_auc"] > 0.95 and report["metrics"]["anomaly_f1"] > 0.85
     assert {"denoising_examples.png", "psnr_vs_noise.png", "anomaly_roc.png", "learning_curves.png"} <= set(
         report["figures"]
     )
@@ -162,7 +165,10 @@ def test_short_real_run_denoises(real_data_dir, tmp_path):
     # Noise 0.4 leaves about 11 dB; 32 steps of training already recover about 6 dB.
     assert metrics["psnr_noisy"] == pytest.approx(11.0, abs=0.2)
     assert metrics["psnr_gain_db"] > 3 and metrics["ssim_denoised"] > metrics["ssim_noisy"]
-    assert 0.0 <= metrics["anomaly_roc_auc"] <= 1.0 and 0.0 <= metrics["anomaly_f1"] <= 1.0
+    # Measured over seeds 1337, 1 and 2: gain 5.8, 4.7, 3.9 dB. The anomaly metrics are reported
+    # but not judged here: after one epoch the net restores the held-out zeros as well as the
+    # other digits (ROC AUC 0.42, 0.53, 0.49), so the synthetic run above carries the detector's bars.
+    assert {"anomaly_roc_auc", "anomaly_f1", "anomaly_average_precision"} <= set(metrics)
     x = np.random.default_rng(0).random((8, 28, 28, 1), dtype="float32")
     saved = keras.saving.load_model(result.report_dir / "model.keras", safe_mode=True)
     np.testing.assert_allclose(saved.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-6)

@@ -27,7 +27,7 @@ SANITY = {
     "advertising": ("cv_r2_mean", 0.9),
     "sentiment": ("cv_accuracy_mean", 0.8),  # chance is 0.5
     "denoising_autoencoder": ("psnr_gain_db", 2.0),  # the denoised images are closer to the clean ones
-    "dcgan": ("discriminator_roc_auc", 0.5),  # the discriminator learned something: 0.5 is chance
+    "dcgan": ("discriminator_roc_auc", 0.8),  # measured 0.913; an untrained discriminator scores 0.5
 }
 
 pytestmark = pytest.mark.slow

@@ -107,8 +107,9 @@ def test_mr_cross_validation_on_real_data(real_data_dir, tmp_path):
         verbose=0,
     )
     assert result.report["dataset"]["splits"]["total"] == 10662
-    assert result.metrics["baseline_cv_accuracy_mean"] > 0.72
-    assert result.metrics["cv_accuracy_mean"] > 0.6
+    # Measured over seeds 1337, 1 and 2: the RNN 0.710, 0.710, 0.712; the TF-IDF baseline 0.760 each.
+    assert result.metrics["baseline_cv_accuracy_mean"] > 0.745
+    assert result.metrics["cv_accuracy_mean"] > 0.69
 
 
 @pytest.mark.realdata
@@ -135,8 +136,11 @@ def test_imdb_short_run_on_real_data(real_data_dir, tmp_path):
     assert "second run of 2 epochs on all 3,000 training texts" in report_md
     assert result.report["timings"]["refit_seconds"] > 0 and len(result.report["history"]["val_loss"]) == 2
     assert "groups of texts that share rare words" in result.report["dataset"]["validation_split"]
-    assert result.metrics["accuracy"] > 0.6
-    assert result.metrics["baseline_accuracy"] > 0.8
+    # Measured over seeds 1337, 1 and 2: the RNN 0.757, 0.776, 0.796 (0.755 on a later run of seed
+    # 1337); the baseline 0.870, 0.869, 0.875; the ensemble 0.870 to 0.876.
+    assert result.metrics["accuracy"] > 0.72
+    assert result.metrics["baseline_accuracy"] > 0.85
+    assert result.metrics["ensemble_accuracy"] > 0.85
     assert {"ensemble_accuracy", "ensemble_roc_auc", "baseline_roc_auc"} <= set(result.metrics)
     assert (result.report_dir / "report.html").exists() and (result.report_dir / "model.keras").exists()
     # The saved raw-string model of real reviews reloads (a vocabulary token holding U+0085 once broke this).

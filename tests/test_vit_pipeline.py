@@ -70,10 +70,13 @@ def test_vit_short_run_on_real_mnist(real_data_dir, tmp_path):
         "vit",
         data_dir=str(real_data_dir),
         out=str(tmp_path / "run"),
-        max_train_samples=3000,
+        max_train_samples=12000,
         learning_rate=3e-3,
         warmup_epochs=0.2,
         **TINY,
     )
     assert result.report["dataset"]["splits"]["test"] == 10000
-    assert result.metrics["accuracy"] > 0.5
+    # Measured over seeds 1337, 1 and 2: accuracy 0.844, 0.837, 0.826; ROC AUC 0.984, 0.984, 0.981.
+    # (On 3,000 images the same two epochs scattered from 0.44 to 0.58: too few steps to be a bar.)
+    assert result.metrics["accuracy"] > 0.78
+    assert result.metrics["roc_auc_ovr_macro"] > 0.97
