@@ -67,8 +67,11 @@ def test_debug_shows_the_traceback():
         main(["--debug", "run", "mnist", "--set", "epochs=-1"])
 
 
-def test_console_script_runs_and_evaluates(tmp_path, python_env):
-    """The installed entry point end to end: run on digits, then evaluate the saved model."""
+def test_console_script_runs_the_demo_fallback_and_evaluates(tmp_path, python_env):
+    """The installed entry point end to end, in one subprocess: with no MNIST files and offline, the
+    demo's `--fallback-dataset digits` trains on digits and says so; then `evaluate` (in process:
+    the entry point is already proven) reproduces the saved model's metrics."""
+    env = dict(python_env, PIPELINES_DATA_DIR=str(tmp_path / "empty"), PIPELINES_OFFLINE="1")
     out = tmp_path / "run"
     cmd = [
         PYTHON,
@@ -80,8 +83,8 @@ def test_console_script_runs_and_evaluates(tmp_path, python_env):
         "1",
         "--out",
         str(out),
-        "--set",
-        "dataset=digits",
+        "--fallback-dataset",
+        "digits",
         "--set",
         "augment.zoom=0.05",
         "--seed",
@@ -90,63 +93,17 @@ def test_console_script_runs_and_evaluates(tmp_path, python_env):
         "cpu",
         "--quiet",
     ]
-    done = subprocess.run(cmd, env=python_env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
+    assert report["dataset"]["name"] == "digits" and report["dataset"]["fallback_for"] == "mnist"
+    assert "'mnist' was unavailable" in (out / "report.md").read_text()
     assert report["config"]["seed"] == 3 and report["config"]["augment"]["zoom"] == 0.05
     assert report["config"]["verbose"] == 0 and report["environment"]["devices"]
     # --quiet prints one line: where the report is.
     assert done.stdout.strip().splitlines()[-1] == f"Report: {(out / 'report.html').resolve()}"
 
-    ev = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "pipelines",
-            "evaluate",
-            "mnist",
-            "--model",
-            str(out / "model.keras"),
-            "--out",
-            str(tmp_path / "ev"),
-            "--set",
-            "dataset=digits",
-            "--quiet",
-        ],
-        env=python_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ev.returncode == 0, ev.stderr[-2000:]
+    argv = ["evaluate", "mnist", "--model", str(out / "model.keras"), "--out", str(tmp_path / "ev")]
+    assert main([*argv, "--set", "dataset=digits", "--quiet"]) == 0
     again = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert again["metrics"]["accuracy"] == pytest.approx(report["metrics"]["accuracy"])
-
-
-def test_demo_fallback_runs_digits_and_says_so(tmp_path, python_env):
-    env = dict(python_env, PIPELINES_DATA_DIR=str(tmp_path / "empty"), PIPELINES_OFFLINE="1")
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "pipelines",
-            "run",
-            "mnist",
-            "--epochs",
-            "1",
-            "--out",
-            str(out),
-            "--fallback-dataset",
-            "digits",
-            "--quiet",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads((out / "report.json").read_text())
-    assert report["dataset"]["name"] == "digits" and report["dataset"]["fallback_for"] == "mnist"
-    assert "'mnist' was unavailable" in (out / "report.md").read_text()
