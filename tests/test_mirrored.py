@@ -30,7 +30,8 @@ SANITY = {
     "dcgan": ("discriminator_roc_auc", 0.8),  # measured 0.913; an untrained discriminator scores 0.5
 }
 
-pytestmark = pytest.mark.slow
+# One worker runs this module (make test: pytest-xdist, --dist loadgroup): the subprocess runs once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mirrored")]
 
 
 @pytest.fixture(scope="module")

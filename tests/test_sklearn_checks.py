@@ -1,9 +1,10 @@
 """scikit-learn's estimator checks (`parametrize_with_checks`) on the Keras estimators.
 
-KerasClassifier, KerasRegressor and TabularRegressor take the checks' inputs (small
-numeric tables); TabularRegressor, a KerasRegressor with its own net, gets the API checks only. ImageClassifier, TextClassifier and DenoisingAutoencoder do not: the
-checks feed 2-D tables of a few random features, not images or strings; their own tests
-cover the same contracts (pickling, cloning, validation) on fitting inputs.
+KerasClassifier, KerasRegressor and TabularRegressor take the checks' inputs (small numeric
+tables); TabularRegressor, a KerasRegressor with its own net, gets the API checks only.
+ImageClassifier, TextClassifier and DenoisingAutoencoder do not: the checks feed 2-D tables of
+a few random features, not images or strings; their own tests cover the same contracts
+(pickling, cloning, validation) on fitting inputs.
 
 Every check fits small models; the module is marked slow.
 """
