@@ -32,6 +32,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if unmarked:
         raise pytest.UsageError(f"tests that read real data must be marked @pytest.mark.realdata: {unmarked}")
+    # Modules with slow tests first, each module's tests still together and in order: `make test`
+    # deals whole files to two pytest-xdist workers, and the long files dealt last would leave one
+    # worker idle while the other finishes them.
+    heavy = {item.module.__name__ for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.module.__name__ not in heavy)
 
 
 @pytest.hookimpl(wrapper=True)

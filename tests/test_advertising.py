@@ -17,10 +17,6 @@ from pipelines.evaluation.regression import kfold_ids
 from pipelines.models import load_model
 from pipelines.tasks import advertising
 
-# make test runs pytest-xdist with --dist loadgroup: one worker runs this module, so its shared
-# module-scoped run is built once.
-pytestmark = pytest.mark.xdist_group("advertising")
-
 # Few folds and steps: these tests check the plumbing, not the fit.
 QUICK = {"folds": 3, "epochs": 40, "linear_epochs": 40, "steps_per_execution": 20, "widths": (8,), "verbose": 0}
 METRICS = [

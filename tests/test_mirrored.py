@@ -30,8 +30,7 @@ SANITY = {
     "dcgan": ("discriminator_roc_auc", 0.8),  # measured 0.913; an untrained discriminator scores 0.5
 }
 
-# One worker runs this module (make test: pytest-xdist, --dist loadgroup): the subprocess runs once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mirrored")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

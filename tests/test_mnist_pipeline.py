@@ -12,10 +12,6 @@ import pipelines
 from pipelines.evaluation.compare import compare_runs, load_run, overlay_figure
 from pipelines.models import load_model
 
-# make test runs pytest-xdist with --dist loadgroup: one worker runs this module, so its shared
-# module-scoped run is built once.
-pytestmark = pytest.mark.xdist_group("mnist_pipeline")
-
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory, real_data_dir):

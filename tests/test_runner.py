@@ -15,10 +15,6 @@ import pipelines
 from pipelines.errors import ConfigError, DatasetUnavailable, ModelLoadError, OutputDirError
 from pipelines.runner import make_run_dir
 
-# make test runs pytest-xdist with --dist loadgroup: one worker runs this module, so its shared
-# module-scoped run is built once.
-pytestmark = pytest.mark.xdist_group("runner")
-
 QUICK = dict(dataset="digits", epochs=1, verbose=0, batch_size=64)
 
 
