@@ -179,17 +179,14 @@ def test_saved_generator_is_evaluated_by_the_cli_path(tmp_path, synthetic):
 @pytest.mark.realdata
 def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, real_data_dir):
     # A quick kept classifier (1 epoch on 2,000 images) in the per-test models dir, never the real one.
-    r = pipelines.run(
-        "dcgan",
+    scoring = dict(
         data_dir=str(real_data_dir / "mnist"),
-        out=str(tmp_path / "run"),
-        epochs=1,
-        max_train_samples=3840,
         eval_samples=1000,
         fid_classifier_epochs=1,
         fid_classifier_train_samples=2000,
         verbose=0,
     )
+    r = pipelines.run("dcgan", out=str(tmp_path / "run"), epochs=1, max_train_samples=3840, **scoring)
     assert (r.report_dir / "samples.png").is_file() and (r.report_dir / "samples" / "epoch_001.png").is_file()
     assert r.report["dataset"]["splits"] == {"train": 3840, "test": 10_000}
     assert "fid_classifier_mnist_cnn_quick_e1_n2000" in r.report["dataset"]["fid_classifier"]
@@ -200,16 +197,7 @@ def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, rea
     untrained = tmp_path / "untrained.keras"
     keras.utils.set_random_seed(0)
     make_generator().save(untrained)
-    control = pipelines.evaluate(
-        "dcgan",
-        untrained,
-        data_dir=str(real_data_dir / "mnist"),
-        out=str(tmp_path / "control"),
-        eval_samples=1000,
-        fid_classifier_epochs=1,
-        fid_classifier_train_samples=2000,
-        verbose=0,
-    )
+    control = pipelines.evaluate("dcgan", untrained, out=str(tmp_path / "control"), **scoring)
     assert control.report["dataset"]["fid_classifier"] == r.report["dataset"]["fid_classifier"]
     assert r.metrics["fid_domain"] < control.metrics["fid_domain"]
     # Measured: the real-data floor 0.59 to 0.64; discriminator ROC AUC 0.992 to 0.99999.
