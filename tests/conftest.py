@@ -34,10 +34,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if unmarked:
         raise pytest.UsageError(f"tests that read real data must be marked @pytest.mark.realdata: {unmarked}")
-    # Modules with slow tests first, each module's tests still together and in order: `make test`
-    # deals whole files to two pytest-xdist workers, and the long files dealt last would leave one
-    # worker idle while the other finishes them.
-    # The two longest (measured) go first, one to each worker.
+    # `make test` deals whole files to two pytest-xdist workers; long files dealt last would leave
+    # one worker idle while the other finishes them. So the two longest go first (one to each
+    # worker), then the other modules with slow tests, each module's tests together and in order.
     heavy = {item.module.__name__ for item in items if item.get_closest_marker("slow") is not None}
     items.sort(key=lambda item: (item.module.__name__ not in LONGEST, item.module.__name__ not in heavy))
 

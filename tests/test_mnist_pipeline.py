@@ -65,7 +65,7 @@ def test_two_seeds_compare_on_the_same_test_set(short_run, tmp_path):
     paired = data["tables"]["Paired tests against run"][0]
     # The discordant counts are those of the saved predictions; 6,000 images against 2,000 (measured:
     # accuracy 0.930 against 0.626, 3,177 against 137 discordant items) is a certain difference.
-    reference, run = load_run(short_run.report_dir), load_run(other.report_dir)
+    reference, run = load_run(short_run.report_dir), load_run(other.report_dir, "seed1")
     y = reference.arrays["y_true"]
     right_a, right_b = reference.arrays["proba"].argmax(1) == y, run.arrays["proba"].argmax(1) == y
     assert paired["only reference right"] == int(np.sum(right_a & ~right_b))
@@ -74,7 +74,7 @@ def test_two_seeds_compare_on_the_same_test_set(short_run, tmp_path):
     assert paired["McNemar p"] < 1e-6 and paired["bootstrap p"] < 0.01
     assert {"roc_overlay.png", "pr_overlay.png"} <= set(data["figures"])
     # Both runs' ROC curves are drawn, each labeled with its own macro AUC.
-    roc = overlay_figure([load_run(short_run.report_dir), load_run(other.report_dir, "seed1")], "roc")
+    roc = overlay_figure([reference, run], "roc")
     labels = roc.axes[0].get_legend_handles_labels()[1]
     assert labels == [
         f"run (AUC = {short_run.metrics['roc_auc_ovr_macro']:.4f})",
