@@ -7,11 +7,13 @@ directory (so a killed run resumes), optional TensorBoard, and a stop on NaN los
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "WeightSnapshots",
     "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
+    "compile_scope",
     "steps_per_execution_for",
     "jit_compile_for",
     "BEST_CHECKPOINT",
@@ -65,6 +68,30 @@ def jit_compile_for(strategy: Any, requested: bool) -> bool:
     report's environment records the value used); a single device keeps the request.
     """
     return bool(requested) and strategy.num_replicas_in_sync == 1
+
+
+@contextlib.contextmanager
+def compile_scope(strategy: Any, *, jit_compile: bool, steps_per_execution: int) -> Iterator[dict[str, Any]]:
+    """Enters `strategy`'s scope and gives the `compile()` options that work under it.
+
+    Build the model, its optimizer and its metrics inside, so that their variables are
+    mirrored on every replica, and compile with the options given: `jit_compile` and
+    `steps_per_execution` as requested on one device, adjusted under several replicas
+    (see `jit_compile_for` and `steps_per_execution_for`).
+
+    Example:
+        >>> import keras, tensorflow as tf
+        >>> with compile_scope(tf.distribute.get_strategy(), jit_compile=True, steps_per_execution=4) as options:
+        ...     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        ...     model.compile(optimizer="adam", loss="mse", **options)
+        >>> options
+        {'jit_compile': True, 'steps_per_execution': 4}
+    """
+    with strategy.scope():
+        yield {
+            "jit_compile": jit_compile_for(strategy, jit_compile),
+            "steps_per_execution": steps_per_execution_for(strategy, steps_per_execution),
+        }
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int, **kwargs: Any) -> keras.optimizers.Optimizer:

@@ -46,7 +46,7 @@ from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
 from pipelines.nets.mlp import extract_member, make_fold_mlp
 from pipelines.registry import register
-from pipelines.training import jit_compile_for, make_optimizer, steps_per_execution_for
+from pipelines.training import compile_scope, make_optimizer
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -150,7 +150,7 @@ def fit_folds(
     # one step as well, every step would pay Keras's per-epoch cost (a new distributed
     # iterator, a validation pass): a 200-step run took 370 s instead of 23 s on a busy 2-core machine.
     per_epoch = min(config.steps_per_execution, total_steps)
-    with ctx.strategy.scope():
+    with compile_scope(ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=per_epoch) as options:
         model = make_fold_mlp(
             data.x,
             data.y,
@@ -163,8 +163,7 @@ def fit_folds(
         model.compile(
             optimizer=make_optimizer(config, steps_per_pass),
             loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
-            steps_per_execution=steps_per_execution_for(ctx.strategy, per_epoch),
-            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
+            **options,
         )
     train_ds = make_fold_dataset(data.x, data.y, mask, batch_size=config.batch_size, seed=config.seed)
     # Thousands of steps per `fit` epoch: the per-epoch overhead of Keras is paid a few times, not per step.

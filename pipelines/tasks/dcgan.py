@@ -45,7 +45,7 @@ from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.nets.cluster_code import NearestCluster, discriminator_on_images
 from pipelines.nets.gan import DCGAN, make_discriminator, make_generator, make_optimizers
 from pipelines.registry import register
-from pipelines.training import EpochTimer, jit_compile_for, steps_per_execution_for
+from pipelines.training import EpochTimer, compile_scope
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -298,15 +298,12 @@ def train(config: DcganConfig, ctx: RunContext) -> keras.Model:
     )
 
     # Build the model under the device strategy.
-    with ctx.strategy.scope():
+    with compile_scope(
+        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+    ) as options:
         gan = make_gan(config, len(data.class_names), None if clusters is None else clusters.frequencies)
         d_optimizer, g_optimizer = make_optimizers(config.learning_rate, config.beta_1, config.generator_ema)
-        gan.compile(
-            d_optimizer=d_optimizer,
-            g_optimizer=g_optimizer,
-            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
-            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
-        )
+        gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, **options)
 
     # Train. No early stopping or best checkpoint: the GAN losses do not measure sample quality.
     callbacks = [

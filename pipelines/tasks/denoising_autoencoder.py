@@ -46,7 +46,7 @@ from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.nets.autoencoder import PSNRLoss, denoise, make_denoising_autoencoder
 from pipelines.registry import register
-from pipelines.training import fit, jit_compile_for, steps_per_execution_for
+from pipelines.training import compile_scope, fit
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -256,7 +256,9 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
 
     # Build the model under the device strategy.
     steps_per_epoch = math.ceil(len(split.x_train) / config.batch_size)
-    with ctx.strategy.scope():
+    with compile_scope(
+        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+    ) as options:
         model = make_denoising_autoencoder(
             stem_filters=config.stem_filters,
             filters=config.filters,
@@ -268,8 +270,7 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
             optimizer=optimizer,
             loss=LOSSES[config.loss](),
             metrics=[keras.metrics.MeanSquaredError(name="mse")] if config.loss != "mse" else None,
-            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
-            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
+            **options,
         )
 
     # Train.

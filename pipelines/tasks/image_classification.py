@@ -23,7 +23,7 @@ from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
-from pipelines.training import fit, jit_compile_for, make_optimizer, steps_per_execution_for
+from pipelines.training import compile_scope, fit, make_optimizer
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -245,15 +245,11 @@ def train_image_classifier(
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     if ctx.cluster is not None:
         steps_per_epoch = _cluster_steps_per_epoch(len(y_train), config.batch_size)
-    with ctx.strategy.scope():
+    with compile_scope(
+        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+    ) as options:
         model = build_model(num_classes)
-        model.compile(
-            optimizer=make_optimizer(config, steps_per_epoch),
-            loss=loss,
-            metrics=[accuracy],
-            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
-            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
-        )
+        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss, metrics=[accuracy], **options)
 
     # Train: fit() on one machine, the custom loop on a cluster.
     with ctx.timer("train_seconds"):

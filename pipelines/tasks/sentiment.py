@@ -51,14 +51,7 @@ from pipelines.inputs.text_groups import related_text_groups
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS, make_text_rnn
 from pipelines.nets.snapshots import snapshot_ensemble, snapshot_members
 from pipelines.registry import register
-from pipelines.training import (
-    EpochCounter,
-    WeightSnapshots,
-    fit,
-    jit_compile_for,
-    make_optimizer,
-    steps_per_execution_for,
-)
+from pipelines.training import EpochCounter, WeightSnapshots, compile_scope, fit, make_optimizer
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -296,7 +289,9 @@ def train_rnn(
         None if texts_val is None else make_text_dataset(texts_val, y_val, vectorizer, batch_size=256, training=False)
     )
     steps_per_epoch = math.ceil(len(y) / config.batch_size)
-    with ctx.strategy.scope():
+    with compile_scope(
+        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+    ) as options:
         if pretrained is None:
             net = make_net(config, vectorizer.vocabulary_size())
         else:
@@ -308,8 +303,7 @@ def train_rnn(
             ),
             loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
-            jit_compile=jit_compile_for(ctx.strategy, config.jit_compile),
-            steps_per_execution=steps_per_execution_for(ctx.strategy, config.steps_per_execution),
+            **options,
         )
     collector = WeightSnapshots() if snapshots else None
     counter = EpochCounter()
