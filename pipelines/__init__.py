@@ -4,9 +4,13 @@ Example:
     >>> import pipelines
     >>> "mnist" in pipelines.list_pipelines()
     True
-    >>> pipelines.get_config("mnist", epochs=3).epochs  # doctest: +SKIP
+    >>> pipelines.get_config("mnist", epochs=3).epochs
     3
-    >>> result = pipelines.run("mnist", epochs=3)  # doctest: +SKIP
+
+Training (on MNIST; a minute on two cores):
+
+    result = pipelines.run("mnist", epochs=3)
+    result.metrics["accuracy"], result.report_dir
 """
 
 from pipelines.errors import (

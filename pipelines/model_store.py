@@ -6,8 +6,9 @@ Where: `$PIPELINES_MODELS_DIR`; else the `models/` folder of a source checkout; 
 A missing model is trained on first use by a normal pipeline run, then copied in
 atomically, so a crash never leaves a half-written model under its final name.
 
-Example:
-    >>> path = kept_model("sentiment_imdb", lambda out: pipelines.run("sentiment", out=out))  # doctest: +SKIP
+Usage (trains the model on first use):
+
+    path = kept_model("sentiment_imdb", lambda out: pipelines.run("sentiment", out=out))
 """
 
 from __future__ import annotations

@@ -23,12 +23,15 @@ cluster run trains here instead, with the Keras model and optimizer:
 `cluster=None` runs the same loop in one process under any strategy (the default one in
 the unit tests).
 
-Example:
-    >>> # On every host, with the same list (see README, "Running on a cluster"):
-    >>> #   pipelines run mnist --workers host1:2222,host2:2222 --worker-index 0   (1 on host2)
-    >>> from pipelines.cluster import cluster_from_workers
-    >>> cluster = cluster_from_workers(("localhost:2222", "localhost:2223"), 0)
-    >>> strategy = make_strategy(cluster, "cpu")  # doctest: +SKIP  (blocks until both workers start)
+Usage (on every host, with the same list; see README, "Running on a cluster"):
+
+    pipelines run mnist --workers host1:2222,host2:2222 --worker-index 0   (1 on host2)
+
+or from Python (`make_strategy` blocks until every worker has started):
+
+    from pipelines.cluster import cluster_from_workers
+    cluster = cluster_from_workers(("localhost:2222", "localhost:2223"), 0)
+    strategy = make_strategy(cluster, "cpu")
 """
 
 from __future__ import annotations
@@ -203,10 +206,11 @@ def fit_multiworker(
         ClusterError: A worker stopped or became unreachable; restart all to resume.
         OutputDirError: `backup/` holds a checkpoint of another model.
 
-    Example:
-        >>> fitted = fit_multiworker(model, make_train_dataset, val_ds, config,  # doctest: +SKIP
-        ...                          strategy=strategy, cluster=cluster, run_dir=run_dir, steps_per_epoch=31)
-        >>> fitted.model.predict(x_test)  # doctest: +SKIP
+    Usage (on every worker of the cluster):
+
+        fitted = fit_multiworker(model, make_train_dataset, val_ds, config,
+                                 strategy=strategy, cluster=cluster, run_dir=run_dir, steps_per_epoch=31)
+        fitted.model.predict(x_test)
     """
     check_global_batch(config.batch_size, strategy.num_replicas_in_sync)
     loop = _Loop(model, config, strategy, cluster, Path(run_dir), steps_per_epoch)
@@ -235,9 +239,16 @@ def make_train_step(
         A `tf.function` taking a distributed iterator and a step count and returning the sum
         of the steps' global mean losses and the number of correct top-1 predictions.
 
-    Example:
-        >>> train_steps = make_train_step(model, strategy, 128)  # doctest: +SKIP
-        >>> loss_sum, correct = train_steps(iter(dist_ds), tf.constant(16))  # doctest: +SKIP
+    Example (the default strategy stands in for a cluster's):
+        >>> strategy = tf.distribute.get_strategy()
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> x, y = np.zeros((64, 4), "float32"), np.zeros(64, "int32")
+        >>> dist_ds = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
+        >>> train_steps = make_train_step(model, strategy, 16)
+        >>> loss_sum, correct = train_steps(iter(dist_ds), tf.constant(4))
+        >>> int(correct)  # Dense starts at zero bias: every logit ties, and class 0 wins the tie
+        64
     """
     optimizer = model.optimizer
 

@@ -1,10 +1,10 @@
 """Runs a registered pipeline: resolve and validate the config, prepare the run directory,
 seed and place, call the pipeline, then write the model, its card and the report atomically.
 
-Example:
-    >>> result = run("mnist", epochs=1, max_train_samples=2000, verbose=0)  # doctest: +SKIP
-    >>> result.metrics["accuracy"] > 0.8  # doctest: +SKIP
-    True
+Usage (trains on MNIST):
+
+    result = run("mnist", epochs=1, max_train_samples=2000, verbose=0)
+    result.metrics["accuracy"]  # about 0.9
 """
 
 from __future__ import annotations

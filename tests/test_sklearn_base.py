@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import doctest
 import pickle
 import random
 
@@ -13,9 +12,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 
-import pipelines.sklearn
-import pipelines.sklearn.base
-import pipelines.sklearn.generic
 from pipelines.errors import ConfigError, DataValidationError, ModelLoadError, TrainingDivergedError
 from pipelines.sklearn import KerasClassifier, KerasRegressor
 from pipelines.sklearn.base import model_from_bytes, model_to_bytes
@@ -246,9 +242,3 @@ def test_model_bytes_reload_refuses_lambda_layers() -> None:
         model_from_bytes(model_to_bytes(model))
     with pytest.raises(ModelLoadError, match="expected the bytes"):
         model_from_bytes("model.keras")
-
-
-def test_docstring_examples_run() -> None:
-    for module in (pipelines.sklearn, pipelines.sklearn.base, pipelines.sklearn.generic):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import pickle
 
 import numpy as np
@@ -14,7 +13,6 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-import pipelines.sklearn.tasks
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.sklearn import DenoisingAutoencoder, ImageClassifier, KerasClassifier, TabularRegressor, TextClassifier
 from pipelines.sklearn.tasks import to_images
@@ -315,8 +313,3 @@ def test_denoising_autoencoder_transform_keeps_the_layout_and_denoises() -> None
     np.testing.assert_array_equal(restored.transform(noisy), ae.transform(noisy))
     with pytest.raises(DataValidationError, match="as in fit"):
         ae.transform(np.zeros((1, 14, 14), "uint8"))
-
-
-def test_task_docstring_examples_run() -> None:
-    result = doctest.testmod(pipelines.sklearn.tasks, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -17,8 +17,9 @@ each run against the first on the same test items:
 Runs whose test sets differ (another dataset, size, labels or inputs) are refused with a
 `ComparisonError`: a paired test of different items means nothing.
 
-Example:
-    >>> compare_runs(["reports/mnist/a", "reports/mnist/b"], "reports/compare/ab")  # doctest: +SKIP
+Usage (two finished runs of one pipeline):
+
+    compare_runs(["reports/mnist/a", "reports/mnist/b"], "reports/compare/ab")
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The report of an image generator: domain FID, Inception Score, class coverage, discriminator ROC, samples.
 
-Example:
-    >>> metrics = add_generative_evaluation(report, generator, classifier, data, seed=0)  # doctest: +SKIP
-    >>> metrics["fid_domain"] >= metrics["fid_domain_real_floor"]  # doctest: +SKIP
-    True
+Usage (a trained generator, a kept domain classifier and the test images):
+
+    metrics = add_generative_evaluation(report, generator, classifier, data, seed=0)
+    metrics["fid_domain"] >= metrics["fid_domain_real_floor"]  # True
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ classifier report says `accuracy`, the regressor `cv_r2_mean`, the denoiser
 `psnr_denoised`); a new pipeline such as `dcgan` sets `report.extra["headline_metric"]`
 and is listed without any change here. A report without one shows its first metric.
 
-Example:
-    >>> write_index("reports")  # doctest: +SKIP
-    PosixPath('reports/index.html')
+Usage (a folder of finished runs):
+
+    write_index("reports")  # PosixPath('reports/index.html')
 """
 
 from __future__ import annotations

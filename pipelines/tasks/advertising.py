@@ -13,8 +13,9 @@ The K fold models and the model to deploy (trained on every row) are members of 
 Keras model that trains in a single `fit` of full-batch steps, `steps_per_execution`
 of them per compiled call (see `pipelines.nets.mlp`).
 
-Example:
-    >>> result = run_dataframe(frame, features=["tv", "radio"], target="sales")  # doctest: +SKIP
+Usage (`frame` a pandas DataFrame with those columns):
+
+    result = run_dataframe(frame, features=["tv", "radio"], target="sales")
 """
 
 from __future__ import annotations

@@ -17,12 +17,12 @@ clusters' training frequencies, and the discriminator judges each image within i
 The run's `model.keras` is the generator: (n, 100) standard-normal noise, plus (n,)
 int labels when `conditional=True`, to (n, 28, 28, 1) images in [-1, 1].
 
-Example:
-    >>> import pipelines
-    >>> result = pipelines.run("dcgan", epochs=1, max_train_samples=5000)  # doctest: +SKIP
-    >>> from pipelines.nets.gan import generate
-    >>> generate(result.model, 16, seed=0).shape  # doctest: +SKIP
-    (16, 28, 28, 1)
+Usage (trains on MNIST):
+
+    import pipelines
+    from pipelines.nets.gan import generate
+    result = pipelines.run("dcgan", epochs=1, max_train_samples=5000)
+    generate(result.model, 16, seed=0).shape  # (16, 28, 28, 1)
 """
 
 from __future__ import annotations

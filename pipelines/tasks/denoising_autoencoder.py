@@ -11,9 +11,10 @@ of the noisy and of the denoised images against the clean ones (one fixed noisy 
 set), and ROC AUC, AP and F1 of "is the held-out class", scored by the reconstruction
 error of the clean image.
 
-Example:
-    >>> import pipelines
-    >>> result = pipelines.run("denoising_autoencoder", epochs=1, max_train_samples=5000)  # doctest: +SKIP
+Usage (trains on MNIST):
+
+    import pipelines
+    result = pipelines.run("denoising_autoencoder", epochs=1, max_train_samples=5000)
 """
 
 from __future__ import annotations

@@ -141,9 +141,14 @@ def make_worker_dataset_fn(
     class mix), shuffles and augments them with its own seed, and batches them at the
     per-replica share of the global `config.batch_size`.
 
-    Example:
-        >>> fn = make_worker_dataset_fn(x, y, config, 10)  # doctest: +SKIP
-        >>> strategy.distribute_datasets_from_function(fn)  # doctest: +SKIP
+    Example (the default strategy stands in for a cluster's):
+        >>> import pipelines
+        >>> config = pipelines.get_config("mnist", batch_size=4)
+        >>> x, y = np.zeros((8, 28, 28, 1), "uint8"), np.arange(8) % 2
+        >>> fn = make_worker_dataset_fn(x, y, config, 2)
+        >>> images, labels = next(iter(tf.distribute.get_strategy().distribute_datasets_from_function(fn)))
+        >>> tuple(images.shape)
+        (4, 28, 28, 1)
     """
 
     def make_train_dataset(input_context: tf.distribute.InputContext) -> tf.data.Dataset:

@@ -5,9 +5,10 @@ scikit-learn's bundled 8x8 `digits` (upsampled to 28x28). A seeded, stratified s
 the training set is held out for validation; the canonical test set is only used for the
 report. Metric: accuracy, plus the full classification report (F1, ROC/AUC, calibration).
 
-Example:
-    >>> import pipelines
-    >>> result = pipelines.run("mnist", epochs=1, max_train_samples=2000)  # doctest: +SKIP
+Usage (trains on MNIST):
+
+    import pipelines
+    result = pipelines.run("mnist", epochs=1, max_train_samples=2000)
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ with the mean logit of its weights after each epoch (`nets.snapshots`). Once val
 chosen the epochs, threshold and ensemble weight, the model that is tested and saved is
 trained again on all the training reviews (`refit=True`), as the baseline is.
 
-Example:
-    >>> import pipelines
-    >>> result = pipelines.run("sentiment", epochs=1, max_train_samples=2000)  # doctest: +SKIP
-    >>> result.model.predict(keras.ops.convert_to_tensor([["a wonderful film"]]))  # doctest: +SKIP
+Usage (trains on IMDB):
+
+    import pipelines
+    result = pipelines.run("sentiment", epochs=1, max_train_samples=2000)
+    result.model.predict(keras.ops.convert_to_tensor([["a wonderful film"]]))
 """
 
 from __future__ import annotations
@@ -197,8 +198,12 @@ def make_end_to_end(vectorizer: keras.layers.TextVectorization, net: keras.Model
     """Raw strings `(n, 1)` -> P(positive) `(n, 1)`: the vectorizer, the net and a sigmoid.
 
     Example:
-        >>> model = make_end_to_end(vectorizer, net)  # doctest: +SKIP
-        >>> model.predict(tf.constant([["a wonderful film"]]))  # doctest: +SKIP
+        >>> from pipelines.inputs.text_dataset import make_vectorizer
+        >>> vectorizer = make_vectorizer(np.array(["a good film", "a bad film"]), max_tokens=20, sequence_length=8)
+        >>> net = make_text_rnn(vectorizer.vocabulary_size(), embed_dim=8, units=(4,))
+        >>> model = make_end_to_end(vectorizer, net)
+        >>> model.predict(tf.constant([["a wonderful film"]]), verbose=0).shape
+        (1, 1)
     """
     text = keras.Input(shape=(1,), dtype="string", name="text")
     ids = vectorizer(keras.ops.squeeze(text, axis=1))
@@ -701,8 +706,9 @@ def run_texts(
     The data are checked first; then they are saved as `input.csv` in the run directory,
     which the run reads, so the report points at the exact data it scored.
 
-    Example:
-        >>> result = run_texts(texts, labels, class_names=["neg", "pos"], epochs=2)  # doctest: +SKIP
+    Usage (`texts` a list of strings, `labels` 0/1 or the class names):
+
+        result = run_texts(texts, labels, class_names=["neg", "pos"], epochs=2)
     """
     import pandas as pd
 

@@ -5,9 +5,10 @@ pipeline's (`pipelines.tasks.image_classification`); this module adds the ViT, A
 a warm-up + cosine schedule wired into the optimizer, label smoothing, and attention
 rollout maps of a few test images in the report.
 
-Example:
-    >>> import pipelines
-    >>> result = pipelines.run("vit", epochs=1, max_train_samples=2000)  # doctest: +SKIP
+Usage (trains on MNIST):
+
+    import pipelines
+    result = pipelines.run("vit", epochs=1, max_train_samples=2000)
 """
 
 from __future__ import annotations
