@@ -27,7 +27,7 @@ import textwrap
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import ROOT, append_section, markdown_table  # noqa: E402
 
-from pipelines.cluster import local_worker_addresses  # noqa: E402
+from pipelines.worker_cluster import local_worker_addresses  # noqa: E402
 
 WORKER = textwrap.dedent(
     """
@@ -39,7 +39,7 @@ WORKER = textwrap.dedent(
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     import pipelines
     from pipelines import multiworker
-    from pipelines.cluster import cluster_from_workers
+    from pipelines.worker_cluster import cluster_from_workers
     from pipelines.inputs.mnist import load_mnist_family
     from pipelines.tasks.image_classification import make_worker_dataset_fn
     from pipelines.tasks.mnist import make_model

@@ -194,7 +194,7 @@ def validate_config(config: Any) -> None:
     _validate(config, prefix="")
     if isinstance(config, RunConfig):
         # Here rather than in RunConfig.validate(): the pipelines' own validate() overrides it.
-        from pipelines.cluster import check_workers
+        from pipelines.worker_cluster import check_workers
 
         check_workers(config.workers, config.worker_index)
         if config.tensorboard and importlib.util.find_spec("tensorboard") is None:

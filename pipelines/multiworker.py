@@ -29,7 +29,7 @@ Usage (on every host, with the same list; see README, "Running on a cluster"):
 
 or from Python (`make_strategy` blocks until every worker has started):
 
-    from pipelines.cluster import cluster_from_workers
+    from pipelines.worker_cluster import cluster_from_workers
     cluster = cluster_from_workers(("localhost:2222", "localhost:2223"), 0)
     strategy = make_strategy(cluster, "cpu")
 """
@@ -52,10 +52,10 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.atomic import atomic_path, write_text
-from pipelines.cluster import Cluster
 from pipelines.config import TrainConfig
 from pipelines.errors import ClusterError, ConfigError, DeviceUnavailableError, OutputDirError, TrainingDivergedError
 from pipelines.training import BEST_CHECKPOINT
+from pipelines.worker_cluster import Cluster
 
 __all__ = [
     "BACKUP_DIR",

@@ -60,7 +60,7 @@ class RunContext:
         strategy: The `tf.distribute.Strategy` to build and compile the model under.
         report: The `Report` to fill with dataset info, metrics, tables and figures.
         model_card: Entries the pipeline adds to `model_card.json` (inputs, outputs, ...).
-        cluster: The multi-worker `pipelines.cluster.Cluster` this process belongs to, or
+        cluster: The multi-worker `pipelines.worker_cluster.Cluster` this process belongs to, or
             `None` on a single machine. On a non-chief worker `run_dir` is a scratch folder
             deleted at the end, and nothing is evaluated or written.
     """
@@ -285,7 +285,7 @@ def _resolve(name_or_config: Any, overrides: Mapping[str, Any]) -> tuple[registr
 
 def _resolve_cluster(task: registry.Task, config: Any) -> Any:
     """The run's multi-worker cluster (from `workers` or TF_CONFIG), or None; checked before any work."""
-    from pipelines.cluster import resolve_cluster
+    from pipelines.worker_cluster import resolve_cluster
 
     cluster = resolve_cluster(config, os.environ)
     if cluster is not None and not task.multi_worker:

@@ -26,8 +26,8 @@ import pytest
 from conftest import PYTHON
 
 import pipelines
-from pipelines.cluster import local_worker_addresses
 from pipelines.errors import ConfigError
+from pipelines.worker_cluster import local_worker_addresses
 
 TWO_WORKERS = ("localhost:12345", "localhost:12346")
 

@@ -3,7 +3,7 @@
 An unconditional GAN tends to draw some modes too often and others too rarely (on MNIST,
 9s and 7s in place of 4s and 1s), and the adversarial loss corrects those frequencies only
 slowly. Conditioning on clusters found without labels (k-means of the pixels, see
-`pipelines.inputs.clusters`) fixes the frequencies by construction, in the spirit of the
+`pipelines.inputs.pixel_clusters`) fixes the frequencies by construction, in the spirit of the
 self-conditioned GAN of Liu et al. (2020): the generator draws its cluster from the
 noise at the clusters' training frequencies (`ClusterCode`), and the projection
 discriminator judges each image within its cluster. Both saved networks keep the

@@ -40,8 +40,8 @@ from pipelines.config import RunConfig, param
 from pipelines.errors import ConfigError, TrainingDivergedError
 from pipelines.evaluation import plots
 from pipelines.evaluation.generative_report import SampleGrid, add_generative_evaluation
-from pipelines.inputs.clusters import PixelClusters, fit_pixel_clusters
 from pipelines.inputs.mnist import ImageData, load_mnist_family
+from pipelines.inputs.pixel_clusters import PixelClusters, fit_pixel_clusters
 from pipelines.nets.cluster_code import NearestCluster, discriminator_on_images
 from pipelines.nets.gan import DCGAN, make_discriminator, make_generator, make_optimizers
 from pipelines.registry import register

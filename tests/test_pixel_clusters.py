@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipelines.errors import ConfigError
-from pipelines.inputs.clusters import fit_pixel_clusters
+from pipelines.inputs.pixel_clusters import fit_pixel_clusters
 from pipelines.nets.cluster_code import ClusterCode, NearestCluster, discriminator_on_images
 from pipelines.nets.gan import DCGAN, generate, make_discriminator, make_generator
 

@@ -1,4 +1,4 @@
-"""Tests of pipelines.cluster: TF_CONFIG and --workers parsing, validated before any work."""
+"""Tests of pipelines.worker_cluster: TF_CONFIG and --workers parsing, validated before any work."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipelines.cluster import check_workers, cluster_from_tf_config, cluster_from_workers, resolve_cluster
 from pipelines.errors import ConfigError
+from pipelines.worker_cluster import check_workers, cluster_from_tf_config, cluster_from_workers, resolve_cluster
 
 
 def _config(workers=(), worker_index=None, device="auto"):
