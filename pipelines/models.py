@@ -9,6 +9,7 @@ CVE-2025-9905 and CVE-2025-49655 in 3.11.3, CVE-2026-1462 in 3.14).
 from __future__ import annotations
 
 import os
+import pkgutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,16 @@ __all__ = ["load_model", "MIN_SAFE_KERAS"]
 # The first Keras release without a known safe_mode bypass (see the module docstring).
 MIN_SAFE_KERAS = (3, 14)
 
-# Modules that register custom layers or functions with `keras.saving`.
-_SERIALIZABLE_MODULES = (
-    "pipelines.nets.autoencoder",
-    "pipelines.nets.gan",
-    "pipelines.nets.mlp",
-    "pipelines.nets.rnn",
-    "pipelines.nets.vit",
-    "pipelines.inputs.text_dataset",
-)
+# Besides every module of `pipelines.nets` (found, not listed, so a new net is never missed),
+# the modules that register custom layers or functions with `keras.saving`.
+_SERIALIZABLE_MODULES = ("pipelines.inputs.text_dataset",)
+
+
+def _serializable_modules() -> list[str]:
+    import pipelines.nets
+
+    nets = [info.name for info in pkgutil.iter_modules(pipelines.nets.__path__, prefix="pipelines.nets.")]
+    return [*nets, *_SERIALIZABLE_MODULES]
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = None) -> Any:
@@ -52,7 +54,7 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = 
 
     # Our registered layers and functions must be known to Keras before it reads a file
     # that names them; importing their modules registers them.
-    for module in _SERIALIZABLE_MODULES:
+    for module in _serializable_modules():
         importlib.import_module(module)
     # setup.cfg pins this, but `pip install --no-deps` or an older environment can bypass the pin.
     version = tuple(int(part) for part in keras.__version__.split(".")[:2] if part.isdigit())

@@ -20,7 +20,8 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 DEVICES = ["/job:localhost/replica:0/task:0/device:CPU:0", "/job:localhost/replica:0/task:0/device:CPU:1"]
 
-# A sanity bar per pipeline, far above what an untrained model scores, on two_replicas.py's tiny data.
+# A sanity bar per pipeline, far above what an untrained model scores, on two_replicas.py's tiny data
+# (test_registry.py checks that every registered pipeline has one).
 SANITY = {
     "mnist": ("accuracy", 0.5),  # 10 classes: chance is 0.1
     "vit": ("accuracy", 0.3),

@@ -43,3 +43,12 @@ def test_every_pipeline_has_a_valid_documented_default_config(name):
 @pytest.mark.parametrize("name", registry.list_pipelines())
 def test_get_config_applies_overrides(name):
     assert pipelines.get_config(name, seed=7).seed == 7
+
+
+def test_every_registered_pipeline_has_a_two_replica_run_and_a_sanity_bar():
+    # test_mirrored.py trains the runs of two_replica_runs.py under MirroredStrategy: a pipeline
+    # registered without its entries there fails here, instead of going untested.
+    from test_mirrored import SANITY
+    from two_replica_runs import PIPELINE_RUNS
+
+    assert sorted(PIPELINE_RUNS) == sorted(SANITY) == registry.list_pipelines()
