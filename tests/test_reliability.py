@@ -298,14 +298,14 @@ def test_nan_loss_after_a_good_epoch_keeps_the_last_good_checkpoint(tmp_path, mo
     import keras
 
     from pipelines.models import load_model
-    from pipelines.tasks import image_classification
+    from pipelines.recipes import image_classifier
 
     def absurd_after_one_epoch(config, steps_per_epoch, **kwargs):
         # The fault: the learning rate jumps to 1e30 once the first epoch is done.
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay([steps_per_epoch], [1e-3, 1e30])
         return keras.optimizers.Adam(learning_rate=schedule, **kwargs)
 
-    monkeypatch.setattr(image_classification, "make_optimizer", absurd_after_one_epoch)
+    monkeypatch.setattr(image_classifier, "make_optimizer", absurd_after_one_epoch)
     out = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match="non-finite at epoch 2.*last good checkpoint"):
         pipelines.run(

@@ -21,17 +21,15 @@ import keras
 from pipelines.config import param
 from pipelines.errors import ConfigError
 from pipelines.nets.cnn import make_cnn
-from pipelines.registry import register
-from pipelines.tasks.image_classification import (  # noqa: F401  (re-exported for users)
-    IMAGE_DATASETS,
+from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
-    describe_dataset,
-    evaluate_model,
+    compile_image_classifier,
+    evaluate_image_classifier,
     evaluate_saved,
-    load_images,
-    to_28x28,
+    prepare_images,
     train_image_classifier,
 )
+from pipelines.registry import register
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -96,4 +94,17 @@ def make_model(config: MnistConfig, num_classes: int) -> keras.Model:
     summary="MNIST-family digit classification with a small CNN.",
 )
 def train(config: MnistConfig, ctx: RunContext) -> keras.Model:
-    return train_image_classifier(config, ctx, lambda num_classes: make_model(config, num_classes))
+    # Data: the MNIST-family images, a seeded validation split, augmentation in tf.data.
+    splits = prepare_images(config, ctx)
+
+    # Model: the CNN, compiled under the run's device strategy.
+    model = compile_image_classifier(
+        lambda: make_model(config, splits.num_classes), config, ctx, splits.steps_per_epoch
+    )
+
+    # Train: fit() on one machine, the custom loop on a cluster.
+    model = train_image_classifier(model, splits, config, ctx)
+
+    # Evaluate on the canonical test set (the chief's job on a cluster).
+    evaluate_image_classifier(model, splits.data, ctx)
+    return model

@@ -1,7 +1,7 @@
 """MNIST-family classification with a small Vision Transformer.
 
 The data, the augmentation step and the classification report are the `mnist`
-pipeline's (`pipelines.tasks.image_classification`); this module adds the ViT, AdamW with
+pipeline's (`pipelines.recipes.image_classifier`); this module adds the ViT, AdamW with
 a warm-up + cosine schedule wired into the optimizer, label smoothing, and attention
 rollout maps of a few test images in the report.
 
@@ -23,15 +23,18 @@ from pipelines.evaluation.attention import attention_overlay_figure, attention_r
 from pipelines.inputs.images import to_float_images
 from pipelines.inputs.mnist import ImageData
 from pipelines.nets.vit import check_vit_args, make_attention_model, make_vit
-from pipelines.registry import register
-from pipelines.tasks.image_classification import (
+from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
+    compile_image_classifier,
     describe_dataset,
+    evaluate_image_classifier,
     evaluate_model,
     load_images,
+    prepare_images,
     to_28x28,
     train_image_classifier,
 )
+from pipelines.registry import register
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -125,9 +128,18 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> No
     summary="MNIST-family classification with a small Vision Transformer.",
 )
 def train(config: VitConfig, ctx: RunContext) -> keras.Model:
-    return train_image_classifier(
-        config,
-        ctx,
-        build_model=lambda num_classes: make_vit((28, 28, 1), num_classes, **config.net_kwargs()),
-        extra_evaluation=lambda model, data, ctx: add_attention_maps(model, data, ctx, config.attention_images),
+    # Data: the MNIST-family images, a seeded validation split, augmentation in tf.data.
+    splits = prepare_images(config, ctx)
+
+    # Model: the ViT, compiled under the run's device strategy (AdamW when weight_decay > 0).
+    model = compile_image_classifier(
+        lambda: make_vit((28, 28, 1), splits.num_classes, **config.net_kwargs()), config, ctx, splits.steps_per_epoch
     )
+
+    # Train: fit() on one machine, the custom loop on a cluster.
+    model = train_image_classifier(model, splits, config, ctx)
+
+    # Evaluate on the canonical test set, then show where the class token looks.
+    if evaluate_image_classifier(model, splits.data, ctx):
+        add_attention_maps(model, splits.data, ctx, config.attention_images)
+    return model

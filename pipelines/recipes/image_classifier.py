@@ -1,9 +1,9 @@
-"""What the image classifier pipelines (`mnist`, `vit`) share: the MNIST-family data with a
-seeded validation split, the tf.data step, training under the device strategy, and the
-classification report on the canonical test set.
-
-A task module supplies its config (a subclass of `ImageClassifierConfig`) and a model
-builder, then calls `train_image_classifier`.
+"""The image classifier stages that `mnist` and `vit` share, in the order a task calls them:
+`prepare_images` (the MNIST-family data, a seeded validation split, the tf.data steps),
+`compile_image_classifier` (under the device strategy), `train_image_classifier` (`fit()`,
+or the custom loop on a cluster) and `evaluate_image_classifier` (the classification
+report on the canonical test set). A task module brings its config (a subclass of
+`ImageClassifierConfig`) and its net.
 """
 
 from __future__ import annotations
@@ -36,7 +36,11 @@ __all__ = [
     "describe_dataset",
     "evaluate_model",
     "evaluate_saved",
+    "ImageSplits",
+    "prepare_images",
+    "compile_image_classifier",
     "train_image_classifier",
+    "evaluate_image_classifier",
     "make_worker_dataset_fn",
 ]
 
@@ -196,25 +200,36 @@ def _fit_on_cluster(
     return fitted.model
 
 
-def train_image_classifier(
-    config: ImageClassifierConfig,
-    ctx: RunContext,
-    build_model: Callable[[int], keras.Model],
-    extra_evaluation: Callable[[keras.Model, ImageData, RunContext], None] | None = None,
-) -> keras.Model:
-    """Splits, trains `build_model(num_classes)` under `ctx.strategy`, evaluates on test.
+@dataclass
+class ImageSplits:
+    """The data stage's result: the dataset, its training and validation splits as tf.data.
 
-    Args:
-        config: The pipeline's config.
-        ctx: The run context (strategy, report, model card, timers).
-        build_model: Returns an uncompiled model of float32 logits for `num_classes`.
-        extra_evaluation: Called as `(model, data, ctx)` after the standard report, to add
-            the pipeline's own sections.
-
-    Returns:
-        The trained model (restored to its best validation epoch by early stopping).
+    Attributes:
+        data: The loaded dataset (its test split is only read by `evaluate_image_classifier`).
+        x_train: The training images after the validation split and `max_train_samples`.
+        y_train: Their labels.
+        train_ds: Shuffled, augmented training batches (one-hot labels under label smoothing).
+        val_ds: Validation batches.
+        steps_per_epoch: Optimizer steps in one epoch (whole global batches on a cluster).
     """
-    # Prepare the data: a seeded, stratified validation split of the training set.
+
+    data: ImageData
+    x_train: np.ndarray
+    y_train: np.ndarray
+    train_ds: tf.data.Dataset
+    val_ds: tf.data.Dataset
+    steps_per_epoch: int
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.data.class_names)
+
+
+def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplits:
+    """Loads the images, holds out a seeded, stratified validation split and builds the tf.data steps.
+
+    The report's dataset section is filled here; the canonical test split stays untouched.
+    """
     data = load_images(config)
     x_train, y_train, x_val, y_val = train_val_split(
         to_28x28(data.x_train), data.y_train, config.validation_fraction, config.seed
@@ -223,7 +238,6 @@ def train_image_classifier(
         x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
     ctx.report.dataset = describe_dataset(data, len(y_train), len(y_val))
     num_classes = len(data.class_names)
-
     train_ds = make_image_dataset(
         x_train,
         y_train,
@@ -237,42 +251,79 @@ def train_image_classifier(
     val_ds = make_image_dataset(
         x_val, y_val, batch_size=512, training=False, cache=config.use_cache, num_classes=num_classes
     )
-    train_ds = _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing)
-    val_ds = _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing)
+    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+    if ctx.cluster is not None:
+        steps_per_epoch = _cluster_steps_per_epoch(len(y_train), config.batch_size)
+    return ImageSplits(
+        data,
+        x_train,
+        y_train,
+        _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing),
+        _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing),
+        steps_per_epoch,
+    )
+
+
+def compile_image_classifier(
+    build_model: Callable[[], keras.Model], config: ImageClassifierConfig, ctx: RunContext, steps_per_epoch: int
+) -> keras.Model:
+    """Builds `build_model()` (float32 logits) under the run's strategy and compiles it.
+
+    The loss is the cross-entropy of the logits, on one-hot labels under label smoothing
+    (Keras 3's sparse loss has none); the optimizer is `make_optimizer`'s schedule.
+    """
     if config.label_smoothing > 0:
         loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-
-    # Build the model under the device strategy.
-    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
-    if ctx.cluster is not None:
-        steps_per_epoch = _cluster_steps_per_epoch(len(y_train), config.batch_size)
     with compile_scope(
         ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
     ) as options:
-        model = build_model(num_classes)
+        model = build_model()
         model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss, metrics=[accuracy], **options)
+    return model
 
-    # Train: fit() on one machine, the custom loop on a cluster.
+
+def train_image_classifier(
+    model: keras.Model, splits: ImageSplits, config: ImageClassifierConfig, ctx: RunContext
+) -> keras.Model:
+    """Trains `model`: `fit()` on one machine, the custom loop on a cluster.
+
+    Returns:
+        The trained model (restored to its best validation epoch by early stopping).
+    """
     with ctx.timer("train_seconds"):
         if ctx.cluster is None:
-            ctx.report.history = fit(model, train_ds, val_ds, config, ctx.run_dir)
-        else:
-            model = _fit_on_cluster(model, x_train, y_train, val_ds, config, ctx, num_classes, steps_per_epoch)
-            if not ctx.cluster.is_chief:
-                return model  # evaluation and the report are the chief's
+            ctx.report.history = fit(model, splits.train_ds, splits.val_ds, config, ctx.run_dir)
+            return model
+        return _fit_on_cluster(
+            model,
+            splits.x_train,
+            splits.y_train,
+            splits.val_ds,
+            config,
+            ctx,
+            splits.num_classes,
+            splits.steps_per_epoch,
+        )
 
-    # Evaluate on the canonical test set.
+
+def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunContext) -> bool:
+    """The classification report on the canonical test set, and the model card.
+
+    Returns:
+        Whether this process evaluated: on a cluster, evaluation and the report are the
+        chief's, and the other workers return `False` at once.
+    """
+    if ctx.cluster is not None and not ctx.cluster.is_chief:
+        return False
     evaluate_model(model, data, ctx)
-    if extra_evaluation is not None:
-        extra_evaluation(model, data, ctx)
     ctx.model_card.update(
         inputs="float32 images (n, 28, 28, 1) in [0, 1]: uint8 pixels divided by 255",
-        outputs=f"logits over {num_classes} classes; apply softmax for probabilities",
+        outputs=f"logits over {len(data.class_names)} classes; apply softmax for probabilities",
         class_names=list(data.class_names),
         parameters=int(model.count_params()),
     )
-    return model
+    return True
