@@ -52,7 +52,7 @@ KERAS_EXAMPLE = textwrap.dedent(
     from pipelines.inputs.corruption import Corruption, corrupt_images
     from pipelines.inputs.mnist import load_mnist_family
     from pipelines.budget import TimeBudget
-    from pipelines.tasks.denoising_autoencoder import split_data
+    from pipelines.recipes.denoising import split_data
     seed, budget = int(sys.argv[1]), float(sys.argv[2])
     keras.utils.set_random_seed(seed)
     d = load_mnist_family("mnist")
