@@ -38,7 +38,7 @@ TUTORIAL = textwrap.dedent(
     from pipelines.evaluation.generative_report import add_generative_evaluation
     from pipelines.evaluation.report import Report
     from pipelines.inputs.mnist import load_mnist_family
-    from pipelines.tasks.dcgan import load_fid_classifier
+    from pipelines.recipes.gan import load_fid_classifier
     seed, epochs, args = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
     config = pipelines.get_config("dcgan", seed=seed, **args)
     classifier, _ = load_fid_classifier(config)

@@ -17,6 +17,7 @@ from pipelines.inputs.mnist import ImageData
 from pipelines.models import load_model
 from pipelines.nets.cnn import make_cnn
 from pipelines.nets.gan import generate, make_generator
+from pipelines.recipes import gan as recipe
 from pipelines.tasks import dcgan as task
 
 METRICS = (
@@ -86,19 +87,19 @@ def test_clusters_default_to_200_for_the_unconditional_gan_only():
 
 
 def test_a_quick_fid_classifier_is_never_named_like_the_real_one():
-    real = task.fid_classifier_name(pipelines.get_config("dcgan"))
-    quick = task.fid_classifier_name(
+    real = recipe.fid_classifier_name(pipelines.get_config("dcgan"))
+    quick = recipe.fid_classifier_name(
         pipelines.get_config("dcgan", fid_classifier_epochs=1, fid_classifier_train_samples=2000)
     )
     assert real == "fid_classifier_mnist_cnn" and quick == "fid_classifier_mnist_cnn_quick_e1_n2000"
-    assert task.fid_classifier_name(pipelines.get_config("dcgan", dataset="fashion_mnist")).startswith(
+    assert recipe.fid_classifier_name(pipelines.get_config("dcgan", dataset="fashion_mnist")).startswith(
         "fid_classifier_fashion_mnist"
     )
 
 
 def test_input_step_scales_to_minus_one_one_drops_the_partial_batch_and_shuffles():
     x = np.repeat(np.arange(10, dtype="uint8")[:, None, None] * 25, 28 * 28, axis=1).reshape(10, 28, 28)
-    ds = task.make_dataset(x, np.arange(10), batch_size=4, seed=0)
+    ds = recipe.make_dataset(x, np.arange(10), batch_size=4, seed=0)
     batches = list(ds)
     assert len(batches) == 2 and all(tuple(b[0].shape) == (4, 28, 28, 1) for b in batches)
     images, labels = batches[0]
@@ -107,7 +108,7 @@ def test_input_step_scales_to_minus_one_one_drops_the_partial_batch_and_shuffles
     black_and_white = np.zeros((4, 28, 28), "uint8")
     black_and_white[:, 0, 0] = 255
     values = np.concatenate(
-        [b[0].numpy().ravel() for b in task.make_dataset(black_and_white, np.zeros(4), batch_size=2, seed=0)]
+        [b[0].numpy().ravel() for b in recipe.make_dataset(black_and_white, np.zeros(4), batch_size=2, seed=0)]
     )
     assert values.min() == -1.0 and values.max() == 1.0
     # Reshuffled each epoch (seeded).
