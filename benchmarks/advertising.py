@@ -28,7 +28,7 @@ from _common import append_section, markdown_table  # noqa: E402
 import pipelines  # noqa: E402
 from pipelines.evaluation.ols import ols_oof  # noqa: E402
 from pipelines.evaluation.regression import cv_metrics, kfold_ids  # noqa: E402
-from pipelines.tasks.advertising import load_table  # noqa: E402
+from pipelines.recipes.fold_regression import load_table  # noqa: E402
 
 
 def _sklearn_oof(make, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> np.ndarray:
