@@ -1,108 +1,34 @@
-"""Evaluation figures: confusion matrix, ROC, precision-recall, reliability, curves, images.
+"""Figures of a classifier's predicted probabilities: ROC, precision-recall and reliability.
 
-Every function returns a `matplotlib.figure.Figure`. Figures are built directly (not
-through pyplot's global figure manager), so one that is never closed is still garbage
-collected; `figure_to_png` renders one to PNG bytes.
+Each takes the true labels and the class probabilities (or, for a binary task, a 1-D
+score of class 1); `average_curve` is the single curve the ROC and precision-recall
+figures summarize a classifier by.
 """
 
 from __future__ import annotations
 
-import io
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from sklearn import metrics as skm
 from sklearn.calibration import CalibrationDisplay
 
 from pipelines.errors import DataValidationError
-from pipelines.evaluation.classification import (  # noqa: E402
+from pipelines.evaluation.classification import (
     expected_calibration_error,
     validate_binary_scores,
-    validate_labels,
     validate_proba,
 )
+from pipelines.evaluation.plots.base import FIGSIZE
 
-__all__ = [
-    "confusion_matrix_figure",
-    "roc_figure",
-    "pr_figure",
-    "average_curve",
-    "reliability_figure",
-    "learning_curves_figure",
-    "image_grid_figure",
-    "figure_to_png",
-]
+__all__ = ["roc_figure", "pr_figure", "average_curve", "reliability_figure", "MAX_LABELED_CLASSES"]
 
-FIGSIZE = (5.0, 4.0)
-# Above this many classes, per-class curves are drawn unlabeled and thin, and the
-# confusion matrix drops its cell values, or the figure becomes unreadable.
+# Above this many classes, per-class curves are drawn unlabeled and thin, or the figure
+# becomes unreadable.
 MAX_LABELED_CLASSES = 10
-MAX_ANNOTATED_CELLS = 20
 _GRID = np.linspace(0.0, 1.0, 201)
-
-
-def confusion_matrix_figure(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    class_names: Sequence[str],
-    normalize: str | None = None,
-) -> Figure:
-    """Draws the confusion matrix with `ConfusionMatrixDisplay`.
-
-    Args:
-        y_true: Integer labels in `[0, len(class_names))`, shape `(n,)`.
-        y_pred: Predicted integer labels, shape `(n,)`.
-        class_names: Name of each class, indexed by label.
-        normalize: `None` for counts, or `"true"` (rows), `"pred"` (columns) or `"all"`,
-            as in scikit-learn. Defaults to `None`.
-
-    Returns:
-        The figure.
-
-    Raises:
-        DataValidationError: If the labels are invalid.
-        ValueError: If `normalize` is not one of the accepted values.
-
-    Example:
-        >>> fig = confusion_matrix_figure([0, 1, 1], [0, 1, 0], ["cat", "dog"])
-        >>> fig.axes[0].get_title()
-        'Confusion matrix'
-    """
-    if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(f"expected normalize to be None, 'true', 'pred' or 'all'. Received: normalize={normalize!r}")
-    k = len(class_names)
-    y_true = validate_labels(y_true, k, name="y_true")
-    y_pred = validate_labels(y_pred, k, name="y_pred")
-    if len(y_true) != len(y_pred):
-        raise DataValidationError(
-            "expected `y_true` and `y_pred` to have the same number of samples. "
-            f"Received: {len(y_true)} and {len(y_pred)}."
-        )
-    side = max(FIGSIZE[0], min(16.0, 0.45 * k + 2.0))
-    fig = Figure(figsize=(side, side * 0.85), layout="constrained")
-    ax = fig.add_subplot()
-    long_names = max(len(str(name)) for name in class_names) > 6
-    skm.ConfusionMatrixDisplay.from_predictions(
-        y_true,
-        y_pred,
-        labels=np.arange(k),
-        display_labels=[str(name) for name in class_names],
-        normalize=normalize,
-        include_values=k <= MAX_ANNOTATED_CELLS,
-        values_format="d" if normalize is None else ".2f",
-        xticks_rotation="vertical" if k > 6 or long_names else "horizontal",
-        cmap="Blues",
-        ax=ax,
-    )
-    title = "Confusion matrix"
-    if normalize is not None:
-        title += f" (normalized over {'all' if normalize == 'all' else normalize + ' labels'})"
-    ax.set_title(title)
-    return fig
 
 
 def roc_figure(y_true: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> Figure:
@@ -202,123 +128,6 @@ def reliability_figure(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 15) 
     ax.set_title(f"Reliability (ECE = {ece:.4f})")
     ax.legend(loc="upper left", fontsize="small")
     return fig
-
-
-def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Draws training curves, one panel per metric with its `val_` twin.
-
-    `loss` and `val_loss` share a panel, as do `accuracy` and `val_accuracy`, and so on;
-    a key without a twin (such as `learning_rate`) gets its own panel.
-
-    Args:
-        history: A Keras `History.history`: metric name to one value per epoch.
-
-    Returns:
-        The figure, x axis in epochs counted from 1.
-
-    Raises:
-        DataValidationError: If `history` is empty or a value is not a list of numbers.
-
-    Example:
-        >>> fig = learning_curves_figure({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
-        >>> [ax.get_title() for ax in fig.axes]
-        ['loss']
-    """
-    if not history:
-        raise DataValidationError("expected a non-empty training history. Received: {}.")
-    panels: dict[str, list[str]] = {}
-    for key in history:
-        base = key[len("val_") :] if key.startswith("val_") else key
-        panels.setdefault(base, []).append(key)
-    ncols = min(3, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
-    fig = Figure(figsize=(4.0 * ncols, 3.0 * nrows), layout="constrained")
-    for i, (base, keys) in enumerate(panels.items()):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        for key in sorted(keys, key=lambda name: name.startswith("val_")):
-            values = _as_curve(history[key], key)
-            epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, marker="o" if len(values) < 20 else None, markersize=3, label=key)
-        ax.set_title(base)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    return fig
-
-
-def image_grid_figure(images: np.ndarray, titles: Sequence[str], ncols: int = 8, cmap: str = "gray") -> Figure:
-    """Draws images in a grid with a small title over each.
-
-    Float RGB images outside [0, 1] are min-max scaled per image for display only.
-
-    Args:
-        images: Shape `(n, h, w)`, `(n, h, w, 1)` or `(n, h, w, 3)`.
-        titles: One title per image.
-        ncols: Number of columns. Defaults to `8`.
-        cmap: Colormap for single-channel images. Defaults to `"gray"`.
-
-    Returns:
-        The figure.
-
-    Raises:
-        DataValidationError: If the shape is unsupported, `images` is empty, or the
-            number of titles differs from the number of images.
-
-    Example:
-        >>> fig = image_grid_figure(np.zeros((3, 8, 8)), ["a", "b", "c"], ncols=2)
-        >>> [ax.get_title() for ax in fig.axes if ax.get_visible()]
-        ['a', 'b', 'c']
-    """
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
-        raise DataValidationError(
-            f"expected images of shape (n, h, w), (n, h, w, 1) or (n, h, w, 3). Received: shape {images.shape}."
-        )
-    if len(images) == 0:
-        raise DataValidationError("expected at least one image. Received: 0 images.")
-    if len(titles) != len(images):
-        raise DataValidationError(
-            f"expected one title per image. Received: {len(titles)} titles for {len(images)} images."
-        )
-    if ncols < 1:
-        raise DataValidationError(f"expected a positive integer. Received: ncols={ncols}")
-    ncols = min(ncols, len(images))
-    nrows = math.ceil(len(images) / ncols)
-    fig = Figure(figsize=(1.6 * ncols, 1.9 * nrows), layout="constrained")
-    for i, (image, title) in enumerate(zip(images, titles)):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        if image.ndim == 3:
-            ax.imshow(_displayable_rgb(image))
-        else:
-            ax.imshow(image, cmap=cmap)
-        ax.set_title(str(title), fontsize=7)
-        ax.set_axis_off()
-    return fig
-
-
-def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
-    """Renders a figure to PNG bytes and closes it.
-
-    Args:
-        fig: The figure to render.
-        dpi: Resolution. Defaults to `100`.
-
-    Returns:
-        The PNG file content.
-
-    Example:
-        >>> figure_to_png(learning_curves_figure({"loss": [1.0, 0.5]}))[:4]
-        b'\\x89PNG'
-    """
-    buffer = io.BytesIO()
-    # No "Software" metadata, so the same figure always gives the same bytes.
-    # Standalone Figures render with the Agg canvas whatever pyplot's backend is, so
-    # importing this module never switches a notebook's backend.
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def average_curve(y_true: np.ndarray, proba: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -481,25 +290,3 @@ def _check_class_names(class_names: Sequence[str], k: int) -> None:
         raise DataValidationError(
             f"expected {k} class names to match `proba`. Received: {len(class_names)} ({list(class_names)[:5]}...)."
         )
-
-
-def _as_curve(values: Sequence[float], key: str) -> np.ndarray:
-    try:
-        curve = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataValidationError(f"expected a list of numbers for history[{key!r}]. Received: {values!r}") from exc
-    if curve.ndim != 1:
-        raise DataValidationError(
-            f"expected a 1-D list of numbers for history[{key!r}]. Received: shape {curve.shape}."
-        )
-    return curve
-
-
-def _displayable_rgb(image: np.ndarray) -> np.ndarray:
-    if np.issubdtype(image.dtype, np.integer):
-        return image
-    image = image.astype(np.float64)
-    low, high = float(np.nanmin(image)), float(np.nanmax(image))
-    if low >= 0.0 and high <= 1.0:
-        return image
-    return (image - low) / (high - low) if high > low else np.zeros_like(image)

@@ -1,16 +1,12 @@
-"""The run report shared by every pipeline: one object, written as JSON, Markdown and HTML.
+"""The `Report` of one run: its content, added section by section, and writing it to disk.
 
-A pipeline fills a `Report` (metrics, tables, figures, text) and calls `write`. The
-Markdown and the HTML are rendered from the same list of blocks, so they always carry
-the same content; the HTML is a single self-contained file that loads nothing from the
-network.
+`write` saves the figures, the predictions, and `report.json` (from `to_dict`),
+`report.md` (`pipelines.evaluation.report.markdown`) and `report.html`
+(`pipelines.evaluation.report.html`), each atomically.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import html
 import json
 import math
 import numbers
@@ -24,8 +20,11 @@ from matplotlib.figure import Figure
 
 from pipelines import atomic
 from pipelines.errors import OutputDirError
+from pipelines.evaluation.report.html import to_html
+from pipelines.evaluation.report.markdown import to_markdown
+from pipelines.evaluation.report.records import _FigureEntry, _json_safe, _Table, _Text
 
-__all__ = ["Report", "Link", "STATUSES", "PREDICTIONS_FILE", "ci_keys"]
+__all__ = ["Report", "STATUSES", "PREDICTIONS_FILE", "PNG_SIGNATURE"]
 
 STATUSES = ("ok", "failed")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -43,59 +42,6 @@ _FIXED_KEYS = (
     "tables",
     "figures",
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Link:
-    """A table cell that links to `href` (a relative path or a URL) under `text`.
-
-    Rendered as `[text](href)` in Markdown and `<a href>` in HTML; in JSON it is
-    `{"text": ..., "href": ...}`. Links are followed only when clicked, so a report with
-    links still loads nothing from the network.
-
-    Example:
-        >>> Link("logs", "tensorboard/").href
-        'tensorboard/'
-    """
-
-    text: str
-    href: str
-
-
-def ci_keys(name: str) -> tuple[str, str]:
-    """The flat-metric names of `name`'s confidence interval.
-
-    Example:
-        >>> ci_keys("accuracy")
-        ('accuracy_ci_low', 'accuracy_ci_high')
-    """
-    return f"{name}_ci_low", f"{name}_ci_high"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Table:
-    title: str
-    rows: list[dict[str, Any]]
-    columns: list[str]
-    note: str
-
-
-@dataclasses.dataclass(frozen=True)
-class _FigureEntry:
-    name: str
-    title: str
-    caption: str
-    png: bytes
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}.png"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Text:
-    title: str
-    markdown: str
 
 
 class Report:
@@ -329,31 +275,7 @@ class Report:
 
     def render_markdown(self) -> str:
         """Renders the report as Markdown; figures link to `<name>.png` beside it."""
-        out: list[str] = []
-        for kind, *args in self._blocks():
-            if kind == "h1":
-                out += [f"# {args[0]}", ""]
-            elif kind == "h2":
-                out += [f"## {args[0]}", ""]
-            elif kind == "p":
-                out += [args[0], ""]
-            elif kind == "kv":
-                out += [f"- **{key}:** {value}" for key, value in args[0]] + [""]
-            elif kind == "table":
-                columns, rows = args
-                out.append("| " + " | ".join(_md_cell(c) for c in columns) + " |")
-                out.append("|" + "---|" * len(columns))
-                out += ["| " + " | ".join(_md_link_or_cell(c) for c in row) + " |" for row in rows]
-                out.append("")
-            elif kind == "figure":
-                entry = args[0]
-                alt = entry.title.replace("[", "\\[").replace("]", "\\]")
-                out += [f"![{alt}]({entry.filename})", ""]
-                if entry.caption:
-                    out += [f"*{entry.caption}*", ""]
-            elif kind == "text":
-                out += [args[0].strip(), ""]
-        return "\n".join(out).rstrip() + "\n"
+        return to_markdown(self)
 
     def render_html(self) -> str:
         """Renders the report as one self-contained HTML page.
@@ -361,34 +283,7 @@ class Report:
         The CSS is inline and every figure is embedded as a base64 `data:` URI; a
         Content-Security-Policy forbids loading anything else.
         """
-        esc = html.escape
-        body: list[str] = []
-        for kind, *args in self._blocks():
-            if kind == "h1":
-                body.append(f"<h1>{esc(args[0])}</h1>")
-            elif kind == "h2":
-                body.append(f"<h2>{esc(args[0])}</h2>")
-            elif kind == "p":
-                body.append(f"<p>{esc(args[0])}</p>")
-            elif kind == "kv":
-                items = "".join(f"<li><strong>{esc(key)}:</strong> {esc(value)}</li>" for key, value in args[0])
-                body.append(f"<ul>{items}</ul>")
-            elif kind == "table":
-                columns, rows = args
-                head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-                cells = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
-            elif kind == "figure":
-                entry = args[0]
-                data = base64.b64encode(entry.png).decode("ascii")
-                caption = f"<figcaption>{esc(entry.caption)}</figcaption>" if entry.caption else ""
-                body.append(
-                    f'<figure><img src="data:image/png;base64,{data}" alt="{esc(entry.title)}">{caption}</figure>'
-                )
-            elif kind == "text":
-                body.append(f'<div class="text">{esc(args[0].strip())}</div>')
-        # Concatenated, not str.format-ed: the CSS is full of braces.
-        return _HTML_HEAD.replace("$title", esc(self.title)) + "\n".join(body) + "\n</body>\n</html>\n"
+        return to_html(self)
 
     def write(self, directory: str | os.PathLike, *, stem: str = "report") -> dict[str, Path]:
         """Writes every figure PNG, `<stem>.json`, `<stem>.md`, `<stem>.html` and the predictions.
@@ -432,115 +327,10 @@ class Report:
     def _figures(self) -> list[_FigureEntry]:
         return [s for s in self._sections if isinstance(s, _FigureEntry)]
 
-    def _blocks(self) -> list[tuple]:
-        """The report as a flat list of blocks that both renderers walk in order."""
-        blocks: list[tuple] = [
-            ("h1", self.title),
-            ("kv", [("Status", self.status)]),
-        ]
-        if self.dataset:
-            blocks += [("h2", "Dataset"), ("kv", _flat_items(self.dataset))]
-        if self.metrics:
-            blocks += [("h2", "Metrics"), ("table", *self._metrics_table())]
-        for section in self._sections:
-            blocks.append(("h2", section.title))
-            if isinstance(section, _Table):
-                if section.note:
-                    blocks.append(("p", section.note))
-                rows = [[_format_cell(row.get(c, "")) for c in section.columns] for row in section.rows]
-                blocks.append(("table", section.columns, rows))
-            elif isinstance(section, _FigureEntry):
-                blocks.append(("figure", section))
-            else:
-                blocks.append(("text", section.markdown))
-        # Results first; the settings that produced them follow.
-        if self.config:
-            blocks += [("h2", "Configuration"), ("kv", _flat_items(self.config))]
-        if self.timings:
-            timing_rows = [(name, _format_value(v)) for name, v in self.timings.items()]
-            blocks += [("h2", "Timings"), ("table", ["stage", "seconds"], timing_rows)]
-        if self.environment:
-            blocks += [("h2", "Environment"), ("kv", _flat_items(self.environment))]
-        return blocks
-
-    def _metrics_table(self) -> tuple[list[str], list[list[Any]]]:
-        """Metric rows; a metric with `<name>_ci_low/_ci_high` shows them in a CI column."""
-        with_ci = {name for name in self.metrics if all(k in self.metrics for k in ci_keys(name))}
-        if not with_ci:
-            return ["metric", "value"], [[name, _format_value(v)] for name, v in self.metrics.items()]
-        hidden = {key for name in with_ci for key in ci_keys(name)}
-        rows = []
-        for name, value in self.metrics.items():
-            if name in hidden:
-                continue
-            ci = ""
-            if name in with_ci:
-                low, high = (self.metrics[k] for k in ci_keys(name))
-                ci = f"[{_format_value(low)}, {_format_value(high)}]"
-            rows.append([name, _format_value(value), ci])
-        return ["metric", "value", "95% CI (bootstrap)"], rows
-
     @staticmethod
     def _check_title(title: str) -> None:
         if not isinstance(title, str) or not title.strip():
             raise ValueError(f"expected a non-empty title. Received: title={title!r}")
-
-
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _json_safe(dataclasses.asdict(value))
-    if hasattr(value, "tolist"):  # NumPy arrays and scalars
-        return _json_safe(value.tolist())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_json_safe(v) for v in value]
-    # Paths, dtypes, enums...: a report is for reading, so their text form is the value.
-    return str(value)
-
-
-def _format_value(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool) or isinstance(value, numbers.Integral):
-        return str(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        if not math.isfinite(value):
-            return "n/a"
-        # 4 decimals, but keep 4 significant digits of tiny or huge values.
-        if value != 0 and not 1e-3 <= abs(value) < 1e6:
-            return f"{value:.4g}"
-        text = f"{value:.4f}"
-        # Near-perfect scores (AUC 0.99998) must not print as a perfect 1.0000.
-        if abs(value) != 1.0 and abs(float(text)) == 1.0:
-            text = f"{value:.6f}"
-        return text
-    return str(value)
-
-
-def _format_cell(value: Any) -> Any:
-    return value if isinstance(value, Link) else _format_value(value)
-
-
-def _md_link_or_cell(cell: Any) -> str:
-    if isinstance(cell, Link):
-        text = cell.text.replace("[", "\\[").replace("]", "\\]")
-        return f"[{_md_cell(text)}](<{cell.href}>)"
-    return _md_cell(cell)
-
-
-def _html_cell(cell: Any) -> str:
-    if isinstance(cell, Link):
-        return f'<a href="{html.escape(cell.href)}">{html.escape(cell.text)}</a>'
-    return html.escape(cell)
 
 
 def _npz_bytes(arrays: Mapping[str, Any]) -> bytes:
@@ -551,66 +341,3 @@ def _npz_bytes(arrays: Mapping[str, Any]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
-
-
-def _flat_items(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Flattens nested mappings to `a.b` keys, with values printed in full."""
-    # Not rounded like metrics: a learning rate of 3e-4 must not print as 0.0003.
-    items: list[tuple[str, str]] = []
-    for key, value in _json_safe(data).items():
-        if isinstance(value, dict) and value:
-            items += [(f"{key}.{k}", v) for k, v in _flat_items(value)]
-        elif isinstance(value, list):
-            items.append((key, ", ".join(_plain(v) for v in value)))
-        else:
-            items.append((key, _plain(value)))
-    return items
-
-
-def _plain(value: Any) -> str:
-    return "n/a" if value is None else str(value)
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-_CSS = """
-:root { color-scheme: light; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial,
-  sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5;
-  color: #1f2328; background: #fff; }
-h1 { font-size: 1.8rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
-h2 { font-size: 1.3rem; margin-top: 2rem; border-bottom: 1px solid #eaeef2;
-  padding-bottom: .2rem; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
-th, td { border: 1px solid #d0d7de; padding: .3rem .7rem; text-align: left; }
-th { background: #f6f8fa; }
-tbody tr:nth-child(even) { background: #f9fafb; }
-td { font-variant-numeric: tabular-nums; }
-ul { padding-left: 1.2rem; }
-figure { margin: 1rem 0; }
-img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
-a { color: #0969da; }
-figcaption { font-size: .9rem; color: #57606a; font-style: italic; }
-.text { white-space: pre-wrap; }
-""".strip()
-
-_HTML_HEAD = (
-    """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" """
-    """content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>$title</title>
-<style>
-"""
-    + _CSS
-    + """
-</style>
-</head>
-<body>
-"""
-)
