@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from pipelines.errors import ChecksumMismatch, ConfigError, DataValidationError
+from pipelines.inputs import checksums
 from pipelines.inputs import manifest as manifest_module
-from pipelines.inputs import sources
 from pipelines.inputs.manifest import UnknownDatasetError, parse_manifest
 from pipelines.inputs.mnist import (
     FASHION_CLASS_NAMES,
@@ -108,7 +108,7 @@ def test_fashion_mnist_has_the_official_class_names(synthetic):
 def test_each_file_is_decompressed_exactly_once(synthetic, monkeypatch):
     folder = synthetic()
     calls = []
-    real_decompress = sources.gzip.decompress
+    real_decompress = checksums.gzip.decompress
 
     def counting_decompress(data):
         calls.append(len(data))
@@ -117,8 +117,8 @@ def test_each_file_is_decompressed_exactly_once(synthetic, monkeypatch):
     def no_streaming(*args, **kwargs):
         raise AssertionError("the loader must not stream-verify before reading")
 
-    monkeypatch.setattr(sources.gzip, "decompress", counting_decompress)
-    monkeypatch.setattr(sources.gzip, "GzipFile", no_streaming)
+    monkeypatch.setattr(checksums.gzip, "decompress", counting_decompress)
+    monkeypatch.setattr(checksums.gzip, "GzipFile", no_streaming)
 
     load_mnist_family("mnist", folder)
 

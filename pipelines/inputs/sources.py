@@ -16,26 +16,22 @@ folder that holds all of them:
 Checks compare the sha256 of a file's *decompressed* content with the manifest, so a
 re-gzipped copy passes. A file that is found but fails its check raises
 `ChecksumMismatch`; the search never moves on past bad data.
+
+The checks are `pipelines.inputs.checksums`' (`verify_file` and `read_verified`, also
+importable from here) and the downloads `pipelines.inputs.downloads`'.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import hashlib
-import http.client
-import logging
 import os
-import shutil
-import tarfile
-import tempfile
-import urllib.request
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.atomic import atomic_path
-from pipelines.errors import ChecksumMismatch, DatasetUnavailable
+from pipelines.errors import DatasetUnavailable
+from pipelines.inputs.checksums import _content, read_verified, verify_file
+from pipelines.inputs.downloads import DOWNLOAD_TIMEOUT_S as DOWNLOAD_TIMEOUT_S
+from pipelines.inputs.downloads import _download_files, _DownloadFailed
 from pipelines.inputs.manifest import (
     DatasetEntry,
     FileEntry,
@@ -58,12 +54,6 @@ __all__ = [
 DATA_DIR_ENV = "PIPELINES_DATA_DIR"
 CACHE_DIR_ENV = "PIPELINES_CACHE_DIR"
 OFFLINE_ENV = "PIPELINES_OFFLINE"
-DOWNLOAD_TIMEOUT_S = 30.0
-_CHUNK_BYTES = 1 << 20
-_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
-_NETWORK_ERRORS = (OSError, http.client.HTTPException, tarfile.TarError, KeyError)
-
-logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,68 +185,6 @@ def resolve_dataset(
     )
 
 
-def verify_file(path: str | os.PathLike, entry: FileEntry) -> str:
-    """Checks a file's content against its manifest entry, streaming.
-
-    Args:
-        path: The file.
-        entry: Its manifest entry. A gzip entry's file is decompressed first.
-
-    Returns:
-        The sha256 (hex) of the decompressed content.
-
-    Raises:
-        ChecksumMismatch: if the checksum differs or the gzip stream is truncated or
-            corrupt; the message names the file, the expected and the actual checksum.
-        FileNotFoundError: if the file does not exist.
-
-    Example:
-        >>> import hashlib, pathlib, tempfile
-        >>> from pipelines.inputs.manifest import FileEntry
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-        >>> _ = p.write_bytes(b"hi")
-        >>> digest = hashlib.sha256(b"hi").hexdigest()
-        >>> verify_file(p, FileEntry("a.txt", digest, 2)) == digest
-        True
-    """
-    return _check_file(Path(path), entry, str(path))
-
-
-def read_verified(path: str | os.PathLike, entry: FileEntry) -> bytes:
-    """Reads a file's content (decompressing a gzip entry once) and checks it.
-
-    Args:
-        path: The file.
-        entry: Its manifest entry.
-
-    Returns:
-        The (decompressed) content, whose sha256 matches the manifest.
-
-    Raises:
-        ChecksumMismatch: if the checksum differs or the gzip stream is corrupt.
-        FileNotFoundError: if the file does not exist.
-
-    Example:
-        >>> import gzip, hashlib, pathlib, tempfile
-        >>> from pipelines.inputs.manifest import FileEntry
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.gz"
-        >>> _ = p.write_bytes(gzip.compress(b"hi"))
-        >>> read_verified(p, FileEntry("a.gz", hashlib.sha256(b"hi").hexdigest(), 2, "gzip"))
-        b'hi'
-    """
-    raw = Path(path).read_bytes()
-    data = raw
-    if entry.is_gzip:
-        try:
-            data = gzip.decompress(raw)
-        except _GZIP_ERRORS as err:
-            raise ChecksumMismatch(_corrupt_message(str(path), entry, err, hashlib.sha256(raw).hexdigest())) from err
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != entry.sha256:
-        raise ChecksumMismatch(_mismatch_message(str(path), entry, digest, len(data)))
-    return data
-
-
 def default_cache_dir() -> Path:
     """Returns the download cache's root folder (each dataset in its `subdir`).
 
@@ -332,53 +260,7 @@ def _verified(entry: DatasetEntry, directory: Path, source: str, verify: bool) -
     return ResolvedDataset(name=entry.name, directory=directory, files=files, source=source, checksum_verified=verify)
 
 
-# ----------------------------------------------------------------------------- checks
-
-
-def _check_file(path: Path, entry: FileEntry, label: str) -> str:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if entry.is_gzip else raw
-        try:
-            while chunk := stream.read(_CHUNK_BYTES):
-                digest.update(chunk)
-                size += len(chunk)
-        except _GZIP_ERRORS as err:
-            raw_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            raise ChecksumMismatch(_corrupt_message(label, entry, err, raw_sha)) from err
-    if digest.hexdigest() != entry.sha256:
-        raise ChecksumMismatch(_mismatch_message(label, entry, digest.hexdigest(), size))
-    return digest.hexdigest()
-
-
-def _content(entry: FileEntry) -> str:
-    return "decompressed content" if entry.is_gzip else "content"
-
-
-def _mismatch_message(label: str, entry: FileEntry, actual: str, size: int) -> str:
-    return (
-        f"{label} does not match the manifest: expected sha256 {entry.sha256} "
-        f"({entry.size} bytes) of its {_content(entry)}, got sha256 {actual} ({size} "
-        "bytes). The file is corrupt or a different version: replace it with a good "
-        "copy, or delete it so that it is downloaded again."
-    )
-
-
-def _corrupt_message(label: str, entry: FileEntry, err: Exception, raw_sha: str) -> str:
-    return (
-        f"{label} is not a complete gzip file ({type(err).__name__}: {err}), so its "
-        f"content cannot be checked: expected sha256 {entry.sha256} of its decompressed "
-        f"content ({entry.size} bytes), got no content (the file's own sha256 is "
-        f"{raw_sha}). The file is truncated or corrupt: replace it with a good copy, or "
-        "delete it so that it is downloaded again."
-    )
-
-
 # -------------------------------------------------------------------------- downloads
-
-
-class _DownloadFailed(Exception):
-    """Every URL of a file failed for a network or archive reason."""
 
 
 def _download_blocker(download: bool, missing: list[FileEntry]) -> str | None:
@@ -397,59 +279,6 @@ def _download_hint() -> str:
         f"Or allow the download into {default_cache_dir()} (download=True, "
         f"{OFFLINE_ENV} unset; {CACHE_DIR_ENV} moves the cache)."
     )
-
-
-def _download_files(files: list[FileEntry], directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=directory) as scratch:
-        archives: dict[str, Path] = {}  # url -> fetched archive, shared by its members
-        for entry in files:
-            _download_file(entry, directory / entry.name, archives, Path(scratch))
-
-
-def _download_file(entry: FileEntry, dest: Path, archives: dict[str, Path], scratch: Path) -> None:
-    failures, mismatches = [], []
-    for url in entry.urls:
-        label = f"{url} (downloaded as {entry.name})"
-        try:
-            # The content is checked under a temporary name, so the cache never holds
-            # a file that would fail its check.
-            with atomic_path(dest) as part:
-                if entry.archive_member is None:
-                    _fetch(url, part)
-                else:
-                    if url not in archives:
-                        archive = scratch / f"archive-{len(archives)}.tar.gz"
-                        _fetch(url, archive)
-                        archives[url] = archive  # only once fully fetched
-                    _extract_member(archives[url], entry.archive_member, part)
-                _check_file(part, entry, label)
-            return
-        except ChecksumMismatch as err:
-            mismatches.append(str(err))
-        except _NETWORK_ERRORS as err:
-            failures.append(f"{url}: {type(err).__name__}: {err}")
-    if mismatches:
-        raise ChecksumMismatch(" ".join(mismatches + failures))
-    raise _DownloadFailed("; ".join(failures))
-
-
-def _fetch(url: str, dest: Path) -> None:
-    logger.info("Downloading %s to %s", url, dest)
-    request = urllib.request.Request(url, headers={"User-Agent": "keras-pipelines"})
-    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, open(dest, "wb") as out:
-        shutil.copyfileobj(response, out, _CHUNK_BYTES)
-
-
-def _extract_member(archive: Path, member: str, dest: Path) -> None:
-    # Reads one named member into `dest`; nothing is extracted under archive names.
-    with tarfile.open(archive, "r:*") as tar:
-        info = tar.getmember(member)
-        source = tar.extractfile(info) if info.isfile() else None
-        if source is None:
-            raise tarfile.TarError(f"archive member {member!r} is not a regular file")
-        with source, open(dest, "wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK_BYTES)
 
 
 def _unavailable_message(
