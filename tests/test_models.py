@@ -38,7 +38,7 @@ def test_a_fresh_process_loads_a_raw_string_sentiment_model(tmp_path, python_env
 
     from pipelines.inputs.text_dataset import make_vectorizer
     from pipelines.nets.rnn import make_text_rnn
-    from pipelines.tasks.sentiment import make_end_to_end
+    from pipelines.recipes.text_classifier import make_end_to_end
 
     vectorizer = make_vectorizer(["a good film", "a bad film"], max_tokens=10, sequence_length=5)
     model = make_end_to_end(vectorizer, make_text_rnn(vectorizer.vocabulary_size(), embed_dim=4, units=(2,)))

@@ -13,7 +13,9 @@ from synthetic_texts import polar_texts
 import pipelines
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.models import load_model
-from pipelines.tasks.sentiment import EXAMPLE_TEXTS, ensemble_weight, run_texts
+from pipelines.recipes.sentiment_report import ensemble_weight
+from pipelines.recipes.text_classifier import EXAMPLE_TEXTS
+from pipelines.tasks.sentiment import run_texts
 
 
 @pytest.mark.parametrize(
@@ -143,7 +145,8 @@ def test_init_from_a_checkpoint_ensemble_fine_tunes_its_last_snapshot(tmp_path):
     from pipelines.inputs.text_dataset import make_vectorizer
     from pipelines.nets.rnn import make_text_rnn
     from pipelines.nets.snapshots import snapshot_ensemble
-    from pipelines.tasks.sentiment import SentimentConfig, load_pretrained, make_end_to_end
+    from pipelines.recipes.text_classifier import load_pretrained, make_end_to_end
+    from pipelines.tasks.sentiment import SentimentConfig
 
     vectorizer = make_vectorizer(np.array(["a good film", "a bad film"]), max_tokens=20, sequence_length=8)
     net = make_text_rnn(vectorizer.vocabulary_size(), embed_dim=8, units=(4,))

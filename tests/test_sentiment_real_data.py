@@ -14,7 +14,7 @@ import tensorflow as tf
 import pipelines
 from pipelines.models import load_model
 from pipelines.nets.snapshots import snapshot_members
-from pipelines.tasks.sentiment import EXAMPLE_TEXTS
+from pipelines.recipes.text_classifier import EXAMPLE_TEXTS
 
 
 @pytest.mark.realdata
