@@ -35,4 +35,4 @@ def test_no_example_is_skipped():
     skipped = [str(path.relative_to(root)) for path in root.rglob("*.py") if "doctest: +SKIP" in path.read_text()]
     assert not skipped, f"examples that never run (write them as usage blocks instead): {skipped}"
     # The walk above finds the modules that hold examples: a renamed package would silently find none.
-    assert len(MODULES) > 50 and "pipelines.sklearn.tasks" in MODULES
+    assert len(MODULES) > 50 and "pipelines.sklearn.image_classifier" in MODULES

@@ -15,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.sklearn import DenoisingAutoencoder, ImageClassifier, KerasClassifier, TabularRegressor, TextClassifier
-from pipelines.sklearn.tasks import to_images
+from pipelines.sklearn.image_input import to_images
 
 TINY_CNN = dict(model__stem_filters=4, model__filters=(8,), model__head_dropout=0.0)
 TINY_AE = dict(model__stem_filters=4, model__filters=(8,), model__latent_filters=2)

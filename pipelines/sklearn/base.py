@@ -15,6 +15,9 @@ estimator. It owns what does not depend on the task:
 - pickling and `copy.deepcopy`: fitted Keras models travel as `.keras` bytes and are
   reloaded with `safe_mode=True`, which refuses files that could run code.
 
+The seeding itself is in `pipelines.sklearn.seeding`, the `.keras` bytes in
+`pipelines.sklearn.serialization`.
+
 Subclasses say how inputs are checked (`_validate_X`), how targets are encoded
 (`_prepare_y`), how the model is built (`_build_model`) and compiled (`_default_loss`),
 and list in `_keras_attributes` every fitted attribute that holds a Keras model.
@@ -22,23 +25,18 @@ and list in `_keras_attributes` every fitted attribute that holds a Keras model.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import math
-import os
-import random
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from pipelines.errors import ConfigError, DataValidationError, ModelLoadError, TrainingDivergedError
+from pipelines.errors import ConfigError, DataValidationError, TrainingDivergedError
+from pipelines.sklearn.seeding import _seeded
+from pipelines.sklearn.serialization import model_from_bytes, model_to_bytes
 from pipelines.sklearn.validation import (
     Interval,
     InvalidParameterError,
@@ -67,8 +65,6 @@ _OWN_FIT_ARGUMENTS = {
 }
 # Rows per direct model call in prediction: bounds the memory of one call.
 PREDICT_CHUNK = 1024
-# Seeds are drawn below this bound: TensorFlow and NumPy both accept it.
-_MAX_SEED = 2**31 - 1
 
 
 class BaseKerasEstimator(BaseEstimator):
@@ -325,101 +321,3 @@ class BaseKerasEstimator(BaseEstimator):
             if isinstance(state.get(name), bytes):
                 state[name] = model_from_bytes(state[name])
         super().__setstate__(state)
-
-
-def model_to_bytes(model: keras.Model) -> bytes:
-    """The `.keras` archive of `model` (architecture, weights, optimizer state), as bytes.
-
-    Example:
-        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        >>> model_to_bytes(model)[:2]  # a zip archive
-        b'PK'
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        with open(path, "rb") as f:
-            return f.read()
-
-
-def model_from_bytes(data: bytes) -> keras.Model:
-    """The model of a `.keras` archive's bytes, loaded with `safe_mode=True`.
-
-    Custom layers must be registered with `keras.saving.register_keras_serializable`
-    (the package's own are registered on import).
-
-    Raises:
-        ModelLoadError: The bytes are not a loadable `.keras` archive, or loading them
-            would need unsafe deserialization (e.g. a Lambda layer).
-
-    Example:
-        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        >>> model_from_bytes(model_to_bytes(model)).output_shape
-        (None, 1)
-    """
-    from pipelines.models import load_model
-
-    if not isinstance(data, bytes):
-        raise ModelLoadError(f"expected the bytes of a .keras archive. Received: {type(data).__name__}")
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        with open(path, "wb") as f:
-            f.write(data)
-        return load_model(path)
-
-
-@contextlib.contextmanager
-def _seeded(random_state: Any) -> Iterator[int | None]:
-    """Seeds Keras (weights, dropout, shuffling) for the block; yields the seed used.
-
-    `None` leaves everything as it is. Otherwise the seed is the integer itself, or a draw
-    from the `RandomState` instance (so repeated fits with one instance differ, as in
-    scikit-learn). `keras.utils.set_random_seed` also reseeds Python's and NumPy's global
-    generators; their states are restored afterwards, so a fit does not change the
-    random numbers the caller's own code draws.
-    """
-    if random_state is None:
-        yield None
-        return
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        seed = int(random_state) % (_MAX_SEED + 1)
-    else:
-        seed = int(check_random_state(random_state).randint(_MAX_SEED))
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    keras.utils.set_random_seed(seed)
-    try:
-        yield seed
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
-def call_with_meta(builder: Callable[..., Any], kwargs: dict[str, Any], meta: dict[str, Any]) -> Any:
-    """Calls `builder(**meta_it_names, **kwargs)`: only the meta arguments its signature names.
-
-    Raises:
-        ConfigError: `kwargs` holds an argument the builder does not take.
-    """
-    parameters: Mapping[str, inspect.Parameter]
-    try:
-        parameters = inspect.signature(builder).parameters
-    except (TypeError, ValueError):  # builtins and some C callables have no signature
-        parameters = {}
-    has_var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    unknown = [key for key in kwargs if key not in parameters and not has_var_keyword]
-    if unknown:
-        name = getattr(builder, "__name__", repr(builder))
-        raise ConfigError(
-            f"model__ arguments {sorted(unknown)} are not arguments of {name}. "
-            f"Its arguments are {[p for p in parameters if p not in meta]}."
-        )
-    given = {key: value for key, value in meta.items() if key in parameters and key not in kwargs}
-    try:
-        return builder(**given, **kwargs)
-    except TypeError as e:
-        # A builder that forwards **kwargs (the image nets) fails one call deeper.
-        if "unexpected keyword argument" not in str(e):
-            raise
-        raise ConfigError(
-            f"a model__ argument is not an argument of the net: {e}. Received model__ arguments {sorted(kwargs)}."
-        ) from e

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.sklearn.base import BaseKerasEstimator
-from pipelines.sklearn.tasks import to_images
+from pipelines.sklearn.image_input import to_images
 from pipelines.sklearn.validation import Interval, ParameterConstraints
 
 __all__ = ["DCGAN"]
