@@ -11,20 +11,32 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as _dt
-import json
 import os
-import platform
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines import registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
-from pipelines.errors import ConfigError, ModelLoadError, OutputDirError, TrainingDivergedError
+from pipelines.errors import ConfigError, ModelLoadError, TrainingDivergedError
+from pipelines.run_dir import existing_dir, make_run_dir, missing_parents, remove_empty_dirs
+from pipelines.run_outputs import (
+    add_links,
+    environment,
+    now,
+    print_done,
+    save_model,
+    write_failed_report,
+    write_model_card,
+)
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from pipelines.evaluation.report import Report
+    from pipelines.worker_cluster import Cluster
 
 __all__ = ["RunResult", "RunContext", "run", "evaluate", "get_config", "make_run_dir"]
 
@@ -66,10 +78,10 @@ class RunContext:
     """
 
     run_dir: Path
-    strategy: Any
-    report: Any
+    strategy: tf.distribute.Strategy
+    report: Report
     model_card: dict[str, Any] = field(default_factory=dict)
-    cluster: Any = None
+    cluster: Cluster | None = None
 
     @contextlib.contextmanager
     def timer(self, key: str) -> Iterator[None]:
@@ -119,47 +131,17 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     cluster = _resolve_cluster(task, config)
     if cluster is not None and not cluster.is_chief:
         return _run_worker(task, config, cluster)
-    keep, new_parents = _existing_dir(config.out), _missing_parents(config.out, task.name)
-    run_dir = make_run_dir(config.out, task.name)
-    from pipelines import devices  # TensorFlow is imported only once a run really starts
-    from pipelines.evaluation.report import Report
-
-    report = Report(task.name, config=config_to_dict(config))
-    report.extra["created"] = _now()
-    total_start = time.perf_counter()
-    try:
-        with _seeded(config), devices.precision_policy(config.precision):
-            strategy = _make_strategy(config, cluster)
-            ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report, cluster=cluster)
-            report.environment = _environment(config, devices.describe_strategy(strategy))
-            if cluster is not None:
-                # TensorFlow's class is CollectiveAllReduceStrategy; users know it by its public name.
-                report.environment.update(strategy="MultiWorkerMirroredStrategy", cluster=cluster.describe())
-            model = task.train(config, ctx)
-    except TrainingDivergedError as e:
-        _write_failed_report(report, run_dir, e, time.perf_counter() - total_start)
-        raise
-    except BaseException:
-        _remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)
-        raise
-    report.timings["total_seconds"] = time.perf_counter() - total_start
-    _save_model(model, run_dir / "model.keras")
-    _write_model_card(run_dir, task.name, config, report, ctx.model_card)
-    _add_links(report, run_dir)
-    report.write(run_dir)
+    report = _new_report(task, config)
+    with _started_run(config, task.name, report, cluster) as ctx:
+        model = task.train(config, ctx)
+    save_model(model, ctx.run_dir / "model.keras")
+    write_model_card(ctx.run_dir, task.name, config, report, ctx.model_card)
+    _write_report(report, ctx.run_dir)
     if cluster is not None:
         from pipelines.multiworker import wait_for_all_workers
 
-        wait_for_all_workers(strategy)  # the other workers end with the chief, once its files are written
-    _print_done(config, run_dir, report.metrics)
-    return RunResult(
-        model=model,
-        history=report.history,
-        metrics=dict(report.metrics),
-        report_dir=run_dir,
-        config=config,
-        report=report.to_dict(),
-    )
+        wait_for_all_workers(ctx.strategy)  # the other workers end with the chief, once its files are written
+    return _result(model, config, report, ctx.run_dir)
 
 
 def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunResult:
@@ -180,89 +162,77 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelLoadError(f"no model file at {str(model_path)!r}. Pass the path of a saved .keras model.")
-    keep, new_parents = _existing_dir(config.out), _missing_parents(config.out, f"{task.name}-evaluate")
-    run_dir = make_run_dir(config.out, f"{task.name}-evaluate")
-    from pipelines import devices
-    from pipelines.evaluation.report import Report
     from pipelines.models import load_model
 
-    report = Report(task.name, config=config_to_dict(config))
-    report.extra["created"] = _now()
+    report = _new_report(task, config)
     report.extra["evaluated_model"] = str(model_path.resolve())
-    total_start = time.perf_counter()
+    with _started_run(config, f"{task.name}-evaluate", report) as ctx:
+        model = load_model(model_path)  # inside: a refused model leaves nothing behind
+        task.evaluate(model, config, ctx)
+    _write_report(report, ctx.run_dir)
+    return _result(model, config, report, ctx.run_dir, history={})
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _new_report(task: registry.Task, config: Any) -> Report:
+    from pipelines.evaluation.report import Report
+
+    report = Report(task.name, config=config_to_dict(config))
+    report.extra["created"] = now()
+    return report
+
+
+@contextlib.contextmanager
+def _started_run(config: Any, label: str, report: Report, cluster: Any = None) -> Iterator[RunContext]:
+    """Makes the run directory, seeds, places and records the environment; yields the run context.
+
+    What `run` and `evaluate` share. On bad input or an interruption the folders made for the
+    run are removed again (nothing was written into them); a diverged run writes its failed
+    report beside its best checkpoint. The block's wall time is the report's `total_seconds`.
+    """
+    from pipelines import devices  # TensorFlow is imported only once a run really starts
+
+    keep, new_parents = existing_dir(config.out), missing_parents(config.out, label)
+    run_dir = make_run_dir(config.out, label)
+    start = time.perf_counter()
     try:
         with _seeded(config), devices.precision_policy(config.precision):
-            strategy = devices.make_strategy(config.device)
-            ctx = RunContext(run_dir=run_dir, strategy=strategy, report=report)
-            report.environment = _environment(config, devices.describe_strategy(strategy))
-            model = load_model(model_path)
-            task.evaluate(model, config, ctx)
-    except BaseException:
-        _remove_empty_dirs(
-            run_dir, keep_root=keep, parents=new_parents
-        )  # a refused model or bad data leaves nothing behind
+            strategy = _make_strategy(config, cluster)
+            report.environment = environment(config, devices.describe_strategy(strategy))
+            if cluster is not None:
+                # TensorFlow's class is CollectiveAllReduceStrategy; users know it by its public name.
+                report.environment.update(strategy="MultiWorkerMirroredStrategy", cluster=cluster.describe())
+            yield RunContext(run_dir=run_dir, strategy=strategy, report=report, cluster=cluster)
+    except TrainingDivergedError as e:
+        write_failed_report(report, run_dir, e, time.perf_counter() - start)
         raise
-    report.timings["total_seconds"] = time.perf_counter() - total_start
-    _add_links(report, run_dir)
+    except BaseException:
+        remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)
+        raise
+    report.timings["total_seconds"] = time.perf_counter() - start
+
+
+def _write_report(report: Report, run_dir: Path) -> None:
+    """Links the run's other files from the report, then writes it (atomically)."""
+    add_links(report, run_dir)
     report.write(run_dir)
-    _print_done(config, run_dir, report.metrics)
+
+
+def _result(
+    model: Any, config: Any, report: Report, run_dir: Path, *, history: dict[str, list[float]] | None = None
+) -> RunResult:
+    """Prints the run's last lines and returns its result."""
+    print_done(config, run_dir, report.metrics)
     return RunResult(
         model=model,
-        history={},
+        history=report.history if history is None else history,
         metrics=dict(report.metrics),
         report_dir=run_dir,
         config=config,
         report=report.to_dict(),
     )
-
-
-def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
-    """Creates and returns the run directory; checks that it is writable.
-
-    With `out=None` it is `reports/<pipeline>/<timestamp>/`; two runs started in the same
-    second, in one process or several, get distinct directories (`-2`, `-3`, ... suffixes;
-    each is created with an exclusive `mkdir`, which only one caller can win).
-
-    An explicit `out` may be new, empty, or hold an unfinished run: its `backup/` lets the
-    same command resume a killed run, and a diverged (failed) run may be retried. A folder
-    holding a finished run (`model.keras`, or a `report.json` whose status is not
-    `failed`) is refused rather than silently overwritten.
-
-    Raises:
-        OutputDirError: The directory cannot be created or written, or holds a finished run.
-    """
-    try:
-        if out is not None:
-            path = Path(out)
-            _check_no_finished_run(path)
-            path.mkdir(parents=True, exist_ok=True)
-        else:
-            parent = Path("reports") / pipeline
-            parent.mkdir(parents=True, exist_ok=True)
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            for i in range(1, 1000):
-                path = parent / (stamp if i == 1 else f"{stamp}-{i}")
-                try:
-                    path.mkdir()
-                    break
-                except FileExistsError:
-                    continue
-            else:
-                raise OutputDirError(f"could not create a fresh run directory under {parent}")
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OutputDirError:
-        raise
-    except OSError as e:
-        target = out if out is not None else f"reports/{pipeline}"
-        raise OutputDirError(
-            f"cannot write the run directory {str(target)!r}: {e.strerror or e}. Pass a writable --out DIR."
-        ) from e
-    return path
-
-
-# ----------------------------------------------------------------------------- internals
 
 
 def _resolve(name_or_config: Any, overrides: Mapping[str, Any]) -> tuple[registry.Task, Any]:
@@ -336,65 +306,6 @@ def _run_worker(task: registry.Task, config: Any, cluster: Any) -> RunResult:
     return RunResult(model=model, history=report.history, metrics={}, report_dir=None, config=config)
 
 
-def _check_no_finished_run(path: Path) -> None:
-    finished = [name for name in ("model.keras", "report.json") if (path / name).is_file()]
-    if finished == ["report.json"] and _report_status(path / "report.json") == "failed":
-        return  # a diverged run: retrying it (with a lower learning rate) is the fix
-    if finished:
-        raise OutputDirError(
-            f"--out {str(path)!r} already holds a finished run ({', '.join(finished)}). "
-            "Pass a new --out DIR, or delete that folder to run again."
-        )
-
-
-def _report_status(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None  # unreadable: treated as a finished run, never overwritten
-
-
-def _existing_dir(out: str | os.PathLike | None) -> bool:
-    return out is not None and Path(out).is_dir()
-
-
-def _missing_parents(out: str | os.PathLike | None, pipeline: str) -> list[Path]:
-    """The folders above the run directory that do not exist yet (`make_run_dir` creates them), nearest first."""
-    target = Path(out) if out is not None else Path("reports") / pipeline / "run"
-    return [p for p in target.parents if not p.exists()]
-
-
-def _remove_empty_dirs(run_dir: Path, *, keep_root: bool, parents: Sequence[Path] = ()) -> None:
-    """Removes empty folders under `run_dir` bottom-up, `run_dir` unless `keep_root`, then `parents`.
-
-    Never removes a file. A run that stops on bad input has written nothing, so this
-    removes the folders it created (`parents`: those `make_run_dir` made above the run
-    directory, such as `reports/<pipeline>/`; a folder the user made is kept); a killed or
-    diverged run keeps its backup and checkpoints.
-    """
-    for folder in sorted((p for p in run_dir.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
-    if not keep_root:
-        with contextlib.suppress(OSError):
-            run_dir.rmdir()
-            for folder in parents:
-                folder.rmdir()
-
-
-def _write_failed_report(report: Any, run_dir: Path, error: TrainingDivergedError, seconds: float) -> None:
-    """Writes the report of a diverged run, marked failed, beside its best checkpoint."""
-    from pipelines.training import BEST_CHECKPOINT
-
-    best = run_dir / BEST_CHECKPOINT
-    report.status = "failed"
-    report.history = report.history or error.history
-    report.timings["total_seconds"] = seconds
-    report.extra["error"] = {"type": type(error).__name__, "message": str(error)}
-    report.extra["last_good_checkpoint"] = str(best) if best.is_file() else None
-    report.write(run_dir)
-
-
 def _validated(config: Any) -> Any:
     validate_config(config)
     return config
@@ -416,98 +327,3 @@ def _seeded(config: Any) -> Iterator[None]:
         # A later run in the same process must not inherit this run's (slower) determinism.
         if config.deterministic and not was_deterministic:
             tf_config.disable_op_determinism()
-
-
-def _environment(config: Any, placement: Mapping[str, Any]) -> dict[str, Any]:
-    import keras
-    import numpy as np
-    import sklearn
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "scikit_learn": sklearn.__version__,
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        **placement,
-        "precision_policy": keras.config.dtype_policy().name,
-        # What the train step really used: several replicas run without XLA (training.jit_compile_for).
-        "jit_compile": bool(config.jit_compile) and placement.get("replicas", 1) == 1,
-        "op_determinism": bool(config.deterministic),
-        "seed": config.seed,
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
-    }
-
-
-def _save_model(model: Any, path: Path) -> None:
-    from pipelines.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-
-
-def _write_model_card(run_dir: Path, pipeline: str, config: Any, report: Any, extra: Mapping[str, Any]) -> None:
-    from pipelines.atomic import write_text
-
-    card = {
-        "pipeline": pipeline,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "file": "model.keras",
-        "load_with": "keras.saving.load_model(path, safe_mode=True)",
-        **dict(extra),
-        "dataset": report.dataset,
-        "metrics": report.metrics,
-        "config": config_to_dict(config),
-        "environment": {k: report.environment.get(k) for k in ("python", "tensorflow", "keras")},
-    }
-    write_text(run_dir / "model_card.json", json.dumps(card, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _add_links(report: Any, run_dir: Path) -> None:
-    """Links the run's other outputs (TensorBoard logs, model, card) from the report."""
-    from pipelines.evaluation.report import Link
-
-    rows = []
-    logs = run_dir / "tensorboard"
-    if logs.is_dir():
-        # Relative, so the link survives moving the run directory; the command needs the absolute path.
-        rows.append(
-            {
-                "what": "TensorBoard logs",
-                "link": Link("tensorboard/", "tensorboard/"),
-                "open with": f"tensorboard --logdir {logs.resolve()}",
-            }
-        )
-        report.extra["tensorboard_logdir"] = str(logs.resolve())
-    for name, what in (
-        ("model.keras", "Saved model"),
-        ("model_card.json", "Model card"),
-        ("predictions.npz", "Test-set predictions (for `pipelines compare`)"),
-    ):
-        if (run_dir / name).is_file() or (name == "predictions.npz" and "predictions" in report.extra):
-            rows.append({"what": what, "link": Link(name, name), "open with": ""})
-    if rows:
-        report.add_table("Files of this run", rows, note="Paths relative to this report's folder.")
-
-
-def _print_done(config: Any, run_dir: Path, metrics: Mapping[str, float | None]) -> None:
-    """Ends a verbose run with its headline metrics and, last, the path of its HTML report."""
-    if not config.verbose:
-        return
-    headline = [(k, v) for k, v in metrics.items() if "class_" not in k and "_ci_" not in k and v is not None]
-    if headline:
-        print("  ".join(f"{k}={v:.4f}" for k, v in headline[:6]), flush=True)
-    print(f"Report: {(run_dir / 'report.html').resolve()}", flush=True)

@@ -28,7 +28,7 @@ import pytest
 from conftest import PYTHON
 
 import pipelines
-from pipelines import atomic, runner
+from pipelines import atomic, run_dir, run_outputs, runner
 from pipelines.cli import main
 from pipelines.errors import (
     ChecksumMismatch,
@@ -354,9 +354,9 @@ def test_an_interrupted_model_save_leaves_no_model_keras(tmp_path):
             raise KeyboardInterrupt("planted Ctrl-C")
 
     with pytest.raises(KeyboardInterrupt, match="planted Ctrl-C"):
-        runner._save_model(Interrupted.__new__(Interrupted), tmp_path / "model.keras")
+        run_outputs.save_model(Interrupted.__new__(Interrupted), tmp_path / "model.keras")
     assert not (tmp_path / "model.keras").exists() and not list(tmp_path.glob(".tmp-*"))
-    runner._save_model(model, tmp_path / "model.keras")
+    run_outputs.save_model(model, tmp_path / "model.keras")
     assert zipfile.is_zipfile(tmp_path / "model.keras")
 
 
@@ -403,7 +403,7 @@ def test_concurrent_runs_in_the_same_second_get_distinct_dirs(tmp_path, monkeypa
 
     frozen = dt.datetime(2026, 1, 2, 3, 4, 5)
     fake_dt = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda *a: frozen), timezone=dt.timezone)
-    monkeypatch.setattr(runner, "_dt", fake_dt)
+    monkeypatch.setattr(run_dir, "_dt", fake_dt)
     monkeypatch.chdir(tmp_path)
     barrier, dirs, errors = threading.Barrier(8), [], []
 
@@ -425,9 +425,9 @@ def test_concurrent_runs_in_the_same_second_get_distinct_dirs(tmp_path, monkeypa
 
 CONCURRENT_STARTER = """
 import sys, time, datetime as dt, types
-from pipelines import runner
+from pipelines import run_dir, runner
 frozen = dt.datetime(2026, 1, 2, 3, 4, 5)
-runner._dt = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda *a: frozen), timezone=dt.timezone)
+run_dir._dt = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda *a: frozen), timezone=dt.timezone)
 start = float(sys.argv[1])
 while time.time() < start:
     pass

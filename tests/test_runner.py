@@ -177,11 +177,11 @@ def test_report_links_its_files(digits_run):
 def test_tensorboard_logs_are_linked_when_written(tmp_path):
     # Unit-level: TensorBoard itself is not a dependency (tensorboard=True needs `pip install tensorboard`).
     from pipelines.evaluation.report import Report
-    from pipelines.runner import _add_links
+    from pipelines.run_outputs import add_links
 
     (tmp_path / "tensorboard" / "train").mkdir(parents=True)
     report = Report("demo")
-    _add_links(report, tmp_path)
+    add_links(report, tmp_path)
     row = report.to_dict()["tables"]["Files of this run"][0]
     logs = (tmp_path / "tensorboard").resolve()
     assert row == {
@@ -207,10 +207,10 @@ def test_tensorboard_without_the_package_is_refused_before_any_work(tmp_path, mo
 def test_a_verbose_run_ends_with_its_metrics_then_the_report_path(tmp_path, capsys):
     from types import SimpleNamespace
 
-    from pipelines.runner import _print_done
+    from pipelines.run_outputs import print_done
 
-    _print_done(SimpleNamespace(verbose=1), tmp_path, {"accuracy": 0.5, "accuracy_ci_low": 0.4, "f1_class_0": 1.0})
+    print_done(SimpleNamespace(verbose=1), tmp_path, {"accuracy": 0.5, "accuracy_ci_low": 0.4, "f1_class_0": 1.0})
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["accuracy=0.5000", f"Report: {(tmp_path / 'report.html').resolve()}"]
-    _print_done(SimpleNamespace(verbose=0), tmp_path, {"accuracy": 0.5})
+    print_done(SimpleNamespace(verbose=0), tmp_path, {"accuracy": 0.5})
     assert capsys.readouterr().out == ""
