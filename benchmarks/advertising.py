@@ -26,8 +26,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import append_section, markdown_table  # noqa: E402
 
 import pipelines  # noqa: E402
-from pipelines.evaluation.ols import ols_oof  # noqa: E402
-from pipelines.evaluation.regression import cv_metrics, kfold_ids  # noqa: E402
+from pipelines.baselines.ols import ols_oof  # noqa: E402
+from pipelines.evaluation.regression import cv_metrics  # noqa: E402
+from pipelines.inputs.splits import kfold_ids  # noqa: E402
 from pipelines.recipes.fold_regression import load_table  # noqa: E402
 
 

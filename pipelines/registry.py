@@ -46,6 +46,9 @@ class Task:
         summary: One line for `pipelines list`.
         multi_worker: Whether `train` supports a multi-worker cluster (`pipelines.multiworker`):
             its training goes through the custom loop instead of `fit()`.
+        prepare: `prepare(config) -> config`, called by the runner before a run (or an
+            evaluation) starts: resolves what the run needs from outside it, such as a kept
+            model trained on first use, so that `train` never starts another run.
     """
 
     name: str
@@ -54,15 +57,23 @@ class Task:
     evaluate: Callable[..., Any] | None
     summary: str
     multi_worker: bool = False
+    prepare: Callable[[Any], Any] | None = None
 
 
 def register(
-    name: str, *, config: type, summary: str, evaluate: Callable[..., Any] | None = None, multi_worker: bool = False
+    name: str,
+    *,
+    config: type,
+    summary: str,
+    evaluate: Callable[..., Any] | None = None,
+    multi_worker: bool = False,
+    prepare: Callable[[Any], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a pipeline's train function under `name`.
 
     `multi_worker=True` declares that `train` supports a multi-worker cluster; runs of the
-    other pipelines with `--workers` or `TF_CONFIG` are refused before any work.
+    other pipelines with `--workers` or `TF_CONFIG` are refused before any work. `prepare`
+    resolves a run's outside needs before it starts (see `Task.prepare`).
 
     Raises:
         ValueError: `name` is already registered.
@@ -72,7 +83,13 @@ def register(
         if name in _TASKS:
             raise ValueError(f"pipeline {name!r} is already registered by {_TASKS[name].train.__module__}")
         _TASKS[name] = Task(
-            name=name, config_cls=config, train=train, evaluate=evaluate, summary=summary, multi_worker=multi_worker
+            name=name,
+            config_cls=config,
+            train=train,
+            evaluate=evaluate,
+            summary=summary,
+            multi_worker=multi_worker,
+            prepare=prepare,
         )
         return train
 

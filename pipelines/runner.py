@@ -131,6 +131,8 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     cluster = _resolve_cluster(task, config)
     if cluster is not None and not cluster.is_chief:
         return _run_worker(task, config, cluster)
+    if task.prepare is not None:  # e.g. a kept model trained on first use: before this run starts
+        config = task.prepare(config)
     report = _new_report(task, config)
     with _started_run(config, task.name, report, cluster) as ctx:
         model = task.train(config, ctx)
@@ -164,6 +166,8 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
         raise ModelLoadError(f"no model file at {str(model_path)!r}. Pass the path of a saved .keras model.")
     from pipelines.models import load_model
 
+    if task.prepare is not None:
+        config = task.prepare(config)
     report = _new_report(task, config)
     report.extra["evaluated_model"] = str(model_path.resolve())
     with _started_run(config, f"{task.name}-evaluate", report) as ctx:

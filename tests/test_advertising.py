@@ -13,7 +13,7 @@ from browser import assert_report_renders
 import pipelines
 from pipelines.cli import main
 from pipelines.errors import ConfigError, DatasetUnavailable, DataValidationError
-from pipelines.evaluation.regression import kfold_ids
+from pipelines.inputs.splits import kfold_ids
 from pipelines.models import load_model
 from pipelines.tasks import advertising
 

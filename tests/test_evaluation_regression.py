@@ -8,7 +8,8 @@ from sklearn import metrics as skm
 from sklearn.model_selection import KFold
 
 from pipelines.errors import DataValidationError
-from pipelines.evaluation.regression import cv_metrics, fold_train_mask, kfold_ids, regression_metrics
+from pipelines.evaluation.regression import cv_metrics, regression_metrics
+from pipelines.inputs.splits import fold_train_mask, kfold_ids
 
 
 def test_metrics_match_scikit_learn():

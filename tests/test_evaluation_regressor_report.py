@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from pipelines.baselines.ols import ols_table
 from pipelines.errors import DataValidationError
 from pipelines.evaluation.classification import binary_metrics
-from pipelines.evaluation.ols import ols_table
-from pipelines.evaluation.regression import cv_metrics, kfold_ids
+from pipelines.evaluation.regression import cv_metrics
 from pipelines.evaluation.regressor_report import CVResult, add_ols_section, add_regression_evaluation
 from pipelines.evaluation.report import Report
+from pipelines.inputs.splits import kfold_ids
 
 RNG = np.random.default_rng(0)
 Y = RNG.normal(10.0, 3.0, 60)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from pipelines.evaluation.regression import fold_train_mask, kfold_ids
+from pipelines.inputs.splits import fold_train_mask, kfold_ids
 from pipelines.inputs.tabular import make_fold_dataset
 from pipelines.models import load_model
 from pipelines.nets.mlp import StackedDense, extract_member, make_fold_mlp

@@ -52,3 +52,32 @@ def test_every_registered_pipeline_has_a_two_replica_run_and_a_sanity_bar():
     from two_replica_runs import PIPELINE_RUNS
 
     assert sorted(PIPELINE_RUNS) == sorted(SANITY) == registry.list_pipelines()
+
+
+def test_prepare_runs_before_the_run_starts_and_its_config_is_the_one_reported(tmp_path, monkeypatch):
+    import json
+
+    import keras
+
+    @dataclasses.dataclass
+    class TinyConfig(TrainConfig):
+        pass
+
+    seen = {}
+
+    def prepare(config):
+        # Where a pipeline resolves a kept model (trained on first use): no run directory exists yet.
+        seen["run_dir_existed"] = (tmp_path / "run").exists()
+        return dataclasses.replace(config, seed=99)
+
+    def train(config, ctx):
+        seen["seed"] = config.seed
+        return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+    monkeypatch.setitem(registry.BUILTIN_MODULES, "tiny", "tiny_module_never_imported")
+    registry.register("tiny", config=TinyConfig, summary="a test pipeline", prepare=prepare)(train)
+
+    result = pipelines.run("tiny", out=str(tmp_path / "run"), verbose=0)
+    assert seen == {"run_dir_existed": False, "seed": 99}
+    assert json.loads((result.report_dir / "report.json").read_text())["config"]["seed"] == 99

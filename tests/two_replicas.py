@@ -113,7 +113,7 @@ def _compare(
 
 def equivalence(out: Path) -> dict[str, Any]:
     """1 device at global batch B against 2 replicas at global batch B: loss paths and weights."""
-    from pipelines.evaluation.regression import fold_train_mask, kfold_ids
+    from pipelines.inputs.splits import fold_train_mask, kfold_ids
     from pipelines.inputs.tabular import make_fold_dataset
     from pipelines.nets.mlp import make_fold_mlp
     from pipelines.nets.rnn import make_text_rnn

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn import metrics as skm
-from sklearn.model_selection import KFold
 
 from pipelines.errors import DataValidationError
 
-__all__ = ["regression_metrics", "kfold_ids", "fold_train_mask", "cv_metrics", "CV_METRICS"]
+__all__ = ["regression_metrics", "cv_metrics", "CV_METRICS"]
 
 # The order of the per-model metric names in reports and tables.
 CV_METRICS = ("r2", "rmse", "mae")
@@ -43,57 +42,6 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
         "mae": float(skm.mean_absolute_error(y_true, y_pred)),
     }
-
-
-def kfold_ids(n: int, folds: int, seed: int) -> np.ndarray:
-    """Assigns each of `n` rows to a fold with scikit-learn's seeded, shuffled `KFold`.
-
-    Args:
-        n: Number of rows.
-        folds: Number of folds, `2 <= folds <= n`.
-        seed: The shuffle's `random_state`.
-
-    Returns:
-        Fold index of every row, int64, shape `(n,)`.
-
-    Raises:
-        DataValidationError: `folds` is out of range for `n` rows.
-
-    Example:
-        >>> np.bincount(kfold_ids(10, 3, seed=0)).tolist()
-        [4, 3, 3]
-    """
-    if not 2 <= folds <= n:
-        raise DataValidationError(
-            f"expected 2 <= folds <= number of rows. Received: folds={folds} for {n} rows. "
-            "Pass fewer folds or more rows."
-        )
-    ids = np.empty(n, dtype=np.int64)
-    for k, (_, held_out) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n))):
-        ids[held_out] = k
-    return ids
-
-
-def fold_train_mask(fold_ids: np.ndarray, *, with_full: bool = True) -> np.ndarray:
-    """Which rows each fold's model trains on: every row but its own fold's.
-
-    Args:
-        fold_ids: Fold index of every row, shape `(n,)`, values `0..K-1`.
-        with_full: Append a column of all `True`: a model trained on every row (the one
-            to deploy). Defaults to `True`.
-
-    Returns:
-        Boolean `(n, K)`, or `(n, K + 1)` with `with_full`.
-
-    Example:
-        >>> fold_train_mask(np.array([0, 1, 1])).astype(int).tolist()
-        [[0, 1, 1], [1, 0, 1], [1, 0, 1]]
-    """
-    fold_ids = np.asarray(fold_ids)
-    mask = fold_ids[:, None] != np.arange(fold_ids.max() + 1)[None, :]
-    if with_full:
-        mask = np.concatenate([mask, np.ones((len(fold_ids), 1), dtype=bool)], axis=1)
-    return mask
 
 
 def cv_metrics(y_true: np.ndarray, oof: np.ndarray, fold_ids: np.ndarray, *, prefix: str = "") -> dict[str, float]:

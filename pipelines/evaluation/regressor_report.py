@@ -216,7 +216,7 @@ def add_ols_section(report: Report, table: Mapping[str, Any], *, title: str = "O
 
     Args:
         report: The report to fill.
-        table: The dict returned by `pipelines.evaluation.ols.ols_table`.
+        table: The dict returned by `pipelines.baselines.ols.ols_table`.
         title: The section title. Defaults to `"OLS fit on all rows"`.
     """
     report.extra["ols_table"] = dict(table)

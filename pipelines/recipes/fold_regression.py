@@ -14,8 +14,8 @@ import keras
 import numpy as np
 
 from pipelines.errors import TrainingDivergedError
-from pipelines.evaluation.regression import fold_train_mask
 from pipelines.inputs.sources import resolve_dataset
+from pipelines.inputs.splits import fold_train_mask
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
 from pipelines.nets.mlp import extract_member, make_fold_mlp
 from pipelines.training import compile_scope, make_optimizer

@@ -5,6 +5,7 @@ its training loop, the discriminator to save, and the report's and model card's 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "fid_classifier_name",
+    "resolve_fid_classifier",
     "load_fid_classifier",
     "make_dataset",
     "make_gan",
@@ -47,31 +49,44 @@ def fid_classifier_name(config: DcganConfig) -> str:
     return name
 
 
-def load_fid_classifier(config: DcganConfig) -> tuple[keras.Model, str]:
-    """The domain classifier: `config.fid_classifier`, or the kept mnist-pipeline CNN (trained on first use)."""
+def resolve_fid_classifier(config: DcganConfig) -> DcganConfig:
+    """`config` with `fid_classifier` set: the file given, or the kept mnist-pipeline CNN (trained on first use).
+
+    Registered as the pipeline's `prepare`: the runner calls it before the run starts, so the
+    kept model is never trained inside another run (nor shifts its seeds), and the report's
+    config names the classifier that scored it.
+    """
+    if config.fid_classifier is not None:
+        return config
     from pipelines import runner
     from pipelines.model_store import kept_model
+
+    overrides = {"epochs": config.fid_classifier_epochs, "max_train_samples": config.fid_classifier_train_samples}
+    # Label smoothing pulls the penultimate features of each class together, which
+    # changes FID's scale: the feature extractor stays a plain cross-entropy net even
+    # though the mnist pipeline's own default now smooths.
+    path = kept_model(
+        fid_classifier_name(config),
+        lambda out: runner.run(
+            "mnist",
+            dataset=config.dataset,
+            data_dir=config.data_dir,
+            out=out,
+            verbose=config.verbose,
+            label_smoothing=0.0,
+            **{k: v for k, v in overrides.items() if v is not None},
+        ),
+    )
+    return dataclasses.replace(config, fid_classifier=str(path))
+
+
+def load_fid_classifier(config: DcganConfig) -> tuple[keras.Model, str]:
+    """The domain classifier of `config` (resolved first, see `resolve_fid_classifier`) and its path."""
     from pipelines.models import load_model
 
-    path: str | Path | None = config.fid_classifier
-    if path is None:
-        overrides = {"epochs": config.fid_classifier_epochs, "max_train_samples": config.fid_classifier_train_samples}
-        # Label smoothing pulls the penultimate features of each class together, which
-        # changes FID's scale: the feature extractor stays a plain cross-entropy net even
-        # though the mnist pipeline's own default now smooths.
-        path = kept_model(
-            fid_classifier_name(config),
-            lambda out: runner.run(
-                "mnist",
-                dataset=config.dataset,
-                data_dir=config.data_dir,
-                out=out,
-                verbose=config.verbose,
-                label_smoothing=0.0,
-                **{k: v for k, v in overrides.items() if v is not None},
-            ),
-        )
-    return load_model(path), str(path)
+    path = resolve_fid_classifier(config).fid_classifier
+    assert path is not None, "resolve_fid_classifier sets it"
+    return load_model(path), path
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, cache: bool = True) -> tf.data.Dataset:

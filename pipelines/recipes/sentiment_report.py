@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.baselines.tfidf import baseline_probabilities
 from pipelines.evaluation.bootstrap import binary_intervals, interval_metrics
 from pipelines.evaluation.classification import binary_metrics
 from pipelines.evaluation.classifier_report import add_classification_evaluation
-from pipelines.evaluation.text_baseline import baseline_probabilities
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext

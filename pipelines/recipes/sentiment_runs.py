@@ -16,8 +16,7 @@ import keras
 import numpy as np
 
 from pipelines.evaluation.classification import best_f1_threshold
-from pipelines.evaluation.text_baseline import stratified_fold_ids
-from pipelines.inputs.splits import train_val_split
+from pipelines.inputs.splits import stratified_fold_ids, train_val_split
 from pipelines.inputs.text import TextData
 from pipelines.inputs.text_groups import related_text_groups
 from pipelines.nets.snapshots import snapshot_members

@@ -6,7 +6,7 @@ that is saved.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ __all__ = [
     "make_end_to_end",
     "predict_proba",
     "Trained",
+    "resolve_init_from",
     "load_pretrained",
     "train_rnn",
     "finish",
@@ -87,22 +88,34 @@ class Trained:
     epochs: int  # the epochs behind `net`: all of them for snapshots, else early stopping's best
 
 
+def resolve_init_from(config: SentimentConfig) -> SentimentConfig:
+    """`config` with `init_from="imdb"` replaced by the kept IMDB model's path (trained on first use).
+
+    Registered as the pipeline's `prepare`: the runner calls it before the run starts, so the
+    kept model is never trained inside another run, and the report's config names the file.
+    """
+    if config.init_from != "imdb":
+        return config
+    from pipelines import runner
+    from pipelines.model_store import kept_model
+
+    path = kept_model(
+        "sentiment_imdb",
+        lambda out: runner.run(
+            "sentiment", dataset="imdb", data_dir=config.data_dir, seed=config.seed, out=out, verbose=config.verbose
+        ),
+    )
+    return replace(config, init_from=str(path))
+
+
 def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectorization, keras.Model] | None:
     """The vectorizer and id-level net of `config.init_from`, or None without one."""
     if config.init_from is None:
         return None
-    from pipelines import runner
-    from pipelines.model_store import kept_model
     from pipelines.models import load_model
 
-    path: str | Path = config.init_from
-    if path == "imdb":
-        path = kept_model(
-            "sentiment_imdb",
-            lambda out: runner.run(
-                "sentiment", dataset="imdb", data_dir=config.data_dir, seed=config.seed, out=out, verbose=config.verbose
-            ),
-        )
+    path = resolve_init_from(config).init_from
+    assert path is not None, "checked above"
     model = load_model(path)
     vectorizers = [layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization)]
     nets = [layer for layer in model.layers if isinstance(layer, keras.Model)]

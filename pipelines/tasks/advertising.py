@@ -28,10 +28,9 @@ import keras
 import numpy as np
 
 from pipelines import atomic, runner
+from pipelines.baselines.ols import ols_oof, ols_predict, ols_table, parse_interactions
 from pipelines.config import TrainConfig, param
 from pipelines.errors import ConfigError
-from pipelines.evaluation.ols import ols_oof, ols_predict, ols_table, parse_interactions
-from pipelines.evaluation.regression import kfold_ids
 from pipelines.evaluation.regressor_report import (
     CVResult,
     add_fit_evaluation,
@@ -40,6 +39,7 @@ from pipelines.evaluation.regressor_report import (
     add_regression_evaluation,
     threshold_labels,
 )
+from pipelines.inputs.splits import kfold_ids
 from pipelines.inputs.tabular import validate_frame
 from pipelines.recipes.fold_regression import fit_folds, load_table
 from pipelines.registry import register

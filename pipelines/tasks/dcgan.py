@@ -49,6 +49,7 @@ from pipelines.recipes.gan import (
     make_dataset,
     make_gan,
     model_card,
+    resolve_fid_classifier,
     saved_discriminator,
 )
 from pipelines.registry import register
@@ -167,12 +168,13 @@ def evaluate_saved(model: keras.Model, config: DcganConfig, ctx: RunContext) -> 
     "dcgan",
     config=DcganConfig,
     evaluate=evaluate_saved,
+    prepare=resolve_fid_classifier,
     summary="DCGAN (optionally class-conditional) on MNIST-family digits, scored by a domain FID.",
 )
 def train(config: DcganConfig, ctx: RunContext) -> keras.Model:
-    # The domain classifier first: training it on first use must not shift this run's seeds.
+    # The domain classifier, resolved before the run started (see resolve_fid_classifier).
     classifier, classifier_path = load_fid_classifier(config)
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)  # loading it must not shift this run's seeds
 
     # Prepare the data: every training image (or the first max_train_samples), in [-1, 1].
     data = load_mnist_family(config.dataset, config.data_dir)

@@ -37,14 +37,15 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines import atomic, runner
+from pipelines.baselines.tfidf import BaselineConfig
 from pipelines.config import TrainConfig, param
 from pipelines.errors import ConfigError
-from pipelines.evaluation.text_baseline import BaselineConfig
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
 from pipelines.inputs.text_dataset import TextAugmentConfig
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS
 from pipelines.recipes.sentiment_report import add_sentiment_evaluation
 from pipelines.recipes.sentiment_runs import train_cross_validated, train_with_test_split
+from pipelines.recipes.text_classifier import resolve_init_from
 from pipelines.registry import register
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
     "sentiment",
     config=SentimentConfig,
     evaluate=evaluate_saved,
+    prepare=resolve_init_from,
     summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.",
 )
 def train(config: SentimentConfig, ctx: RunContext) -> keras.Model:

@@ -1,20 +1,21 @@
-"""Tests of pipelines.evaluation.text_baseline: the TF-IDF + logistic regression baseline."""
+"""Tests of pipelines.baselines.tfidf, the TF-IDF + logistic regression baseline, and of the
+stratified folds it is cross-validated on (`pipelines.inputs.splits.stratified_fold_ids`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipelines.errors import ConfigError, DataValidationError
-from pipelines.evaluation.text_baseline import (
+from pipelines.baselines.tfidf import (
     BaselineConfig,
     baseline_preprocess,
     baseline_probabilities,
     cross_validate_baseline,
     fit_baseline,
     make_baseline,
-    stratified_fold_ids,
 )
+from pipelines.errors import ConfigError, DataValidationError
+from pipelines.inputs.splits import stratified_fold_ids
 
 POSITIVE = ["great", "superb", "moving", "delightful", "charming"]
 NEGATIVE = ["dull", "awful", "tedious", "clumsy", "bland"]

@@ -1,4 +1,4 @@
-"""Tests of pipelines.evaluation.ols, with ISLR's published tables as the oracle."""
+"""Tests of pipelines.baselines.ols, with ISLR's published tables as the oracle."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.baselines.ols import design_matrix, ols_oof, ols_table, parse_interactions
 from pipelines.errors import ConfigError
-from pipelines.evaluation.ols import design_matrix, ols_oof, ols_table, parse_interactions
-from pipelines.evaluation.regression import kfold_ids
+from pipelines.inputs.splits import kfold_ids
 
 FEATURES = ["TV", "radio", "newspaper"]
 

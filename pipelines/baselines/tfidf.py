@@ -31,6 +31,7 @@ import numpy as np
 
 from pipelines.config import param, validate_config
 from pipelines.errors import ConfigError, DataValidationError
+from pipelines.inputs.splits import stratified_fold_ids
 from pipelines.inputs.text import check_texts, check_texts_and_labels, strip_html
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "cross_validate_baseline",
     "fit_baseline",
     "make_baseline",
-    "stratified_fold_ids",
 ]
 
 
@@ -193,49 +193,6 @@ def baseline_probabilities(
     return fit_baseline(texts_train, y_train, config, seed=seed).predict_proba(test)[:, 1]
 
 
-def stratified_fold_ids(labels: Sequence[Any] | np.ndarray, n_splits: int = 10, seed: int = 0) -> np.ndarray:
-    """Assigns each example to one of `n_splits` stratified folds, shuffled with `seed`.
-
-    Share the result between models (`cross_validate_baseline(fold_ids=...)`) so that
-    they are compared, and ensembled, on the same folds.
-
-    Args:
-        labels: 0/1 labels.
-        n_splits: The number of folds. Defaults to `10`.
-        seed: Seed of the shuffle. Defaults to `0`.
-
-    Returns:
-        int64 fold ids in `0..n_splits-1`, `(n,)`.
-
-    Raises:
-        ConfigError: if `n_splits < 2` or `seed` is not an integer.
-        DataValidationError: if a label is not 0/1 or a class has fewer than
-            `n_splits` examples.
-
-    Example:
-        >>> ids = stratified_fold_ids([0, 1] * 10, n_splits=5, seed=0)
-        >>> np.bincount(ids).tolist(), np.bincount(ids[::2]).tolist()
-        ([4, 4, 4, 4, 4], [2, 2, 2, 2, 2])
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    _check_int("n_splits", n_splits, 2)
-    _check_int("seed", seed, 0)
-    y = _binary_labels(labels)
-    smallest = int(np.bincount(y, minlength=2).min())
-    if smallest < n_splits:
-        raise DataValidationError(
-            f"expected at least n_splits={n_splits} examples of each class for stratified "
-            f"folds. Received {smallest} of the smaller class. Pass n_splits <= "
-            f"{max(smallest, 2)}, or more data."
-        )
-    fold_ids = np.empty(len(y), dtype=np.int64)
-    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(y)), y)):
-        fold_ids[held_out] = fold
-    return fold_ids
-
-
 def cross_validate_baseline(
     texts: Sequence[str] | np.ndarray,
     labels: Sequence[Any] | np.ndarray,
@@ -312,17 +269,6 @@ def _make_logreg(config: BaselineConfig, seed: int) -> Any:
     # liblinear's dual solver: with fewer documents than n-gram features it fitted an MR
     # fold in 0.6 s against 4.9 s (primal liblinear) and 3.4 s (lbfgs), same accuracy.
     return LogisticRegression(C=config.C, solver="liblinear", dual=True, max_iter=config.max_iter, random_state=seed)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
-
-
-def _binary_labels(labels: Sequence[Any] | np.ndarray) -> np.ndarray:
-    # Placeholder texts: only the labels are checked here.
-    placeholder = ["x"] * len(labels)
-    return check_texts_and_labels(placeholder, labels, where="the labels")[1]
 
 
 def _checked_fold_ids(fold_ids: Sequence[int], y: np.ndarray) -> np.ndarray:
