@@ -1,11 +1,15 @@
 """Dataset inputs: finding, checking and reading dataset files.
 
 - `manifest`: the known datasets, their files, URLs and checksums (`manifest.json`).
-- `sources`: `resolve_dataset` (argument, env, cache, system, download), `verify_file`,
-  `read_verified`.
+- `sources`: `resolve_dataset` (argument, env, cache, system, download).
+- `checksums`: `verify_file`, `read_verified` (content against the manifest's sha256);
+  `downloads`: fetching a missing file, checked, then renamed into place.
 - `idx`: `parse_idx`, the IDX format of the MNIST files.
 - `mnist`: `load_mnist_family` for MNIST, Fashion-MNIST and scikit-learn's digits.
-- `splits`: `train_val_split`, seeded and stratified.
+- `text/`: the IMDB, MR and custom text sources and their validators; `text_vectorizer`,
+  `text_dataset`, `text_groups`: the text input step.
+- `images`, `corruption`, `pixel_clusters`, `tabular`: the other input steps.
+- `splits`: `train_val_split`, K-fold ids and stratified folds, all seeded.
 
 Names are imported lazily, so importing this package loads neither numpy nor
 TensorFlow.
@@ -23,13 +27,15 @@ _EXPORTS = {
     "get_dataset_entry": "manifest",
     "ResolvedDataset": "sources",
     "default_cache_dir": "sources",
-    "read_verified": "sources",
+    "read_verified": "checksums",
     "resolve_dataset": "sources",
-    "verify_file": "sources",
+    "verify_file": "checksums",
     "parse_idx": "idx",
     "ImageData": "mnist",
     "load_mnist_family": "mnist",
     "train_val_split": "splits",
+    "kfold_ids": "splits",
+    "stratified_fold_ids": "splits",
 }
 
 __all__ = sorted(_EXPORTS)
