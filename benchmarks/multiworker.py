@@ -43,7 +43,7 @@ WORKER = textwrap.dedent(
     from pipelines.inputs.mnist import load_mnist_family
     from pipelines.recipes.image_classifier import make_worker_dataset_fn
     from pipelines.tasks.mnist import make_model
-    from pipelines.training import make_optimizer
+    from pipelines.training import make_optimizer, schedule_of
 
     strategy = multiworker.make_strategy(cluster_from_workers(workers, index), "cpu")
     config = pipelines.get_config("mnist", label_smoothing=0.0)  # integer labels for the sparse loss below
@@ -51,7 +51,7 @@ WORKER = textwrap.dedent(
     x, y = data.x_train[:limit], data.y_train[:limit]
     with strategy.scope():
         model = make_model(config, 10)
-        model.compile(optimizer=make_optimizer(config, len(y) // config.batch_size),
+        model.compile(optimizer=make_optimizer(**schedule_of(config), steps_per_epoch=len(y) // config.batch_size),
                       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     make_dataset = make_worker_dataset_fn(x, y, config, 10)
     iterator = iter(strategy.distribute_datasets_from_function(lambda ctx: make_dataset(ctx).repeat()))
@@ -88,7 +88,7 @@ FIT = textwrap.dedent(
     from pipelines.inputs.images import make_image_dataset
     from pipelines.inputs.mnist import load_mnist_family
     from pipelines.tasks.mnist import make_model
-    from pipelines.training import make_optimizer
+    from pipelines.training import make_optimizer, schedule_of
 
     config = pipelines.get_config("mnist", label_smoothing=0.0)  # integer labels for the sparse loss below
     data = load_mnist_family("mnist")
@@ -96,7 +96,7 @@ FIT = textwrap.dedent(
     ds = make_image_dataset(x, y, batch_size=config.batch_size, training=True, augment=config.augment,
                             seed=config.seed, num_classes=10).repeat()
     model = make_model(config, 10)
-    model.compile(optimizer=make_optimizer(config, len(y) // config.batch_size),
+    model.compile(optimizer=make_optimizer(**schedule_of(config), steps_per_epoch=len(y) // config.batch_size),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   steps_per_execution=config.steps_per_execution)
     model.fit(ds, steps_per_epoch=warmup, epochs=1, verbose=0)

@@ -39,7 +39,7 @@ MEASURE = textwrap.dedent(
     import keras, numpy as np, tensorflow as tf
     import pipelines
     from pipelines import devices
-    from pipelines.training import make_optimizer
+    from pipelines.training import make_optimizer, schedule_of
 
     net, precision, warmup, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     config = pipelines.get_config(net, precision=precision)
@@ -60,7 +60,7 @@ MEASURE = textwrap.dedent(
         else:
             from pipelines.nets.vit import make_vit
             model = make_vit((28, 28, 1), 10, **config.net_kwargs())
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch=1000), loss=loss,
+        model.compile(optimizer=make_optimizer(**schedule_of(config), steps_per_epoch=1000), loss=loss,
                       steps_per_execution=config.steps_per_execution, jit_compile=config.jit_compile)
         # Whole compiled calls only: round the step counts up to steps_per_execution.
         per_call = config.steps_per_execution

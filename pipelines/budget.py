@@ -19,7 +19,6 @@ import time
 
 import keras
 
-from pipelines.config import TrainConfig
 from pipelines.training import make_optimizer
 
 __all__ = ["TimeBudget", "make_budgeted_optimizer"]
@@ -103,7 +102,13 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 def make_budgeted_optimizer(
-    config: TrainConfig, steps_per_epoch: int, seconds: float | None
+    learning_rate: float,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    seconds: float | None,
+    warmup_epochs: float = 0.0,
+    weight_decay: float = 0.0,
 ) -> tuple[keras.optimizers.Optimizer, list[keras.callbacks.Callback]]:
     """The optimizer of a run, and the callbacks its schedule needs.
 
@@ -113,26 +118,36 @@ def make_budgeted_optimizer(
     out first) and stops training.
 
     Args:
-        config: Uses `learning_rate`, `weight_decay`, `warmup_epochs` and `epochs`.
+        learning_rate: The peak learning rate.
+        epochs: The planned epochs.
         steps_per_epoch: Optimizer steps in one epoch.
         seconds: The wall-time budget of `fit`, or `None`.
+        warmup_epochs: Linear warm-up, in epochs. Defaults to 0.
+        weight_decay: Decoupled weight decay (AdamW); 0 means Adam. Defaults to 0.
 
     Returns:
         `(optimizer, callbacks)`; pass the callbacks to `fit`.
 
     Example:
-        >>> optimizer, callbacks = make_budgeted_optimizer(TrainConfig(), 100, 30.0)
+        >>> optimizer, callbacks = make_budgeted_optimizer(1e-3, epochs=10, steps_per_epoch=100, seconds=30.0)
         >>> type(optimizer).__name__, type(callbacks[0]).__name__
         ('Adam', 'TimeBudget')
     """
     if seconds is None:
-        return make_optimizer(config, steps_per_epoch), []
+        optimizer = make_optimizer(
+            learning_rate,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            warmup_epochs=warmup_epochs,
+            weight_decay=weight_decay,
+        )
+        return optimizer, []
     budget = TimeBudget(
         seconds,
-        learning_rate=config.learning_rate,
-        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
-        total_steps=max(1, config.epochs * steps_per_epoch),
+        learning_rate=learning_rate,
+        warmup_steps=round(warmup_epochs * steps_per_epoch),
+        total_steps=max(1, epochs * steps_per_epoch),
     )
-    if config.weight_decay > 0:
-        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay), [budget]
-    return keras.optimizers.Adam(config.learning_rate), [budget]
+    if weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay), [budget]
+    return keras.optimizers.Adam(learning_rate), [budget]

@@ -29,6 +29,8 @@ NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
 
 __all__ = [
     "make_optimizer",
+    "schedule_of",
+    "fit_options",
     "make_callbacks",
     "fit",
     "EpochTimer",
@@ -94,35 +96,72 @@ def compile_scope(strategy: Any, *, jit_compile: bool, steps_per_execution: int)
         }
 
 
-def make_optimizer(config: TrainConfig, steps_per_epoch: int, **kwargs: Any) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    learning_rate: float,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_epochs: float = 0.0,
+    weight_decay: float = 0.0,
+    **kwargs: Any,
+) -> keras.optimizers.Optimizer:
     """Adam (or AdamW when `weight_decay > 0`) on a warm-up + cosine schedule.
 
     The schedule spans `epochs * steps_per_epoch` steps, so it decays to zero exactly at
     the last planned step; early stopping may end the run sooner.
 
     Args:
-        config: The training config (learning_rate, weight_decay, warmup_epochs, epochs).
+        learning_rate: The peak learning rate, reached after the warm-up.
+        epochs: The planned epochs.
         steps_per_epoch: Optimizer steps in one epoch.
+        warmup_epochs: Linear warm-up from `learning_rate / 100`, in epochs. Defaults to 0.
+        weight_decay: Decoupled weight decay (AdamW); 0 means Adam. Defaults to 0.
         **kwargs: Passed to the optimizer (e.g. `clipnorm`, `beta_1`).
+
+    Example:
+        >>> optimizer = make_optimizer(1e-3, epochs=2, steps_per_epoch=10, warmup_epochs=0.5)
+        >>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6)  # step 0: the warm-up's start
+        ('Adam', 1e-05)
     """
-    total = max(1, config.epochs * steps_per_epoch)
-    warmup = min(total - 1, int(round(config.warmup_epochs * steps_per_epoch)))
+    total = max(1, epochs * steps_per_epoch)
+    warmup = min(total - 1, int(round(warmup_epochs * steps_per_epoch)))
     if warmup > 0:
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.learning_rate / 100,
+            initial_learning_rate=learning_rate / 100,
             decay_steps=total - warmup,
-            warmup_target=config.learning_rate,
+            warmup_target=learning_rate,
             warmup_steps=warmup,
         )
     else:
-        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
-    if config.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay, **kwargs)
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total)
+    if weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, **kwargs)
         # Decay shrinks weights toward zero; for biases, norm scales/shifts, class tokens and
         # position tables zero is not a simpler solution, so they are left alone (as in BERT, DeiT).
         optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
         return optimizer
     return keras.optimizers.Adam(learning_rate=schedule, **kwargs)
+
+
+def schedule_of(config: TrainConfig) -> dict[str, Any]:
+    """A training config's schedule, as `make_optimizer`'s keyword arguments (override any of them)."""
+    return {
+        "learning_rate": config.learning_rate,
+        "epochs": config.epochs,
+        "warmup_epochs": config.warmup_epochs,
+        "weight_decay": config.weight_decay,
+    }
+
+
+def fit_options(config: TrainConfig) -> dict[str, Any]:
+    """A training config's settings of `fit`, as its keyword arguments (override any of them)."""
+    return {
+        "epochs": config.epochs,
+        "early_stopping_patience": config.early_stopping_patience,
+        "tensorboard": config.tensorboard,
+        "verbose": config.verbose,
+        "learning_rate": config.learning_rate,
+    }
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -241,17 +280,20 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 
 def make_callbacks(
-    config: TrainConfig,
     run_dir: Path,
     *,
+    early_stopping_patience: int = 0,
+    tensorboard: bool = False,
     monitor: str = "val_loss",
     mode: str = "min",
 ) -> list[keras.callbacks.Callback]:
     """The standard callbacks, writing into `run_dir`.
 
     Args:
-        config: Uses `early_stopping_patience` and `tensorboard`.
         run_dir: The run directory; `backup/`, `checkpoints/` and `tensorboard/` go there.
+        early_stopping_patience: Epochs without a better `monitor` before stopping (the best
+            weights restored); 0 disables early stopping.
+        tensorboard: Write TensorBoard logs to `run_dir/tensorboard`.
         monitor: The validation quantity to watch.
         mode: `min` or `max` for `monitor`.
     """
@@ -273,13 +315,13 @@ def make_callbacks(
             initial_value_threshold=math.inf if mode == "min" else -math.inf,
         ),
     ]
-    if config.early_stopping_patience > 0:
+    if early_stopping_patience > 0:
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor=monitor, mode=mode, patience=config.early_stopping_patience, restore_best_weights=True
+                monitor=monitor, mode=mode, patience=early_stopping_patience, restore_best_weights=True
             )
         )
-    if config.tensorboard:
+    if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     return callbacks
 
@@ -288,25 +330,34 @@ def fit(
     model: keras.Model,
     train_ds: Any,
     val_ds: Any,
-    config: TrainConfig,
     run_dir: Path,
     *,
+    epochs: int,
+    early_stopping_patience: int = 0,
+    tensorboard: bool = False,
+    verbose: int = 1,
+    learning_rate: float | None = None,
     monitor: str = "val_loss",
     mode: str = "min",
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> dict[str, list[float]]:
-    """Trains `model` with the standard callbacks and returns the per-epoch history.
+    """Trains `model` with the standard callbacks (`make_callbacks`) and returns the per-epoch history.
+
+    Args:
+        learning_rate: The peak learning rate, named in the error when the loss diverges.
 
     Raises:
         TrainingDivergedError: The loss became NaN or infinite.
     """
-    callbacks = make_callbacks(config, run_dir, monitor=monitor, mode=mode) + list(extra_callbacks or [])
+    callbacks = make_callbacks(
+        run_dir, early_stopping_patience=early_stopping_patience, tensorboard=tensorboard, monitor=monitor, mode=mode
+    ) + list(extra_callbacks or [])
     history = model.fit(
         train_ds,
         validation_data=val_ds,
-        epochs=config.epochs,
+        epochs=epochs,
         callbacks=callbacks,
-        verbose=config.verbose,
+        verbose=verbose,
         shuffle=False,  # tf.data already shuffles, seeded
     )
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
@@ -320,7 +371,7 @@ def fit(
         )
         raise TrainingDivergedError(
             f"training loss became non-finite at epoch {len(losses)} (loss={losses[-1] if losses else 'nan'}). "
-            f"Lower learning_rate (now {config.learning_rate}); {kept}.",
+            f"Lower learning_rate{'' if learning_rate is None else f' (now {learning_rate})'}; {kept}.",
             history=logs,
         )
     return logs

@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.budget import TimeBudget, make_budgeted_optimizer
 from pipelines.config import TrainConfig
+from pipelines.training import schedule_of
 
 
 def test_learning_rate_warms_up_then_decays_by_whichever_runs_out_first():
@@ -45,8 +46,7 @@ def test_budget_stops_fit_after_the_first_call_past_it():
 
 def test_budget_anneals_the_optimizer_learning_rate():
     model, x, y = _tiny_model()
-    config = TrainConfig(learning_rate=0.1, epochs=2, warmup_epochs=0.0)
-    optimizer, callbacks = make_budgeted_optimizer(config, steps_per_epoch=8, seconds=3600.0)
+    optimizer, callbacks = make_budgeted_optimizer(0.1, epochs=2, steps_per_epoch=8, seconds=3600.0)
     model.compile(optimizer=optimizer, loss="mse")
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=callbacks)
     # Set before the last of 16 steps: progress 15/16 by steps, the time fraction is negligible.
@@ -56,11 +56,11 @@ def test_budget_anneals_the_optimizer_learning_rate():
 
 def test_make_budgeted_optimizer():
     config = TrainConfig(learning_rate=0.01)
-    optimizer, callbacks = make_budgeted_optimizer(config, steps_per_epoch=10, seconds=None)
+    optimizer, callbacks = make_budgeted_optimizer(**schedule_of(config), steps_per_epoch=10, seconds=None)
     assert callbacks == []
     assert isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
-    optimizer, callbacks = make_budgeted_optimizer(config, steps_per_epoch=10, seconds=5.0)
+    optimizer, callbacks = make_budgeted_optimizer(**schedule_of(config), steps_per_epoch=10, seconds=5.0)
     assert isinstance(callbacks[0], TimeBudget) and callbacks[0].total_steps == config.epochs * 10
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.01)
-    optimizer, _ = make_budgeted_optimizer(TrainConfig(weight_decay=1e-4), steps_per_epoch=10, seconds=5.0)
+    optimizer, _ = make_budgeted_optimizer(0.01, epochs=2, steps_per_epoch=10, seconds=5.0, weight_decay=1e-4)
     assert type(optimizer).__name__ == "AdamW"

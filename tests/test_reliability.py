@@ -300,10 +300,10 @@ def test_nan_loss_after_a_good_epoch_keeps_the_last_good_checkpoint(tmp_path, mo
     from pipelines.models import load_model
     from pipelines.recipes import image_classifier
 
-    def absurd_after_one_epoch(config, steps_per_epoch, **kwargs):
+    def absurd_after_one_epoch(learning_rate, *, steps_per_epoch, **schedule):
         # The fault: the learning rate jumps to 1e30 once the first epoch is done.
-        schedule = keras.optimizers.schedules.PiecewiseConstantDecay([steps_per_epoch], [1e-3, 1e30])
-        return keras.optimizers.Adam(learning_rate=schedule, **kwargs)
+        jump = keras.optimizers.schedules.PiecewiseConstantDecay([steps_per_epoch], [learning_rate, 1e30])
+        return keras.optimizers.Adam(learning_rate=jump)
 
     monkeypatch.setattr(image_classifier, "make_optimizer", absurd_after_one_epoch)
     out = tmp_path / "run"

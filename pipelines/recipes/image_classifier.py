@@ -23,7 +23,7 @@ from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
-from pipelines.training import compile_scope, fit, make_optimizer
+from pipelines.training import compile_scope, fit, fit_options, make_optimizer, schedule_of
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -282,7 +282,8 @@ def compile_image_classifier(
         ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
     ) as options:
         model = build_model()
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss, metrics=[accuracy], **options)
+        optimizer = make_optimizer(**schedule_of(config), steps_per_epoch=steps_per_epoch)
+        model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy], **options)
     return model
 
 
@@ -296,7 +297,7 @@ def train_image_classifier(
     """
     with ctx.timer("train_seconds"):
         if ctx.cluster is None:
-            ctx.report.history = fit(model, splits.train_ds, splits.val_ds, config, ctx.run_dir)
+            ctx.report.history = fit(model, splits.train_ds, splits.val_ds, ctx.run_dir, **fit_options(config))
             return model
         return _fit_on_cluster(
             model,

@@ -9,7 +9,6 @@ fold, then the model to keep is trained on all of them.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import keras
@@ -78,7 +77,7 @@ def train_with_test_split(config: SentimentConfig, data: TextData, ctx: RunConte
         epochs = trained.epochs
         with ctx.timer("refit_seconds"):
             final = train_rnn(
-                replace(config, epochs=epochs, early_stopping_patience=0),
+                config,
                 texts,
                 y,
                 None,
@@ -87,6 +86,7 @@ def train_with_test_split(config: SentimentConfig, data: TextData, ctx: RunConte
                 ctx.run_dir / "refit",
                 pretrained,
                 snapshots=config.snapshot_ensemble,
+                epochs=epochs,
             )
         vocabulary = ", its vocabulary adapted on them" if pretrained is None else ""
         ctx.report.add_text(

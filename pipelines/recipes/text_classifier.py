@@ -19,7 +19,15 @@ from pipelines.inputs.text import TextData
 from pipelines.inputs.text_dataset import head_tokens_for, make_text_dataset, make_vectorizer
 from pipelines.nets.rnn import make_text_rnn
 from pipelines.nets.snapshots import snapshot_ensemble, snapshot_members
-from pipelines.training import EpochCounter, WeightSnapshots, compile_scope, fit, make_optimizer
+from pipelines.training import (
+    EpochCounter,
+    WeightSnapshots,
+    compile_scope,
+    fit,
+    fit_options,
+    make_optimizer,
+    schedule_of,
+)
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -139,13 +147,14 @@ def train_rnn(
     run_dir: Path,
     pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None,
     snapshots: bool = False,
+    epochs: int | None = None,
 ) -> Trained:
     """Trains the net on `texts` and returns it with P(positive) on validation.
 
     With `snapshots`, the returned net is the `snapshot_ensemble` of its weights at the
     end of every epoch trained (early stopping's restored best is then not used).
-    Without validation texts (`texts_val=None`) it trains for `config.epochs` and `p_val`
-    is None.
+    Without validation texts (`texts_val=None`) it trains for `epochs` (default
+    `config.epochs`), with no early stopping, and `p_val` is None.
 
     From scratch, the vectorizer is adapted on `texts` only. With `pretrained`
     (vectorizer, net), both are reused: the vocabulary stays the pretrained one (adapted
@@ -168,6 +177,8 @@ def train_rnn(
         None if texts_val is None else make_text_dataset(texts_val, y_val, vectorizer, batch_size=256, training=False)
     )
     steps_per_epoch = math.ceil(len(y) / config.batch_size)
+    schedule = {**schedule_of(config), "epochs": config.epochs if epochs is None else epochs}
+    patience = config.early_stopping_patience if texts_val is not None else 0
     with compile_scope(
         ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
     ) as options:
@@ -177,9 +188,7 @@ def train_rnn(
             net = keras.models.clone_model(pretrained[1])
             net.set_weights(pretrained[1].get_weights())
         net.compile(
-            optimizer=make_optimizer(
-                config, steps_per_epoch, **({"clipnorm": config.clipnorm} if config.clipnorm else {})
-            ),
+            optimizer=make_optimizer(**schedule, steps_per_epoch=steps_per_epoch, clipnorm=config.clipnorm or None),
             loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
             **options,
@@ -190,13 +199,13 @@ def train_rnn(
         net,
         train_ds,
         val_ds,
-        config,
         run_dir,
+        **{**fit_options(config), "epochs": schedule["epochs"], "early_stopping_patience": patience},
         monitor="val_loss" if val_ds is not None else "loss",
         extra_callbacks=[counter, *([collector] if collector else [])],
     )
     epochs = counter.epochs
-    if not snapshots and config.early_stopping_patience > 0 and history.get("val_loss"):
+    if not snapshots and patience > 0 and history.get("val_loss"):
         # Early stopping restored the weights of its best epoch.
         epochs -= len(history["val_loss"]) - 1 - int(np.argmin(history["val_loss"]))
     if collector is not None and len(collector.snapshots) > 1:

@@ -34,7 +34,7 @@ from pipelines.inputs.mnist import load_mnist_family
 from pipelines.nets.autoencoder import PSNRLoss, make_denoising_autoencoder
 from pipelines.recipes.denoising import describe_dataset, evaluate_model, split_data
 from pipelines.registry import register
-from pipelines.training import compile_scope, fit
+from pipelines.training import compile_scope, fit, fit_options, schedule_of
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -148,7 +148,9 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
             latent_filters=config.latent_filters,
             convs_per_stage=config.convs_per_stage,
         )
-        optimizer, schedule = make_budgeted_optimizer(config, steps_per_epoch, config.time_budget_seconds)
+        optimizer, schedule = make_budgeted_optimizer(
+            **schedule_of(config), steps_per_epoch=steps_per_epoch, seconds=config.time_budget_seconds
+        )
         model.compile(
             optimizer=optimizer,
             loss=LOSSES[config.loss](),
@@ -158,7 +160,7 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
 
     # Train.
     with ctx.timer("train_seconds"):
-        ctx.report.history = fit(model, train_ds, val_ds, config, ctx.run_dir, extra_callbacks=schedule)
+        ctx.report.history = fit(model, train_ds, val_ds, ctx.run_dir, **fit_options(config), extra_callbacks=schedule)
 
     # Evaluate on the canonical test set.
     metrics = evaluate_model(model, data, split, corruption, config, ctx)
