@@ -66,7 +66,9 @@ def test_default_config_is_valid_and_documented():
         ({"features": ("TV", "sales")}, "expected distinct features without the target"),
         ({"features": ()}, "expected distinct features"),
         ({"widths": ()}, r"expected positive hidden widths for the MLP\. Received: widths=\(\)"),
-        ({"early_stopping_patience": 3}, "trains a fixed schedule. Received: early_stopping_patience=3"),
+        # K-fold CV scores every row and trains a fixed schedule: no early stopping, no validation split.
+        ({"early_stopping_patience": 3}, "unknown config key 'early_stopping_patience' for AdvertisingConfig"),
+        ({"validation_fraction": 0.2}, "unknown config key 'validation_fraction' for AdvertisingConfig"),
         ({"folds": 1}, "folds must be >= 2"),
         ({"model": "tree"}, "model must be one of"),
     ],

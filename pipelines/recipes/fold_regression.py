@@ -17,7 +17,7 @@ from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.splits import fold_train_mask
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
 from pipelines.nets.mlp import extract_member, make_fold_mlp
-from pipelines.training import compile_scope, make_optimizer, schedule_of
+from pipelines.training import compile_scope, make_optimizer
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -59,13 +59,13 @@ def fit_folds(
         Out-of-fold predictions, the all-rows model, the training history and the wall time.
     """
     start = time.perf_counter()
-    schedule = schedule_of(config)
-    if linear:  # convex, so it gets its own short schedule
-        schedule.update(epochs=config.linear_epochs, learning_rate=config.linear_learning_rate)
+    # The linear model is convex, so it gets its own short schedule.
+    learning_rate = config.linear_learning_rate if linear else config.learning_rate
+    epochs = config.linear_epochs if linear else config.epochs
     n, folds = len(data.y), int(fold_ids.max()) + 1
     mask = fold_train_mask(fold_ids)  # (n, folds + 1): the last member trains on every row
     steps_per_pass = 1 if config.batch_size is None else math.ceil(n / config.batch_size)
-    total_steps = schedule["epochs"] * steps_per_pass
+    total_steps = epochs * steps_per_pass
     # Steps per `fit` epoch (one history point each) stay the configured ones under any strategy;
     # only the steps per compiled call drop to 1 under several replicas. Were the epoch cut to
     # one step as well, every step would pay Keras's per-epoch cost (a new distributed
@@ -82,7 +82,13 @@ def fit_folds(
         )
         # Mean over the weighted entries: loss is the members' training MSE, val_loss the out-of-fold MSE.
         model.compile(
-            optimizer=make_optimizer(**schedule, steps_per_epoch=steps_per_pass),
+            optimizer=make_optimizer(
+                learning_rate,
+                epochs=epochs,
+                steps_per_epoch=steps_per_pass,
+                warmup_epochs=config.warmup_epochs,
+                weight_decay=config.weight_decay,
+            ),
             loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
             **options,
         )
@@ -101,7 +107,7 @@ def fit_folds(
     if not all(math.isfinite(v) for v in history["loss"]):
         raise TrainingDivergedError(
             f"the training loss became non-finite ({history['loss'][-1]}). "
-            f"Lower the learning rate (now {schedule['learning_rate']})."
+            f"Lower the learning rate (now {learning_rate})."
         )
     pred = model.predict(data.x.astype("float32"), batch_size=n, verbose=0)[:, :, 0]
     final = extract_member(model, folds, name="advertising_linear" if linear else "advertising_mlp")

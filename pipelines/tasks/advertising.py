@@ -29,7 +29,7 @@ import numpy as np
 
 from pipelines import atomic, runner
 from pipelines.baselines.ols import ols_oof, ols_predict, ols_table, parse_interactions
-from pipelines.config import TrainConfig, param
+from pipelines.config import RunConfig, param
 from pipelines.errors import ConfigError
 from pipelines.evaluation.regressor_report import (
     CVResult,
@@ -51,7 +51,7 @@ DATAFRAME_FILE = "input.csv"
 
 
 @dataclass
-class AdvertisingConfig(TrainConfig):
+class AdvertisingConfig(RunConfig):
     """Configuration of the `advertising` pipeline. Defaults are the measured best on 2 CPU cores."""
 
     csv: str | None = param(None, "CSV to read; None: ISLR's Advertising.csv via data_dir / PIPELINES_DATA_DIR.")
@@ -72,15 +72,15 @@ class AdvertisingConfig(TrainConfig):
     )
     threshold: float | None = param(None, "Cut of the classification view target > threshold; None: median.")
     epochs: int = param(4000, "MLP passes over the training rows (full batch: one Adam step each).", ge=1)
-    # None (full batch) is this pipeline's own: the base field is an int for every other one.
-    batch_size: int | None = param(None, "Rows per optimizer step; None: full batch.", ge=1)  # type: ignore[assignment]
+    batch_size: int | None = param(None, "Rows per optimizer step; None: full batch.", ge=1)
     steps_per_execution: int = param(500, "Optimizer steps per compiled call; one history point each.", ge=1)
     learning_rate: float = param(1e-3, "Peak learning rate of the MLP (Adam, cosine decay to 0).", gt=0)
+    weight_decay: float = param(0.0, "Decoupled weight decay (AdamW); 0 means Adam.", ge=0)
+    warmup_epochs: float = param(0.0, "Linear warm-up length before cosine decay, in passes.", ge=0)
+    max_train_samples: int | None = param(None, "Use only the first this many rows (quick runs).", ge=1)
     linear_epochs: int = param(500, "Passes of the Keras linear model (convex: it converges fast).", ge=1)
     linear_learning_rate: float = param(0.03, "Peak learning rate of the Keras linear model.", gt=0)
     jit_compile: bool = param(True, "XLA-compile the train step (fuses the activations: 2.3x faster here).")
-    early_stopping_patience: int = param(0, "Must stay 0: stopping on held-out folds would tune on them.", ge=0)
-    validation_fraction: float = param(0.1, "Unused: every row is held out once by the K-fold split.", gt=0, lt=1)
 
     def validate(self) -> None:
         if not self.features or len(set(self.features)) != len(self.features) or self.target in self.features:
@@ -92,12 +92,6 @@ class AdvertisingConfig(TrainConfig):
             raise ConfigError(
                 f"expected positive hidden widths for the MLP. Received: widths={self.widths}. "
                 "Pass e.g. widths=(64, 64), or model='linear'."
-            )
-        if self.early_stopping_patience or self.validation_fraction != 0.1:
-            raise ConfigError(
-                "advertising scores every row by K-fold cross-validation and trains a fixed schedule. "
-                f"Received: early_stopping_patience={self.early_stopping_patience}, validation_"
-                f"fraction={self.validation_fraction}. Leave them at 0 and 0.1; use `folds`."
             )
         parse_interactions(self.interactions, self.features)
 
