@@ -65,7 +65,7 @@ MUTANTS = (
            "if size != entry.size:", ("tests/test_inputs_sources.py",),
            "a cheap size check instead of the sha256 lets same-length tampered files through"),
     Mutant("checksum_of_compressed", "pipelines/inputs/checksums.py", "digest = hashlib.sha256(data).hexdigest()",
-           "digest = hashlib.sha256(raw).hexdigest()", ("tests/test_inputs_sources.py",),
+           "digest = hashlib.sha256(path.read_bytes()).hexdigest()", ("tests/test_inputs_sources.py",),
            "the manifest holds the sha256 of the decompressed content, not of the .gz bytes"),
     Mutant("split_not_stratified", "pipelines/inputs/splits.py", "random_state=int(seed), stratify=y",
            "random_state=int(seed)", ("tests/test_inputs_mnist.py::test_train_val_split_is_stratified_and_seeded",),

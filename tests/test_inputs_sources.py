@@ -254,6 +254,32 @@ def test_corrupt_gzip_raises_checksum_mismatch(tmp_path, variant, check):
 
 
 @pytest.mark.parametrize("check", [verify_file, read_verified])
+def test_a_gzip_bomb_is_refused_at_the_manifest_size_without_inflating(tmp_path, check):
+    import tracemalloc
+
+    path = tmp_path / "a.bin.gz"
+    path.write_bytes(gzip.compress(bytes(64 << 20), mtime=0))  # 64 KB on disk, 64 MiB inflated
+    assert path.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ChecksumMismatch, match=f"{path} holds more than the {len(A_CONTENT)} bytes"):
+            check(path, _entry())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Inflating it whole (as gzip.decompress did) allocates the 64 MiB; reading stops past the size.
+    assert peak < 8 << 20, peak
+
+
+@pytest.mark.parametrize("check", [verify_file, read_verified])
+def test_a_plain_file_larger_than_its_entry_is_refused(tmp_path, check):
+    path = tmp_path / "b.txt"
+    path.write_bytes(B_CONTENT + b"x" * 1000)
+    with pytest.raises(ChecksumMismatch, match="holds more than the"):
+        check(path, _entry("b.txt"))
+
+
+@pytest.mark.parametrize("check", [verify_file, read_verified])
 def test_wrong_content_names_expected_and_actual_checksum(tmp_path, check):
     path = tmp_path / "b.txt"
     path.write_bytes(b"tampered")

@@ -4,7 +4,9 @@ The manifest holds the sha256 of a file's *decompressed* content, so a re-gzippe
 passes. A file that fails its check, or whose gzip stream is truncated or corrupt, raises
 `ChecksumMismatch` naming the file, the expected and the actual checksum, and the fix.
 `verify_file` streams a file; `read_verified` reads it (decompressing a gzip entry once)
-and returns the checked content.
+and returns the checked content. Neither reads past the content size the manifest gives:
+a file that holds more (a gzip bomb put where a dataset file belongs inflates to gigabytes)
+is refused as soon as it does, with memory bounded by that size.
 """
 
 from __future__ import annotations
@@ -73,13 +75,19 @@ def read_verified(path: str | os.PathLike, entry: FileEntry) -> bytes:
         >>> read_verified(p, FileEntry("a.gz", hashlib.sha256(b"hi").hexdigest(), 2, "gzip"))
         b'hi'
     """
-    raw = Path(path).read_bytes()
-    data = raw
+    path = Path(path)
     if entry.is_gzip:
-        try:
-            data = gzip.decompress(raw)
-        except _GZIP_ERRORS as err:
-            raise ChecksumMismatch(_corrupt_message(str(path), entry, err, hashlib.sha256(raw).hexdigest())) from err
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+            try:
+                data = stream.read(entry.size + 1)  # one byte past the manifest's size is enough to refuse
+            except _GZIP_ERRORS as err:
+                raise ChecksumMismatch(_corrupt_message(str(path), entry, err, _file_sha(path))) from err
+    else:
+        if path.stat().st_size > entry.size:
+            raise ChecksumMismatch(_oversize_message(str(path), entry))
+        data = path.read_bytes()
+    if len(data) > entry.size:
+        raise ChecksumMismatch(_oversize_message(str(path), entry))
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
         raise ChecksumMismatch(_mismatch_message(str(path), entry, digest, len(data)))
@@ -97,12 +105,30 @@ def _check_file(path: Path, entry: FileEntry, label: str) -> str:
             while chunk := stream.read(_CHUNK_BYTES):
                 digest.update(chunk)
                 size += len(chunk)
+                if size > entry.size:
+                    raise ChecksumMismatch(_oversize_message(label, entry))
         except _GZIP_ERRORS as err:
-            raw_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            raise ChecksumMismatch(_corrupt_message(label, entry, err, raw_sha)) from err
+            raise ChecksumMismatch(_corrupt_message(label, entry, err, _file_sha(path))) from err
     if digest.hexdigest() != entry.sha256:
         raise ChecksumMismatch(_mismatch_message(label, entry, digest.hexdigest(), size))
     return digest.hexdigest()
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _oversize_message(label: str, entry: FileEntry) -> str:
+    return (
+        f"{label} holds more than the {entry.size} bytes of {_content(entry)} its manifest entry "
+        f"gives (expected sha256 {entry.sha256}), so reading stopped there: the file is corrupt, a "
+        "different version, or a decompression bomb. Replace it with a good copy, or delete it so "
+        "that it is downloaded again."
+    )
 
 
 def _content(entry: FileEntry) -> str:
