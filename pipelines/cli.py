@@ -89,11 +89,20 @@ def _build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Collects flags and --set pairs as strings; the config parses them by field type."""
     from pipelines.config import parse_assignment
+    from pipelines.errors import ConfigError
 
     values: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+
+    def put(key: str, value: str, spelled: str) -> None:
+        # A key given twice is refused rather than the last one silently winning.
+        if key in values:
+            raise ConfigError(f"{key} is given twice ({given_as[key]} and {spelled}); give it once.")
+        values[key], given_as[key] = value, spelled
+
     for text in args.sets:
         key, value = parse_assignment(text)
-        values[key] = value
+        put(key, value, f"--set {text}")
     for flag, key in (
         ("epochs", "epochs"),
         ("data_dir", "data_dir"),
@@ -106,7 +115,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     ):
         given = getattr(args, flag, None)
         if given is not None:
-            values[key] = str(given)
+            put(key, str(given), f"--{flag.replace('_', '-')} {given}")
     if getattr(args, "quiet", False):
         values["verbose"] = "0"
     return values

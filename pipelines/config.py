@@ -94,7 +94,7 @@ class AugmentConfig:
 class RunConfig:
     """Run-level settings every pipeline shares: where data and outputs go, devices, seeds."""
 
-    seed: int = param(1337, "Seed for Python, NumPy, TensorFlow and the data pipeline.", ge=0)
+    seed: int = param(1337, "Seed for Python, NumPy, TensorFlow and the data pipeline.", ge=0, le=2**32 - 1)
     data_dir: str | None = param(None, "Explicit dataset directory (else env var, cache, download).")
     out: str | None = param(None, "Run directory (default reports/<pipeline>/<timestamp>/).")
     device: str = param("auto", "auto | cpu | gpu | gpu:0,1 | cpu:0,1 (logical CPUs, for tests).")

@@ -73,13 +73,17 @@ def jit_compile_for(strategy: Any, requested: bool) -> bool:
 
 
 @contextlib.contextmanager
-def compile_scope(strategy: Any, *, jit_compile: bool, steps_per_execution: int) -> Iterator[dict[str, Any]]:
+def compile_scope(
+    strategy: Any, *, jit_compile: bool, steps_per_execution: int, steps_per_epoch: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Enters `strategy`'s scope and gives the `compile()` options that work under it.
 
     Build the model, its optimizer and its metrics inside, so that their variables are
     mirrored on every replica, and compile with the options given: `jit_compile` and
     `steps_per_execution` as requested on one device, adjusted under several replicas
-    (see `jit_compile_for` and `steps_per_execution_for`).
+    (see `jit_compile_for` and `steps_per_execution_for`), and never more than
+    `steps_per_epoch` when it is given: Keras counts each compiled call as
+    `steps_per_execution` steps, so a larger value made the progress bar overshoot (16/11).
 
     Example:
         >>> import keras, tensorflow as tf
@@ -89,6 +93,8 @@ def compile_scope(strategy: Any, *, jit_compile: bool, steps_per_execution: int)
         >>> options
         {'jit_compile': True, 'steps_per_execution': 4}
     """
+    if steps_per_epoch is not None:
+        steps_per_execution = max(1, min(steps_per_execution, steps_per_epoch))
     with strategy.scope():
         yield {
             "jit_compile": jit_compile_for(strategy, jit_compile),

@@ -45,6 +45,16 @@ def test_config_prints_fields_with_docs(capsys):
             ["run", "dcgan", "--workers", "a:1,b:1", "--worker-index", "0"],
             "pipeline 'dcgan' cannot train on several workers yet",
         ),
+        # The last of two values no longer wins silently; a seed past numpy's range fails here, not mid-run.
+        (
+            ["run", "mnist", "--set", "epochs=-1", "--set", "epochs=2"],
+            "epochs is given twice (--set epochs=-1 and --set epochs=2); give it once",
+        ),
+        (
+            ["run", "mnist", "--epochs", "3", "--set", "epochs=5"],
+            "epochs is given twice (--set epochs=5 and --epochs 3)",
+        ),
+        (["run", "mnist", "--seed", "99999999999"], "seed must be <= 4294967295"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):

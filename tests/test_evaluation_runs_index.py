@@ -59,3 +59,24 @@ def test_cli_reports(tmp_path, capsys):
     assert "expected a reports directory" in capsys.readouterr().err
     with pytest.raises(OutputDirError, match="expected a reports directory"):
         write_index(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"pipeline": "mnist", "metrics": {"accuracy": "high"}}',  # valid JSON, a string metric
+        '["not", "a", "report"]',
+        '{"pipeline": "mnist", "dataset": "mnist"}',  # dataset should be an object
+        "{not json",
+    ],
+)
+def test_one_malformed_report_is_listed_as_unreadable_and_the_others_still_are(tmp_path, content):
+    _run(tmp_path / "good", "vit", "2026-02-01T10:00:00+00:00", {"accuracy": 0.95}, "accuracy")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "report.json").write_text(content)
+
+    assert main(["reports", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "index.json").read_text())["tables"]["Runs (2)"]
+    by_run = {row["run"]["text"]: row for row in rows}
+    assert by_run["good"]["headline"] == "accuracy = 0.9500"
+    assert by_run["bad"]["status"].startswith("unreadable")

@@ -401,6 +401,8 @@ def test_failed_download_raises_unavailable_with_instructions(online):
     assert f"a.bin.gz: sha256 {_sha(A_CONTENT)}" in message
     assert str(online / "cache" / SUBDIR) in message
     assert "Or retry the download" in message and "Or allow" not in message
+    # Nothing is left behind: no empty dataset folder in the cache (it appeared in a source checkout's data/).
+    assert not (online / "cache" / SUBDIR).exists()
 
 
 # -------------------------------------------------------------------------- manifest

@@ -84,3 +84,16 @@ def test_epoch_counter_counts_the_epochs_before_a_resume(tmp_path):
     history = fit(model(), ds, ds, tmp_path, **fit_options(config), extra_callbacks=[counter])
     # The resumed run trained only the third epoch, and the counter still says 3.
     assert len(history["loss"]) == 1 and counter.epochs == 3
+
+
+def test_a_compiled_call_never_spans_more_than_an_epoch():
+    # make demo on digits: 11 steps per epoch at steps_per_execution=16 showed a 16/11 progress bar.
+    from pipelines.training import compile_scope
+
+    strategy = tf.distribute.get_strategy()
+    with compile_scope(strategy, jit_compile=False, steps_per_execution=16, steps_per_epoch=11) as options:
+        pass
+    assert options["steps_per_execution"] == 11
+    with compile_scope(strategy, jit_compile=False, steps_per_execution=16, steps_per_epoch=200) as options:
+        pass
+    assert options["steps_per_execution"] == 16

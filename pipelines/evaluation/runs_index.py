@@ -61,13 +61,13 @@ def index_rows(directory: str | os.PathLike) -> list[dict[str, Any]]:
     directory = Path(directory)
     rows = []
     for run_dir, data in find_runs(directory):
-        created, source = _created(run_dir, data)
-        rows.append(
-            {
-                "run": Link(
-                    run_dir.relative_to(directory).as_posix(),
-                    (run_dir / "report.html").relative_to(directory).as_posix(),
-                ),
+        link = Link(
+            run_dir.relative_to(directory).as_posix(), (run_dir / "report.html").relative_to(directory).as_posix()
+        )
+        try:
+            created, source = _created(run_dir, data)
+            row = {
+                "run": link,
                 "pipeline": data.get("pipeline", "?"),
                 "date (UTC)": created,
                 "dataset": (data.get("dataset") or {}).get("name", ""),
@@ -75,7 +75,12 @@ def index_rows(directory: str | os.PathLike) -> list[dict[str, Any]]:
                 "status": data.get("status", "?"),
                 "_sort": source,
             }
-        )
+        except (AttributeError, TypeError, ValueError) as exc:
+            # Valid JSON of the wrong shape (a hand-edited "accuracy": "high"): listed, never fatal.
+            mtime = (run_dir / "report.json").stat().st_mtime
+            row = {"run": link, "pipeline": "?", "date (UTC)": "", "dataset": "", "headline": "",
+                   "status": f"unreadable ({type(exc).__name__}: {exc})", "_sort": mtime}  # fmt: skip
+        rows.append(row)
     rows.sort(key=lambda row: row.pop("_sort"), reverse=True)
     return rows
 

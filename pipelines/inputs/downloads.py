@@ -10,6 +10,7 @@ every URL raise `_DownloadFailed`, which `resolve_dataset` turns into
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import shutil
@@ -37,11 +38,19 @@ class _DownloadFailed(Exception):
 
 
 def _download_files(files: list[FileEntry], directory: Path) -> None:
+    created = [folder for folder in (directory, *directory.parents) if not folder.exists()]  # nearest first
     directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=directory) as scratch:
-        archives: dict[str, Path] = {}  # url -> fetched archive, shared by its members
-        for entry in files:
-            _download_file(entry, directory / entry.name, archives, Path(scratch))
+    try:
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=directory) as scratch:
+            archives: dict[str, Path] = {}  # url -> fetched archive, shared by its members
+            for entry in files:
+                _download_file(entry, directory / entry.name, archives, Path(scratch))
+    except BaseException:
+        # A failed download leaves no empty cache folder behind; one that holds a file stays.
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _download_file(entry: FileEntry, dest: Path, archives: dict[str, Path], scratch: Path) -> None:

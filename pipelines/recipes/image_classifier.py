@@ -279,7 +279,10 @@ def compile_image_classifier(
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     with compile_scope(
-        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+        ctx.strategy,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        steps_per_epoch=steps_per_epoch,
     ) as options:
         model = build_model()
         optimizer = make_optimizer(**schedule_of(config), steps_per_epoch=steps_per_epoch)

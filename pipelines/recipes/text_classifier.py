@@ -180,7 +180,10 @@ def train_rnn(
     schedule = {**schedule_of(config), "epochs": config.epochs if epochs is None else epochs}
     patience = config.early_stopping_patience if texts_val is not None else 0
     with compile_scope(
-        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+        ctx.strategy,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        steps_per_epoch=steps_per_epoch,
     ) as options:
         if pretrained is None:
             net = make_net(config, vectorizer.vocabulary_size())

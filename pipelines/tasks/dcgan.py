@@ -200,7 +200,10 @@ def train(config: DcganConfig, ctx: RunContext) -> keras.Model:
 
     # Build the model under the device strategy.
     with compile_scope(
-        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+        ctx.strategy,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        steps_per_epoch=len(x) // config.batch_size,  # full batches only
     ) as options:
         gan = make_gan(config, len(data.class_names), None if clusters is None else clusters.frequencies)
         d_optimizer, g_optimizer = make_optimizers(config.learning_rate, config.beta_1, config.generator_ema)

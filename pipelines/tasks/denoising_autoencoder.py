@@ -140,7 +140,10 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
     # Build the model under the device strategy.
     steps_per_epoch = math.ceil(len(split.x_train) / config.batch_size)
     with compile_scope(
-        ctx.strategy, jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+        ctx.strategy,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        steps_per_epoch=steps_per_epoch,
     ) as options:
         model = make_denoising_autoencoder(
             stem_filters=config.stem_filters,
