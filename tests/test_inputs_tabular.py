@@ -65,8 +65,26 @@ def _set(frame: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
         ),
         (_frame(3), {"min_rows": 5}, r"at least 5 rows \(one per cross-validation fold\)\. Received: 3 rows"),
         (_frame().assign(radio=True), {}, r"column 'radio'\. Received booleans"),
+        # Finite in float64, infinite in the float32 the model computes in (the run used to diverge).
+        (_set(_frame(), "TV", 1, 1e308), {}, r"fit in float32 .* column 'TV'.*e\.g\. 1e\+308 at index \[1\]"),
+        (
+            pd.concat([_frame(), _frame()[["TV"]]], axis=1),  # a bare TypeError before
+            {},
+            r"expected one column per name\. Received a table with \['TV'\] more than once",
+        ),
     ],
-    ids=["missing-feature", "missing-target", "non-numeric", "nan", "inf", "negative", "too-few-rows", "bool"],
+    ids=[
+        "missing-feature",
+        "missing-target",
+        "non-numeric",
+        "nan",
+        "inf",
+        "negative",
+        "too-few-rows",
+        "bool",
+        "float32-overflow",
+        "repeated-column",
+    ],
 )
 def test_bad_frames_raise_data_validation_error(frame, kwargs, match):
     with pytest.raises(DataValidationError, match=match):
@@ -99,6 +117,14 @@ def test_read_csv_errors(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataValidationError, match="expected a CSV file with a header row"):
         read_csv(tmp_path / "empty.csv")
+
+
+def test_read_csv_refuses_a_repeated_column_name(tmp_path):
+    # pandas would read the second as 'TV.1', and the run would go on with the first.
+    path = tmp_path / "twice.csv"
+    path.write_text("TV,radio,TV,sales\n1,2,3,4\n")
+    with pytest.raises(DataValidationError, match=r"distinct column names .* Received \['TV'\] more than once"):
+        read_csv(path)
 
 
 def test_read_csv_then_validate_reports_the_bad_cell(tmp_path):

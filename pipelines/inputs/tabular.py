@@ -67,12 +67,21 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DatasetUnavailable(f"no CSV file at {str(path)!r}. Pass `csv=` the path of an existing file.")
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
+        header = [str(name) for name in pd.read_csv(path, header=None, nrows=1).iloc[0]]
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise DataValidationError(
             f"expected a CSV file with a header row. Received: {str(path)!r}, which pandas cannot parse "
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Fix or re-export the file."
         ) from e
+    # pandas renames a repeated name ('TV' and 'TV.1'), and the run would go on with either column.
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataValidationError(
+            f"expected distinct column names in the header of {str(path)!r}. Received {repeated} more than "
+            "once. Rename or drop the repeated columns."
+        )
+    return frame
 
 
 def validate_frame(
@@ -116,6 +125,12 @@ def validate_frame(
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame. Received: {type(frame).__name__}")
     columns = [*features, target]
+    repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()] if c in columns})
+    if repeated:
+        raise DataValidationError(
+            f"expected one column per name. Received a table with {repeated} more than once. "
+            "Rename or drop the repeated columns."
+        )
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataValidationError(
@@ -130,6 +145,14 @@ def validate_frame(
             raise DataValidationError(
                 f"expected a finite number in every row of column {column!r}. Received {int(bad.sum())} "
                 f"{kind} values at index {_rows(frame, bad)}. Drop or fill those rows first."
+            )
+        # Finite in float64 is not enough: the model computes in float32, where 1e308 is inf.
+        too_large = np.abs(values) > np.finfo(np.float32).max
+        if too_large.any():
+            raise DataValidationError(
+                f"expected values that fit in float32 (|x| <= {np.finfo(np.float32).max:.3g}) in column {column!r}, "
+                f"which the model computes in. Received {int(too_large.sum())} larger values, e.g. "
+                f"{values[too_large][0]:g} at index {_rows(frame, too_large)}. Rescale the column."
             )
     if with_budget_check:
         for column in features:

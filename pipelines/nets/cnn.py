@@ -16,6 +16,24 @@ from keras import layers
 __all__ = ["make_cnn"]
 
 
+def cnn_feature_size(
+    image_size: int, convs: Sequence[int], *, stem_kernel_size: int = 5, padding: str = "valid"
+) -> int:
+    """The side of the CNN's last feature map for square `image_size` images (0 or less: too many stages).
+
+    Example:
+        >>> cnn_feature_size(28, (2,)), cnn_feature_size(28, (2, 2))
+        (4, 0)
+    """
+    shrink = padding == "valid"
+    size = (image_size - (stem_kernel_size - 1) * shrink) // 2
+    for n_convs in convs:
+        size = (size - 2 * n_convs * shrink) // 2
+        if size <= 0:
+            return 0
+    return size
+
+
 def make_cnn(
     input_shape: Sequence[int],
     num_classes: int,

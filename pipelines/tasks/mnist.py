@@ -20,7 +20,7 @@ import keras
 
 from pipelines.config import param
 from pipelines.errors import ConfigError
-from pipelines.nets.cnn import make_cnn
+from pipelines.nets.cnn import cnn_feature_size, make_cnn
 from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
     compile_image_classifier,
@@ -70,6 +70,13 @@ class MnistConfig(ImageClassifierConfig):
             raise ConfigError(
                 "filters and convs need one positive integer per stage. "
                 f"Received: filters={self.filters}, convs={self.convs}"
+            )
+        # Each stage shrinks the map (valid 3x3 convolutions, then 2x2 pooling): too many fail mid-build.
+        if cnn_feature_size(28, self.convs) < 1:
+            raise ConfigError(
+                f"28x28 images leave no feature map after {len(self.convs)} stages of {self.convs} convolutions "
+                f"(the stem and each stage shrink it). Received: filters={self.filters}, convs={self.convs}; "
+                "use fewer stages or fewer convolutions per stage, e.g. filters=(48,), convs=(2,)."
             )
 
 
