@@ -26,15 +26,18 @@ def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
     An explicit `out` may be new, empty, or hold an unfinished run: its `backup/` lets the
     same command resume a killed run, and a diverged (failed) run may be retried. A folder
     holding a finished run (`model.keras`, or a `report.json` whose status is not
-    `failed`) is refused rather than silently overwritten.
+    `failed`) is refused rather than silently overwritten, and so is one that holds a
+    symbolic link: a run writes only inside its folder (`out` itself may be a link).
 
     Raises:
-        OutputDirError: The directory cannot be created or written, or holds a finished run.
+        OutputDirError: The directory cannot be created or written, holds a finished run, or
+            holds a symbolic link.
     """
     try:
         if out is not None:
             path = Path(out)
             _check_no_finished_run(path)
+            _check_no_links_inside(path)
             path.mkdir(parents=True, exist_ok=True)
         else:
             parent = Path("reports") / pipeline
@@ -60,6 +63,20 @@ def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
             f"cannot write the run directory {str(target)!r}: {e.strerror or e}. Pass a writable --out DIR."
         ) from e
     return path
+
+
+def _check_no_links_inside(path: Path) -> None:
+    # checkpoints/ or backup/ linked elsewhere would have the run write outside --out.
+    if not path.is_dir():
+        return
+    for folder, dirs, files in os.walk(path):  # does not follow links
+        for name in (*dirs, *files):
+            entry = Path(folder) / name
+            if entry.is_symlink():
+                raise OutputDirError(
+                    f"--out {str(path)!r} holds a symbolic link ({entry.relative_to(path)} -> {os.readlink(entry)}); "
+                    "a run writes only inside its folder. Remove the link, or pass a new --out DIR."
+                )
 
 
 def _check_no_finished_run(path: Path) -> None:

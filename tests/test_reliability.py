@@ -222,6 +222,18 @@ def test_out_dir_not_writable(unwritable_dir, capsys):
     )
 
 
+def test_a_symlink_inside_out_is_refused_and_nothing_is_written_through_it(tmp_path, capsys):
+    # out/checkpoints linked elsewhere: best.keras was written through it, outside --out.
+    out, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "checkpoints").symlink_to(elsewhere, target_is_directory=True)
+    assert main(["run", "mnist", "--set", "dataset=digits", "--out", str(out), *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a symbolic link (checkpoints -> " in err
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == ["checkpoints"]
+
+
 def test_out_dir_under_a_file(tmp_path, capsys):
     """The unwritable-dir row for root too (root ignores permissions, not a file in the path)."""
     blocker = tmp_path / "file"
