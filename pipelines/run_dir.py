@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import fcntl
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipelines.errors import OutputDirError
 
-__all__ = ["make_run_dir", "existing_dir", "missing_parents", "remove_empty_dirs"]
+__all__ = ["make_run_dir", "lock_run_dir", "existing_dir", "missing_parents", "remove_empty_dirs", "LOCK_FILE"]
+
+# Held (flock) by the process whose run writes into the folder; removed when the run ends.
+LOCK_FILE = ".run.lock"
 
 
 def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
@@ -63,6 +67,42 @@ def make_run_dir(out: str | os.PathLike | None, pipeline: str) -> Path:
             f"cannot write the run directory {str(target)!r}: {e.strerror or e}. Pass a writable --out DIR."
         ) from e
     return path
+
+
+def lock_run_dir(run_dir: Path) -> Callable[[], None]:
+    """Claims `run_dir` for this process's run; returns the function that releases it.
+
+    A second run into a folder that a live run holds is refused at once, so scripted sweeps
+    never mix two runs' files. The claim is an `flock` on `LOCK_FILE`, which the kernel
+    drops when the process ends, so a killed run never leaves the folder stuck (its
+    leftover lock file is claimed again by the next run).
+
+    Raises:
+        OutputDirError: Another live run holds `run_dir`, or (checked again once claimed)
+            it finished in the meantime.
+    """
+    path = run_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        raise OutputDirError(
+            f"--out {str(run_dir)!r} is in use by another run (it holds {LOCK_FILE}). "
+            "Wait for that run to end, or pass another --out DIR."
+        ) from e
+    try:
+        _check_no_finished_run(run_dir)  # a run that ended between the first check and this claim
+    except OutputDirError:
+        os.close(fd)
+        raise
+
+    def release() -> None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
+
+    return release
 
 
 def _check_no_links_inside(path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines import registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
 from pipelines.errors import ConfigError, ModelLoadError, TrainingDivergedError
-from pipelines.run_dir import existing_dir, make_run_dir, missing_parents, remove_empty_dirs
+from pipelines.run_dir import existing_dir, lock_run_dir, make_run_dir, missing_parents, remove_empty_dirs
 from pipelines.run_outputs import (
     add_links,
     environment,
@@ -134,16 +134,17 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
     if task.prepare is not None:  # e.g. a kept model trained on first use: before this run starts
         config = task.prepare(config)
     report = _new_report(task, config)
-    with _started_run(config, task.name, report, cluster) as ctx:
-        model = task.train(config, ctx)
-    save_model(model, ctx.run_dir / "model.keras")
-    write_model_card(ctx.run_dir, task.name, config, report, ctx.model_card)
-    _write_report(report, ctx.run_dir)
+    with _run_directory(config, task.name) as run_dir:
+        with _started_run(run_dir, config, report, cluster) as ctx:
+            model = task.train(config, ctx)
+        save_model(model, run_dir / "model.keras")
+        write_model_card(run_dir, task.name, config, report, ctx.model_card)
+        _write_report(report, run_dir)
     if cluster is not None:
         from pipelines.multiworker import wait_for_all_workers
 
         wait_for_all_workers(ctx.strategy)  # the other workers end with the chief, once its files are written
-    return _result(model, config, report, ctx.run_dir)
+    return _result(model, config, report, run_dir)
 
 
 def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunResult:
@@ -170,11 +171,12 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
         config = task.prepare(config)
     report = _new_report(task, config)
     report.extra["evaluated_model"] = str(model_path.resolve())
-    with _started_run(config, f"{task.name}-evaluate", report) as ctx:
-        model = load_model(model_path)  # inside: a refused model leaves nothing behind
-        task.evaluate(model, config, ctx)
-    _write_report(report, ctx.run_dir)
-    return _result(model, config, report, ctx.run_dir, history={})
+    with _run_directory(config, f"{task.name}-evaluate") as run_dir:
+        with _started_run(run_dir, config, report) as ctx:
+            model = load_model(model_path)  # inside: a refused model leaves nothing behind
+            task.evaluate(model, config, ctx)
+        _write_report(report, run_dir)
+    return _result(model, config, report, run_dir, history={})
 
 
 # ----------------------------------------------------------------------------- internals
@@ -189,17 +191,33 @@ def _new_report(task: registry.Task, config: Any) -> Report:
 
 
 @contextlib.contextmanager
-def _started_run(config: Any, label: str, report: Report, cluster: Any = None) -> Iterator[RunContext]:
-    """Makes the run directory, seeds, places and records the environment; yields the run context.
+def _run_directory(config: Any, label: str) -> Iterator[Path]:
+    """Makes the run directory and holds it for this run (see `lock_run_dir`) until the block ends.
 
-    What `run` and `evaluate` share. On bad input or an interruption the folders made for the
-    run are removed again (nothing was written into them); a diverged run writes its failed
-    report beside its best checkpoint. The block's wall time is the report's `total_seconds`.
+    On bad input or an interruption the folders made for the run are removed again (only
+    empty ones: nothing was written into them).
+    """
+    keep, new_parents = existing_dir(config.out), missing_parents(config.out, label)
+    run_dir = make_run_dir(config.out, label)
+    release = lock_run_dir(run_dir)  # refused: the folder is another run's, and nothing here is cleaned
+    try:
+        yield run_dir
+    except BaseException:
+        release()
+        remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)
+        raise
+    release()
+
+
+@contextlib.contextmanager
+def _started_run(run_dir: Path, config: Any, report: Report, cluster: Any = None) -> Iterator[RunContext]:
+    """Seeds, places and records the environment; yields the run context.
+
+    What `run` and `evaluate` share. A diverged run writes its failed report beside its best
+    checkpoint. The block's wall time is the report's `total_seconds`.
     """
     from pipelines import devices  # TensorFlow is imported only once a run really starts
 
-    keep, new_parents = existing_dir(config.out), missing_parents(config.out, label)
-    run_dir = make_run_dir(config.out, label)
     start = time.perf_counter()
     try:
         with _seeded(config), devices.precision_policy(config.precision):
@@ -211,9 +229,6 @@ def _started_run(config: Any, label: str, report: Report, cluster: Any = None) -
             yield RunContext(run_dir=run_dir, strategy=strategy, report=report, cluster=cluster)
     except TrainingDivergedError as e:
         write_failed_report(report, run_dir, e, time.perf_counter() - start)
-        raise
-    except BaseException:
-        remove_empty_dirs(run_dir, keep_root=keep, parents=new_parents)
         raise
     report.timings["total_seconds"] = time.perf_counter() - start
 

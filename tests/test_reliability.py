@@ -234,6 +234,25 @@ def test_a_symlink_inside_out_is_refused_and_nothing_is_written_through_it(tmp_p
     assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == ["checkpoints"]
 
 
+def test_a_second_run_into_an_out_that_a_live_run_holds_is_refused_at_once(tmp_path, capsys):
+    # Two scripted runs into one --out both "succeeded", and the folder held one run's files.
+    from pipelines.run_dir import LOCK_FILE, lock_run_dir
+
+    out = tmp_path / "run"
+    out.mkdir()
+    release = lock_run_dir(out)  # a live run holds the folder
+    try:
+        assert main(["run", "mnist", "--set", "dataset=digits", "--out", str(out), *QUICK]) == 2
+        assert "is in use by another run" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # the holder's files are untouched
+    finally:
+        release()
+    # A lock file left by a killed run (no process holds it) does not block the next run, which removes it.
+    (out / LOCK_FILE).touch()
+    assert main(["run", "mnist", "--set", "dataset=digits", "--out", str(out), *QUICK]) == 0
+    assert (out / "model.keras").is_file() and not (out / LOCK_FILE).exists()
+
+
 def test_out_dir_under_a_file(tmp_path, capsys):
     """The unwritable-dir row for root too (root ignores permissions, not a file in the path)."""
     blocker = tmp_path / "file"
