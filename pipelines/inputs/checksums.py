@@ -76,16 +76,12 @@ def read_verified(path: str | os.PathLike, entry: FileEntry) -> bytes:
         b'hi'
     """
     path = Path(path)
-    if entry.is_gzip:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-            try:
-                data = stream.read(entry.size + 1)  # one byte past the manifest's size is enough to refuse
-            except _GZIP_ERRORS as err:
-                raise ChecksumMismatch(_corrupt_message(str(path), entry, err, _file_sha(path))) from err
-    else:
-        if path.stat().st_size > entry.size:
-            raise ChecksumMismatch(_oversize_message(str(path), entry))
-        data = path.read_bytes()
+    with open(path, "rb") as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if entry.is_gzip else raw
+        try:
+            data = stream.read(entry.size + 1)  # one byte past the manifest's size is enough to refuse
+        except _GZIP_ERRORS as err:
+            raise ChecksumMismatch(_corrupt_message(str(path), entry, err, _file_sha(path))) from err
     if len(data) > entry.size:
         raise ChecksumMismatch(_oversize_message(str(path), entry))
     digest = hashlib.sha256(data).hexdigest()
