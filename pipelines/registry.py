@@ -49,6 +49,9 @@ class Task:
         prepare: `prepare(config) -> config`, called by the runner before a run (or an
             evaluation) starts: resolves what the run needs from outside it, such as a kept
             model trained on first use, so that `train` never starts another run.
+        check_data: `check_data(config, data) -> (config, InMemoryData)`, for pipelines that
+            accept data in memory (`run(name, data=...)`): checks it before any work starts
+            (see `pipelines.in_memory`). `None`: the pipeline reads its data from files only.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Task:
     summary: str
     multi_worker: bool = False
     prepare: Callable[[Any], Any] | None = None
+    check_data: Callable[[Any, Any], Any] | None = None
 
 
 def register(
@@ -68,12 +72,14 @@ def register(
     evaluate: Callable[..., Any] | None = None,
     multi_worker: bool = False,
     prepare: Callable[[Any], Any] | None = None,
+    data: Callable[[Any, Any], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a pipeline's train function under `name`.
 
     `multi_worker=True` declares that `train` supports a multi-worker cluster; runs of the
     other pipelines with `--workers` or `TF_CONFIG` are refused before any work. `prepare`
-    resolves a run's outside needs before it starts (see `Task.prepare`).
+    resolves a run's outside needs before it starts (see `Task.prepare`); `data` checks data
+    passed in memory (see `Task.check_data`).
 
     Raises:
         ValueError: `name` is already registered.
@@ -90,6 +96,7 @@ def register(
             summary=summary,
             multi_worker=multi_worker,
             prepare=prepare,
+            check_data=data,
         )
         return train
 

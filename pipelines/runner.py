@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from pipelines.evaluation.report import Report
+    from pipelines.in_memory import InMemoryData
     from pipelines.worker_cluster import Cluster
 
 __all__ = ["RunResult", "RunContext", "run", "evaluate", "get_config", "make_run_dir"]
@@ -75,6 +76,8 @@ class RunContext:
         cluster: The multi-worker `pipelines.worker_cluster.Cluster` this process belongs to, or
             `None` on a single machine. On a non-chief worker `run_dir` is a scratch folder
             deleted at the end, and nothing is evaluated or written.
+        data: The data passed to `run(..., data=...)`, as the pipeline's data checker
+            returned it (see `pipelines.in_memory`); `None` when the data come from files.
     """
 
     run_dir: Path
@@ -82,6 +85,7 @@ class RunContext:
     report: Report
     model_card: dict[str, Any] = field(default_factory=dict)
     cluster: Cluster | None = None
+    data: Any = None
 
     @contextlib.contextmanager
     def timer(self, key: str) -> Iterator[None]:
@@ -105,12 +109,15 @@ def get_config(name: str, **overrides: Any) -> Any:
     return apply_overrides(config, overrides) if overrides else _validated(config)
 
 
-def run(name_or_config: Any, **overrides: Any) -> RunResult:
+def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult:
     """Runs a pipeline end to end and writes its report.
 
     Args:
         name_or_config: A registered name (`"mnist"`) or a config dataclass instance of a
             registered pipeline.
+        data: Your data in memory, for the pipelines that take it: a pandas DataFrame for
+            `advertising`, a `(texts, labels)` pair for `sentiment`. It is checked before
+            any work, and a copy (`input.csv`) is kept in the run folder with the report.
         **overrides: Config fields to change, e.g. `epochs=3`, `augment={"zoom": 0.1}`.
 
     Returns:
@@ -128,17 +135,21 @@ def run(name_or_config: Any, **overrides: Any) -> RunResult:
         TrainingDivergedError: The loss became non-finite; the failed report is written.
     """
     task, config = _resolve(name_or_config, overrides)
+    config, kept = _check_data(task, config, data)
     cluster = _resolve_cluster(task, config)
     if cluster is not None and not cluster.is_chief:
-        return _run_worker(task, config, cluster)
+        return _run_worker(task, config, cluster, kept)
     if task.prepare is not None:  # e.g. a kept model trained on first use: before this run starts
         config = task.prepare(config)
-    report = _new_report(task, config)
     with _run_directory(config, task.name) as run_dir:
-        with _started_run(run_dir, config, report, cluster) as ctx:
+        if kept is not None:  # the saved config names the copy the run keeps
+            config = dataclasses.replace(config, **{kept.path_field: str(run_dir / kept.file_name)})
+        report = _new_report(task, config)
+        with _started_run(run_dir, config, report, cluster, kept) as ctx:
             model = task.train(config, ctx)
         save_model(model, run_dir / "model.keras")
         write_model_card(run_dir, task.name, config, report, ctx.model_card)
+        _keep_data(kept, run_dir)
         _write_report(report, run_dir)
     if cluster is not None:
         from pipelines.multiworker import wait_for_all_workers
@@ -182,6 +193,27 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
 # ----------------------------------------------------------------------------- internals
 
 
+def _check_data(task: registry.Task, config: Any, data: Any) -> tuple[Any, InMemoryData | None]:
+    """The config to run with and the checked in-memory data, or `(config, None)` without data."""
+    if data is None:
+        return config, None
+    if task.check_data is None:
+        takers = ", ".join(n for n in registry.list_pipelines() if registry.get_task(n).check_data is not None)
+        raise ConfigError(
+            f"pipeline {task.name!r} reads its data from files (see its data_dir / dataset settings); "
+            f"data= is taken by: {takers}."
+        )
+    return task.check_data(config, data)
+
+
+def _keep_data(kept: InMemoryData | None, run_dir: Path) -> None:
+    """Writes the copy of in-memory data into the run folder (with the report, never before)."""
+    if kept is not None:
+        from pipelines import atomic
+
+        atomic.write_text(run_dir / kept.file_name, kept.content)
+
+
 def _new_report(task: registry.Task, config: Any) -> Report:
     from pipelines.evaluation.report import Report
 
@@ -210,7 +242,9 @@ def _run_directory(config: Any, label: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def _started_run(run_dir: Path, config: Any, report: Report, cluster: Any = None) -> Iterator[RunContext]:
+def _started_run(
+    run_dir: Path, config: Any, report: Report, cluster: Any = None, kept: InMemoryData | None = None
+) -> Iterator[RunContext]:
     """Seeds, places and records the environment; yields the run context.
 
     What `run` and `evaluate` share. A diverged run writes its failed report beside its best
@@ -226,8 +260,11 @@ def _started_run(run_dir: Path, config: Any, report: Report, cluster: Any = None
             if cluster is not None:
                 # TensorFlow's class is CollectiveAllReduceStrategy; users know it by its public name.
                 report.environment.update(strategy="MultiWorkerMirroredStrategy", cluster=cluster.describe())
-            yield RunContext(run_dir=run_dir, strategy=strategy, report=report, cluster=cluster)
+            yield RunContext(
+                run_dir=run_dir, strategy=strategy, report=report, cluster=cluster, data=kept.value if kept else None
+            )
     except TrainingDivergedError as e:
+        _keep_data(kept, run_dir)  # the failed report names the data it trained on
         write_failed_report(report, run_dir, e, time.perf_counter() - start)
         raise
     report.timings["total_seconds"] = time.perf_counter() - start
@@ -297,7 +334,7 @@ def _make_strategy(config: Any, cluster: Any) -> Any:
     return make_strategy(cluster, config.device)
 
 
-def _run_worker(task: registry.Task, config: Any, cluster: Any) -> RunResult:
+def _run_worker(task: registry.Task, config: Any, cluster: Any, kept: InMemoryData | None) -> RunResult:
     """A non-chief worker: trains in step with the others and writes nothing to the run directory.
 
     Its checkpoint copies go to a private scratch folder, deleted when it ends.
@@ -315,7 +352,13 @@ def _run_worker(task: registry.Task, config: Any, cluster: Any) -> RunResult:
 
             with devices.precision_policy(config.precision):
                 strategy = _make_strategy(config, cluster)
-                ctx = RunContext(run_dir=scratch, strategy=strategy, report=report, cluster=cluster)
+                ctx = RunContext(
+                    run_dir=scratch,
+                    strategy=strategy,
+                    report=report,
+                    cluster=cluster,
+                    data=kept.value if kept else None,
+                )
                 model = task.train(config, ctx)
         wait_for_all_workers(strategy)
     finally:

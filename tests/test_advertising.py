@@ -181,7 +181,9 @@ def test_report_content(quick_run):
     assert report["figures"] == FIGURES and all((run_dir / f).is_file() for f in FIGURES)
     html = (run_dir / "report.html").read_text()
     assert html.count('<img src="data:image/png;base64,') == len(FIGURES)
-    assert report["dataset"]["name"] == "input.csv" and report["dataset"]["rows"] == 40
+    assert report["dataset"]["name"] == "DataFrame" and report["dataset"]["rows"] == 40
+    # The saved config reads the copy the run kept, so it reruns on the same data.
+    assert report["dataset"]["path"] == report["config"]["csv"] == str(run_dir / "input.csv")
     assert (run_dir / "input.csv").read_text().splitlines()[0] == "tv,radio,units"
     assert set(report["history"]) == {"loss", "val_loss"} and len(report["history"]["loss"]) == 2
     m = report["metrics"]

@@ -21,9 +21,11 @@ import threading
 import time
 import types
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import PYTHON
 
@@ -284,6 +286,65 @@ def test_a_user_folder_given_as_out_is_kept_and_left_empty_on_bad_input(tmp_path
     csv.write_bytes(b"")
     assert main(_advertising_cli(csv, out)) == 2
     assert out.is_dir() and list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------ bad input: data passed in memory
+
+
+def _constant_target(out: str | None) -> None:
+    from pipelines.tasks.advertising import run_dataframe
+
+    frame = pd.DataFrame({"TV": np.arange(6.0), "radio": np.arange(6.0), "newspaper": np.arange(6.0), "sales": 1.0})
+    run_dataframe(frame, folds=2, epochs=1, out=out, verbose=0)
+
+
+def _texts(texts: list[str], labels: list[int], **overrides) -> Callable[[str | None], None]:
+    def call(out: str | None) -> None:
+        from pipelines.tasks.sentiment import run_texts
+
+        run_texts(texts, labels, out=out, epochs=1, verbose=0, **overrides)
+
+    return call
+
+
+@pytest.mark.parametrize("with_out", [True, False], ids=["out", "default-out"])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (_constant_target, "expected a threshold inside the target's range"),
+        (_texts(["good movie", "bad film", "great", "awful"], [1, 0, 1, 0]), "at least n_splits=10 examples"),
+        (_texts(["!!!", "?? ...", "-- <br />"] * 4, [1, 0] * 6, cv_folds=2), "expected words in the training texts"),
+        (_texts(["good \ud800 movie", "bad film"] * 4, [1, 0] * 4, cv_folds=2), "expected valid Unicode text"),
+    ],
+    ids=["constant-target", "too-few-texts-for-folds", "no-words", "lone-surrogate"],
+)
+def test_refused_in_memory_data_leaves_nothing_behind(call, message, with_out, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # runs without --out go to ./reports/<pipeline>/<stamp>/
+    with pytest.raises(DataValidationError, match=message):
+        call(str(tmp_path / "run") if with_out else None)
+    assert list(tmp_path.iterdir()) == []  # neither input.csv nor a run folder
+
+
+def test_a_diverged_in_memory_run_keeps_its_data_beside_the_failed_report(tmp_path):
+    from pipelines.tasks.advertising import run_dataframe
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({c: rng.uniform(0, 100, 40) for c in ("TV", "radio", "newspaper")})
+    frame["sales"] = 0.1 * frame["TV"] + rng.normal(0, 1, 40)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDivergedError):
+        run_dataframe(frame, folds=2, epochs=20, steps_per_execution=5, learning_rate=1e30, out=str(out), verbose=0)
+    assert sorted(p.name for p in out.iterdir()) == ["input.csv", "report.html", "report.json", "report.md"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "failed" and report["config"]["csv"] == str(out / "input.csv")
+    kept = pd.read_csv(out / "input.csv")
+    np.testing.assert_array_equal(kept.to_numpy(), frame.to_numpy())  # the exact values it trained on
+
+
+def test_in_memory_data_is_refused_by_pipelines_that_read_files(tmp_path):
+    with pytest.raises(ConfigError, match="'mnist' reads its data from files.*taken by: advertising, sentiment"):
+        pipelines.run("mnist", data=np.zeros((4, 28, 28)), out=str(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
 
 
 # ------------------------------------------------------------------ faults: NaN loss

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, DataValidationError
 from pipelines.inputs.text import HTML_TAG_PATTERN, check_texts
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "head_tokens_for",
     "make_vectorizer",
     "standardize_text",
+    "words_per_text",
 ]
 
 
@@ -64,6 +65,37 @@ def standardize_text(texts: tf.Tensor) -> tf.Tensor:
     texts = tf.strings.regex_replace(texts, _APOSTROPHE_PATTERN, "")
     texts = tf.strings.regex_replace(texts, _CONTROL_PATTERN, " ")
     return tf.strings.regex_replace(texts, _PUNCTUATION_PATTERN, " ")
+
+
+def words_per_text(
+    texts: Sequence[str] | np.ndarray, standardize: Callable[[tf.Tensor], tf.Tensor] = standardize_text
+) -> np.ndarray:
+    """How many words each text has after `standardize` (whitespace-split), as int64 `(n,)`.
+
+    Example:
+        >>> words_per_text(["Great film!", "?!", "<br />"]).tolist()
+        [2, 0, 0]
+    """
+    counts = [
+        tf.strings.split(standardize(tf.constant(list(texts[i : i + VECTORIZE_BATCH_SIZE]), tf.string)))
+        .row_lengths()
+        .numpy()
+        for i in range(0, len(texts), VECTORIZE_BATCH_SIZE)
+    ]
+    return np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
+
+
+def check_has_words(texts: Sequence[str] | np.ndarray, where: str = "the training texts") -> None:
+    """Refuses texts of which none has a word once standardized: there is no vocabulary to learn.
+
+    Raises:
+        DataValidationError: Naming how many texts there are and what standardization removes.
+    """
+    if len(texts) and not words_per_text(texts).any():
+        raise DataValidationError(
+            f"expected words in {where}. Received {len(texts)} texts, none with a word once lowercased and "
+            f"stripped of HTML tags, punctuation and symbols (e.g. {str(texts[0])[:40]!r}). Pass texts with words."
+        )
 
 
 @keras.saving.register_keras_serializable(package="pipelines", name="HeadTailTextVectorization")
@@ -165,7 +197,7 @@ def make_vectorizer(
     Raises:
         ConfigError: if `max_tokens`, `sequence_length`, `head_tokens` or `ngrams` is out
             of range.
-        DataValidationError: if a text is not a non-empty `str`.
+        DataValidationError: if a text is not a non-empty `str`, or no text has a word.
 
     Example:
         >>> v = make_vectorizer(["good film", "good", "bad film", "film"], max_tokens=5,
@@ -191,6 +223,8 @@ def make_vectorizer(
     else:
         vectorizer = HeadTailTextVectorization(head_tokens=head_tokens, **options)
     texts = check_texts(texts_train, where="texts_train")
+    if standardize is standardize_text:  # no word at all: adapt() leaves the lookup table empty
+        check_has_words(texts)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(VECTORIZE_BATCH_SIZE))
     return vectorizer
 

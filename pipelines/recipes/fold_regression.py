@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from pipelines.errors import TrainingDivergedError
+from pipelines.evaluation.regressor_report import threshold_labels
 from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.splits import fold_train_mask
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
@@ -23,12 +24,18 @@ if TYPE_CHECKING:
     from pipelines.runner import RunContext
     from pipelines.tasks.advertising import AdvertisingConfig
 
-__all__ = ["load_table", "fit_folds"]
+__all__ = ["load_table", "view_threshold", "fit_folds"]
 
 
-def load_table(config: AdvertisingConfig) -> tuple[TabularData, dict[str, Any]]:
-    """Reads and validates the data; every data error is raised here, before any model exists."""
-    if config.csv is None:
+def load_table(config: AdvertisingConfig, given: TabularData | None = None) -> tuple[TabularData, dict[str, Any]]:
+    """Reads and validates the data (or takes `given`, already validated data passed in memory).
+
+    Every data error is raised here, before any model exists.
+    """
+    if given is not None:
+        path, info = Path(str(config.csv)), {"name": "DataFrame", "source": "in memory", "checksum_verified": False}
+        data = given
+    elif config.csv is None:
         found = resolve_dataset("advertising", config.data_dir)
         path, info = (
             found.files["Advertising.csv"],
@@ -36,18 +43,30 @@ def load_table(config: AdvertisingConfig) -> tuple[TabularData, dict[str, Any]]:
         )
     else:
         path, info = Path(config.csv), {"name": Path(config.csv).name, "source": "csv", "checksum_verified": False}
-    data = validate_frame(
-        read_csv(path),
-        config.features,
-        config.target,
-        min_rows=config.folds,
-        with_budget_check=config.with_budget_check,
-    )
+    if given is None:
+        data = validate_frame(
+            read_csv(path),
+            config.features,
+            config.target,
+            min_rows=config.folds,
+            with_budget_check=config.with_budget_check,
+        )
     if config.max_train_samples is not None:
         keep = slice(config.max_train_samples)
         data = TabularData(data.x[keep], data.y[keep], data.features, data.target)
     info.update(path=str(path), rows=len(data.y), features=list(data.features), target=data.target)
     return data, info
+
+
+def view_threshold(config: AdvertisingConfig, y: np.ndarray) -> float:
+    """The cut of the classification view `target > threshold` (the median by default), checked.
+
+    Raises:
+        DataValidationError: Every row falls on one side of it (e.g. a constant target).
+    """
+    threshold = float(np.median(y)) if config.threshold is None else config.threshold
+    threshold_labels(y, threshold)
+    return threshold
 
 
 def fit_folds(

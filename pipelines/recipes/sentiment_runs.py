@@ -3,21 +3,27 @@
 `train_with_test_split` (IMDB): validation on a held-out slice (by groups of related texts)
 chooses the epochs, threshold and ensemble weight; the refit model is tested on the test split.
 `train_cross_validated` (MR, your own texts): stratified K-fold, every text predicted out of
-fold, then the model to keep is trained on all of them.
+fold, then the model to keep is trained on all of them. `check_texts_data` checks texts passed
+in memory against what the cross-validated run needs, before it starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+import pandas as pd
 
+from pipelines.errors import ConfigError
 from pipelines.evaluation.classification import best_f1_threshold
+from pipelines.in_memory import INPUT_FILE, InMemoryData
 from pipelines.inputs.splits import stratified_fold_ids, train_val_split
-from pipelines.inputs.text import TextData
+from pipelines.inputs.text import TextData, load_custom
 from pipelines.inputs.text_groups import related_text_groups
+from pipelines.inputs.text_vectorizer import check_has_words
 from pipelines.nets.snapshots import snapshot_members
 from pipelines.recipes.sentiment_report import add_sentiment_evaluation, baseline, ensemble_weight
 from pipelines.recipes.text_classifier import finish, load_pretrained, predict_proba, train_rnn
@@ -26,7 +32,7 @@ if TYPE_CHECKING:
     from pipelines.runner import RunContext
     from pipelines.tasks.sentiment import SentimentConfig
 
-__all__ = ["train_with_test_split", "train_cross_validated"]
+__all__ = ["train_with_test_split", "train_cross_validated", "check_texts_data"]
 
 
 def limit_texts(texts: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,6 +41,41 @@ def limit_texts(texts: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> t
         return texts, y
     keep = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
     return texts[keep], y[keep]
+
+
+def check_texts_data(config: SentimentConfig, data: Any) -> tuple[SentimentConfig, InMemoryData]:
+    """Checks `(texts, labels)` passed as `run("sentiment", data=(texts, labels))`, before any work.
+
+    Labels are 0/1 or the two `class_names`. The run cross-validates (there is no test
+    split) and keeps the texts and 0/1 labels as `input.csv` beside its report.
+
+    Raises:
+        ConfigError: `custom_csv=` or `dataset="mr"` given as well, or `data` not a pair.
+        DataValidationError: See `check_texts_and_labels`; also too few texts of a class for
+            `cv_folds`, or no text with a word once standardized.
+    """
+    if config.custom_csv is not None or config.dataset == "mr":
+        raise ConfigError(
+            "pass either data=(texts, labels) or a dataset to read (dataset=mr, custom_csv=), not both. "
+            f"Received: dataset={config.dataset!r}, custom_csv={config.custom_csv!r}"
+        )
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ConfigError(f"expected data=(texts, labels). Received: {type(data).__name__}")
+    given = load_custom(data[0], data[1], config.class_names)
+    texts, y = limit_texts(given.texts_train, given.y_train, config.max_train_samples, config.seed)
+    stratified_fold_ids(y, config.cv_folds, config.seed)
+    check_has_words(texts)
+    config = dataclasses.replace(
+        config,
+        dataset="custom",
+        custom_csv=INPUT_FILE,
+        text_column="text",
+        label_column="label",
+        encoding="utf-8",
+        class_names=tuple(given.class_names),
+    )
+    table = pd.DataFrame({"text": given.texts_train, "label": given.y_train})
+    return config, InMemoryData(given, INPUT_FILE, table.to_csv(index=False), path_field="custom_csv")
 
 
 def train_with_test_split(config: SentimentConfig, data: TextData, ctx: RunContext) -> keras.Model:

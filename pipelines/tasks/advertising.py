@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+import pandas as pd
 
-from pipelines import atomic, runner
+from pipelines import runner
 from pipelines.baselines.ols import ols_oof, ols_predict, ols_table, parse_interactions
 from pipelines.config import RunConfig, param
 from pipelines.errors import ConfigError
@@ -37,17 +38,15 @@ from pipelines.evaluation.regressor_report import (
     add_ols_section,
     add_partial_dependence,
     add_regression_evaluation,
-    threshold_labels,
 )
+from pipelines.in_memory import INPUT_FILE, InMemoryData
 from pipelines.inputs.splits import kfold_ids
 from pipelines.inputs.tabular import validate_frame
-from pipelines.recipes.fold_regression import fit_folds, load_table
+from pipelines.recipes.fold_regression import fit_folds, load_table, view_threshold
 from pipelines.registry import register
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
-
-DATAFRAME_FILE = "input.csv"
 
 
 @dataclass
@@ -104,18 +103,41 @@ def evaluate_saved(model: keras.Model, config: AdvertisingConfig, ctx: RunContex
         add_fit_evaluation(ctx.report, data.y, pred, target=data.target)
 
 
+def check_dataframe(config: AdvertisingConfig, frame: Any) -> tuple[AdvertisingConfig, InMemoryData]:
+    """Checks a DataFrame passed as `run("advertising", data=frame)`, before any work.
+
+    The run keeps the checked feature and target columns as `input.csv` beside its report,
+    and its saved config reads that file (`csv=`).
+
+    Raises:
+        ConfigError: `csv=` given as well.
+        DataValidationError: A missing or repeated column, a non-numeric, NaN, infinite or
+            negative value, fewer rows than folds, or a target the classification view
+            cannot split (e.g. constant).
+    """
+    if config.csv is not None:
+        raise ConfigError(f"pass either a DataFrame or csv=, not both. Received: csv={config.csv!r}")
+    data = validate_frame(
+        frame, config.features, config.target, min_rows=config.folds, with_budget_check=config.with_budget_check
+    )
+    checked, _ = load_table(config, data)
+    view_threshold(config, checked.y)
+    table = pd.DataFrame({**dict(zip(data.features, data.x.T)), data.target: data.y})
+    return config, InMemoryData(data, INPUT_FILE, table.to_csv(index=False), path_field="csv")
+
+
 @register(
     "advertising",
     config=AdvertisingConfig,
     evaluate=evaluate_saved,
+    data=check_dataframe,
     summary="Regression of sales on TV, radio and newspaper budgets (Keras MLP, K-fold CV, OLS table).",
 )
 def train(config: AdvertisingConfig, ctx: RunContext) -> keras.Model:
     # Load and check the data, the folds and the threshold before any training.
-    data, info = load_table(config)
+    data, info = load_table(config, ctx.data)
     fold_ids = kfold_ids(len(data.y), config.folds, config.seed)
-    threshold = float(np.median(data.y)) if config.threshold is None else config.threshold
-    threshold_labels(data.y, threshold)
+    threshold = view_threshold(config, data.y)
     ctx.report.dataset = {
         **info,
         "folds": config.folds,
@@ -165,11 +187,10 @@ def train(config: AdvertisingConfig, ctx: RunContext) -> keras.Model:
 
 
 def run_dataframe(frame: Any, **overrides: Any) -> runner.RunResult:
-    """Runs the pipeline on a pandas DataFrame.
+    """Runs the pipeline on a pandas DataFrame: `run("advertising", data=frame, **overrides)`.
 
-    The frame is validated first (typed errors before any work); then its feature and
-    target columns are saved as `input.csv` in the run directory and the run reads that
-    file (`csv=`), so the report points at the exact data it scored.
+    The frame is checked before any work (see `check_dataframe`); the run keeps its feature
+    and target columns as `input.csv` beside the report, which points at that file.
 
     Args:
         frame: The data, with the `features` and `target` columns.
@@ -177,18 +198,5 @@ def run_dataframe(frame: Any, **overrides: Any) -> runner.RunResult:
 
     Returns:
         The `RunResult` of `pipelines.run`.
-
-    Raises:
-        ConfigError: A bad override, or `csv=` given as well.
-        DataValidationError: A missing column, a non-numeric, NaN or negative value, or
-            fewer rows than folds.
     """
-    config = runner.get_config("advertising", **overrides)
-    if config.csv is not None:
-        raise ConfigError(f"pass either a DataFrame or csv=, not both. Received: csv={config.csv!r}")
-    validate_frame(
-        frame, config.features, config.target, min_rows=config.folds, with_budget_check=config.with_budget_check
-    )
-    run_dir = runner.make_run_dir(config.out, "advertising")
-    atomic.write_text(run_dir / DATAFRAME_FILE, frame[[*config.features, config.target]].to_csv(index=False))
-    return runner.run(config, csv=str(run_dir / DATAFRAME_FILE), out=str(run_dir))
+    return runner.run("advertising", data=frame, **overrides)

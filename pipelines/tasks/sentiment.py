@@ -27,6 +27,7 @@ Usage (trains on IMDB):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import atomic, runner
+from pipelines import runner
 from pipelines.baselines.tfidf import BaselineConfig
 from pipelines.config import TrainConfig, param
 from pipelines.errors import ConfigError
@@ -44,7 +45,7 @@ from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
 from pipelines.inputs.text_dataset import TextAugmentConfig
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS
 from pipelines.recipes.sentiment_report import add_sentiment_evaluation
-from pipelines.recipes.sentiment_runs import train_cross_validated, train_with_test_split
+from pipelines.recipes.sentiment_runs import check_texts_data, train_cross_validated, train_with_test_split
 from pipelines.recipes.text_classifier import resolve_init_from
 from pipelines.registry import register
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from pipelines.runner import RunContext
 
 TEXT_DATASETS = ("imdb", "mr", "custom")
-CUSTOM_FILE = "input.csv"
 
 
 @dataclass
@@ -145,8 +145,11 @@ class SentimentConfig(TrainConfig):
 # ---------------------------------------------------------------------------- data
 
 
-def load_texts(config: SentimentConfig) -> TextData:
-    """Reads the configured dataset (checksums verified for the shared files)."""
+def load_texts(config: SentimentConfig, given: TextData | None = None) -> TextData:
+    """Reads the configured dataset (checksums verified for the shared files), or takes `given`
+    (texts passed in memory and checked by `check_texts_data`)."""
+    if given is not None:
+        return dataclasses.replace(given, info={**given.info, "path": config.custom_csv})
     if config.dataset == "imdb":
         return load_imdb(config.data_dir)
     if config.dataset == "mr":
@@ -191,11 +194,12 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
     config=SentimentConfig,
     evaluate=evaluate_saved,
     prepare=resolve_init_from,
+    data=check_texts_data,
     summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.",
 )
 def train(config: SentimentConfig, ctx: RunContext) -> keras.Model:
     # Data: the texts, with the canonical test split when the dataset has one.
-    data = load_texts(config)
+    data = load_texts(config, ctx.data)
     # Model, training and evaluation: validated on a held-out slice and tested on the test split
     # (IMDB), or cross-validated on every text (MR, your own texts). See pipelines.recipes.sentiment_runs.
     if data.texts_test is None:
@@ -206,36 +210,15 @@ def train(config: SentimentConfig, ctx: RunContext) -> keras.Model:
 def run_texts(
     texts: Sequence[str], labels: Sequence[Any], class_names: Sequence[str] | None = None, **overrides: Any
 ) -> runner.RunResult:
-    """Runs the pipeline on your own texts and labels (cross-validated: there is no test split).
+    """Runs the pipeline on your own texts and labels: `run("sentiment", data=(texts, labels), ...)`.
 
-    The data are checked first; then they are saved as `input.csv` in the run directory,
-    which the run reads, so the report points at the exact data it scored.
+    Cross-validated (there is no test split). The data are checked before any work (see
+    `check_texts_data`); the run keeps them as `input.csv` beside the report.
 
     Usage (`texts` a list of strings, `labels` 0/1 or the class names):
 
         result = run_texts(texts, labels, class_names=["neg", "pos"], epochs=2)
     """
-    import pandas as pd
-
-    from pipelines.inputs.text import load_custom
-
-    config = runner.get_config(
-        "sentiment",
-        dataset="custom",
-        custom_csv=CUSTOM_FILE,
-        class_names=tuple(class_names) if class_names else None,
-        **overrides,
-    )
-    data = load_custom(texts, labels, class_names)
-    run_dir = runner.make_run_dir(config.out, "sentiment")
-    frame = pd.DataFrame({"text": data.texts_train, "label": data.y_train})
-    atomic.write_text(run_dir / CUSTOM_FILE, frame.to_csv(index=False))
-    return runner.run(
-        config,
-        custom_csv=str(run_dir / CUSTOM_FILE),
-        text_column="text",
-        label_column="label",
-        encoding="utf-8",
-        class_names=tuple(data.class_names),
-        out=str(run_dir),
-    )
+    if class_names is not None:
+        overrides["class_names"] = tuple(class_names)
+    return runner.run("sentiment", data=(texts, labels), **overrides)

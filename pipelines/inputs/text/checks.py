@@ -141,6 +141,15 @@ def check_texts(
             f"values of other types, e.g. {_short(first)} ({type(first).__name__}) at "
             f"{position} {_shown(not_str)}; {kind}."
         )
+    # A lone surrogate (e.g. from decoding with errors="surrogateescape") is a str but not
+    # Unicode text: it cannot be encoded, so TensorFlow and every file writer fail on it.
+    invalid = [i for i, t in enumerate(x) if not _encodable(t)]
+    if invalid:
+        raise DataValidationError(
+            f"expected valid Unicode text in {where}. Received {len(invalid)} texts with lone surrogate code "
+            f"points (not encodable as UTF-8), e.g. {_short(x[invalid[0]])} at {position} {_shown(invalid)}. "
+            "Decode the source bytes with their real encoding, or drop those examples."
+        )
     blank = [i for i, t in enumerate(x) if not t.strip()]
     if blank:
         raise DataValidationError(
@@ -165,6 +174,14 @@ def _check_class_names(class_names: Sequence[str] | None) -> list[str]:
             "class_names=['negative', 'positive']."
         )
     return names
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _as_text_array(values: Any, what: str) -> np.ndarray:
