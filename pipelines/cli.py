@@ -163,6 +163,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     registry.check_name(args.name)  # fail fast, before TensorFlow loads
     from pipelines.config import apply_overrides, field_docs
+    from pipelines.quiet_import import load_tensorflow
+
+    load_tensorflow(list_devices=args.command != "config")
 
     task = registry.get_task(args.name)
     if args.command == "config":

@@ -38,6 +38,7 @@ __all__ = [
     "config_to_dict",
     "validate_config",
     "field_docs",
+    "MAX_EPOCHS",
 ]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -71,6 +72,11 @@ def param(
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# A guard against typed-in zeros (epochs=1000000000 used to start a run that never ends):
+# ten thousand is far beyond any schedule here (the defaults are 3 to 9 epochs).
+MAX_EPOCHS = 10_000
 
 
 @dataclass
@@ -117,7 +123,7 @@ class RunConfig:
 class TrainConfig(RunConfig):
     """Settings of a supervised Keras training loop."""
 
-    epochs: int = param(10, "Maximum number of training epochs.", ge=1)
+    epochs: int = param(10, "Maximum number of training epochs.", ge=1, le=MAX_EPOCHS)
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(1e-3, "Peak learning rate.", gt=0)
     weight_decay: float = param(0.0, "Decoupled weight decay (AdamW); 0 means Adam.", ge=0)

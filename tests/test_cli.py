@@ -55,6 +55,8 @@ def test_config_prints_fields_with_docs(capsys):
             "epochs is given twice (--set epochs=5 and --epochs 3)",
         ),
         (["run", "mnist", "--seed", "99999999999"], "seed must be <= 4294967295"),
+        (["run", "mnist", "--set", "epochs=1000000000"], "epochs must be <= 10000"),
+        (["run", "advertising", "--set", "epochs=1000000000"], "epochs must be <= 1000000"),
         (
             ["run", "mnist", "--set", "filters=8,8,8,8", "--set", "convs=2,2,2,2"],
             "28x28 images leave no feature map after 4 stages",

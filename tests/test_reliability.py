@@ -288,6 +288,27 @@ def test_a_user_folder_given_as_out_is_kept_and_left_empty_on_bad_input(tmp_path
     assert out.is_dir() and list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "mnist", "--set", "epochs=0"], "epochs must be >= 1"),  # refused before the run starts
+        (["run", "advertising", "--set", "csv={csv}"], "expected numbers in column 'sales'"),  # after devices
+    ],
+    ids=["config", "data"],
+)
+def test_a_fresh_cli_process_prints_one_line_on_a_refused_input(argv, message, tmp_path, python_env):
+    # TensorFlow's native start-up lines (oneDNN, CUDA probing, CPU flags, cuInit) are printed
+    # even at TF_CPP_MIN_LOG_LEVEL=2, so the test runs without it, as a user's shell does.
+    env = {k: v for k, v in python_env.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    csv = tmp_path / "bad.csv"
+    csv.write_text("TV,radio,newspaper,sales\n1,2,3,x\n")
+    argv = [a.format(csv=csv) for a in argv] + ["--out", str(tmp_path / "run")]
+    done = subprocess.run([PYTHON, "-m", "pipelines", *argv], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("pipelines: error:"), done.stderr
+    assert message in done.stderr and not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------------ bad input: data passed in memory
 
 

@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from pipelines.runner import RunContext
 
 
+# A guard against typed-in zeros, like MAX_EPOCHS (the default is 4000 full-batch steps).
+MAX_STEPS = 1_000_000
+
+
 @dataclass
 class AdvertisingConfig(RunConfig):
     """Configuration of the `advertising` pipeline. Defaults are the measured best on 2 CPU cores."""
@@ -70,14 +74,14 @@ class AdvertisingConfig(RunConfig):
         (), "Interaction terms of the OLS baseline: ('TV', 'radio') pairs or 'TV:radio' strings."
     )
     threshold: float | None = param(None, "Cut of the classification view target > threshold; None: median.")
-    epochs: int = param(4000, "MLP passes over the training rows (full batch: one Adam step each).", ge=1)
+    epochs: int = param(4000, "MLP passes over the training rows (full batch: one Adam step each).", ge=1, le=MAX_STEPS)
     batch_size: int | None = param(None, "Rows per optimizer step; None: full batch.", ge=1)
     steps_per_execution: int = param(500, "Optimizer steps per compiled call; one history point each.", ge=1)
     learning_rate: float = param(1e-3, "Peak learning rate of the MLP (Adam, cosine decay to 0).", gt=0)
     weight_decay: float = param(0.0, "Decoupled weight decay (AdamW); 0 means Adam.", ge=0)
     warmup_epochs: float = param(0.0, "Linear warm-up length before cosine decay, in passes.", ge=0)
     max_train_samples: int | None = param(None, "Use only the first this many rows (quick runs).", ge=1)
-    linear_epochs: int = param(500, "Passes of the Keras linear model (convex: it converges fast).", ge=1)
+    linear_epochs: int = param(500, "Passes of the Keras linear model (convex: it converges fast).", ge=1, le=MAX_STEPS)
     linear_learning_rate: float = param(0.03, "Peak learning rate of the Keras linear model.", gt=0)
     jit_compile: bool = param(True, "XLA-compile the train step (fuses the activations: 2.3x faster here).")
 

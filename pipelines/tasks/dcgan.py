@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from pipelines import atomic
-from pipelines.config import RunConfig, param
+from pipelines.config import MAX_EPOCHS, RunConfig, param
 from pipelines.errors import ConfigError
 from pipelines.evaluation.generative_report import add_generative_evaluation
 from pipelines.inputs.mnist import load_mnist_family
@@ -91,7 +91,9 @@ class DcganConfig(RunConfig):
     minibatch_std: bool = param(
         False, "A minibatch standard deviation channel in D (Karras et al. 2018), against mode collapse."
     )
-    epochs: int = param(5, "Training epochs (a 60k-image epoch took 59 s on 2 cores in benchmarks/dcgan.py).", ge=1)
+    epochs: int = param(
+        5, "Training epochs (a 60k-image epoch took 59 s on 2 cores in benchmarks/dcgan.py).", ge=1, le=MAX_EPOCHS
+    )
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(2e-4, "Adam learning rate of both networks.", gt=0)
     beta_1: float = param(0.5, "Adam beta_1 of both networks (0.5 damps the oscillation of 0.9).", ge=0, lt=1)
@@ -103,7 +105,9 @@ class DcganConfig(RunConfig):
     fid_classifier: str | None = param(
         None, "A saved mnist-pipeline .keras classifier for the FID; None: the kept one."
     )
-    fid_classifier_epochs: int | None = param(None, "Epochs of the kept classifier; None: the mnist default.", ge=1)
+    fid_classifier_epochs: int | None = param(
+        None, "Epochs of the kept classifier; None: the mnist default.", ge=1, le=MAX_EPOCHS
+    )
     fid_classifier_train_samples: int | None = param(None, "Training images of the kept classifier; None: all.", ge=1)
 
     def validate(self) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from pipelines.budget import make_budgeted_optimizer
-from pipelines.config import TrainConfig, param
+from pipelines.config import MAX_EPOCHS, TrainConfig, param
 from pipelines.errors import ConfigError
 from pipelines.inputs.corruption import CORRUPTIONS, Corruption, ShiftConfig, make_denoising_dataset
 from pipelines.inputs.mnist import load_mnist_family
@@ -67,7 +67,7 @@ class DenoisingAutoencoderConfig(TrainConfig):
     convs_per_stage: int = param(1, "3x3 convolutions per stage, the strided one included.", ge=1)
     augment: ShiftConfig = param(doc="Training-only shifts before corruption.", factory=ShiftConfig)
     use_cache: bool = param(True, "Cache the uint8 images in memory before augmentation and corruption.")
-    epochs: int = param(5, "Maximum number of training epochs.", ge=1)
+    epochs: int = param(5, "Maximum number of training epochs.", ge=1, le=MAX_EPOCHS)
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(3e-3, "Peak learning rate (Adam, cosine decay to 0).", gt=0)
     warmup_epochs: float = param(0.3, "Linear warm-up length before cosine decay.", ge=0)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from pipelines.config import param
+from pipelines.config import MAX_EPOCHS, param
 from pipelines.errors import ConfigError
 from pipelines.nets.cnn import cnn_feature_size, make_cnn
 from pipelines.recipes.image_classifier import (
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 class MnistConfig(ImageClassifierConfig):
     """Configuration of the `mnist` pipeline. Defaults are the measured best on 2 CPU cores."""
 
-    epochs: int = param(9, "Maximum number of training epochs.", ge=1)
+    epochs: int = param(9, "Maximum number of training epochs.", ge=1, le=MAX_EPOCHS)
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(3e-3, "Peak learning rate.", gt=0)
     warmup_epochs: float = param(0.5, "Linear warm-up length before cosine decay.", ge=0)

@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from pipelines import runner
 from pipelines.baselines.tfidf import BaselineConfig
-from pipelines.config import TrainConfig, param
+from pipelines.config import MAX_EPOCHS, TrainConfig, param
 from pipelines.errors import ConfigError
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
 from pipelines.inputs.text_dataset import TextAugmentConfig
@@ -79,7 +79,7 @@ class SentimentConfig(TrainConfig):
         "texts (a validation_fraction slice kept for early stopping); with a test split on all "
         "the training texts, for the epochs validation chose.",
     )
-    epochs: int = param(3, "Maximum number of training epochs.", ge=1)
+    epochs: int = param(3, "Maximum number of training epochs.", ge=1, le=MAX_EPOCHS)
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     clipnorm: float = param(1.0, "Gradient norm clipping (RNN gradients can explode); 0 disables.", ge=0)

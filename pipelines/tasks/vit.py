@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from pipelines.config import param
+from pipelines.config import MAX_EPOCHS, param
 from pipelines.evaluation.attention import attention_overlay_figure, attention_rollout
 from pipelines.inputs.images import to_float_images
 from pipelines.inputs.mnist import ImageData
@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 class VitConfig(ImageClassifierConfig):
     """Configuration of the `vit` pipeline. Defaults are sized for a 2-core CPU and 10 minutes."""
 
-    epochs: int = param(9, "Maximum number of training epochs (9 of the default net fit 10 minutes on 2 cores).", ge=1)
+    epochs: int = param(
+        9, "Maximum number of training epochs (9 of the default net fit 10 minutes on 2 cores).", ge=1, le=MAX_EPOCHS
+    )
     batch_size: int = param(128, "Global batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     weight_decay: float = param(0.05, "AdamW decoupled weight decay.", ge=0)
