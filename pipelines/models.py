@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import pkgutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pipelines.errors import ModelLoadError
 
-__all__ = ["load_model", "MIN_SAFE_KERAS"]
+__all__ = ["load_model", "check_model_io", "MIN_SAFE_KERAS"]
 
 # The first Keras release without a known safe_mode bypass (see the module docstring).
 MIN_SAFE_KERAS = (3, 14)
@@ -78,3 +79,72 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = 
                 f"which could run code from the file. Keras said: {message}"
             ) from e
         raise ModelLoadError(f"cannot load {str(path)!r}: {message}") from e
+
+
+def check_model_io(
+    model: Any,
+    inputs: Sequence[tuple[tuple[int | None, ...], str]],
+    output: tuple[int | None, ...],
+    *,
+    task: str,
+) -> None:
+    """Refuses a model whose inputs or output do not fit what `task` feeds and scores.
+
+    Read from the model's declared tensors, before it runs: a model that would fail on the
+    task's data, or whose extra outputs would be silently ignored, is refused instead.
+
+    Args:
+        model: A loaded Keras model.
+        inputs: One `(shape, kind)` per model input, the shape without the batch axis;
+            `kind` is `"float"`, `"int"` or `"string"`. `None` in a shape matches any size.
+        output: The one output's shape without the batch axis, `None` matching any size.
+        task: The pipeline's name, for messages.
+
+    Raises:
+        ModelLoadError: Naming what the task expects and what the model has.
+
+    Example:
+        >>> import keras
+        >>> x = keras.Input((3,))
+        >>> model = keras.Model(x, keras.layers.Dense(2)(x))
+        >>> try:
+        ...     check_model_io(model, [((3,), "float")], (1,), task="advertising")
+        ... except ValueError as e:
+        ...     print(str(e)[:72])
+        the advertising pipeline scores one output of shape (batch, 1). Received
+    """
+    model_inputs, model_outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
+    if not model_inputs or not model_outputs:
+        raise ModelLoadError(
+            f"cannot check {type(model).__name__} against the {task} pipeline: it declares no input and output "
+            "tensors. Save a functional or Sequential model."
+        )
+    expected = ", ".join(f"{kind} {_batched(shape)}" for shape, kind in inputs)
+    received = ", ".join(f"{_kind(t.dtype)} {_batched(t.shape[1:])}" for t in model_inputs)
+    fits = len(model_inputs) == len(inputs) and all(
+        _kind(t.dtype) == kind and _same_shape(t.shape[1:], shape) for t, (shape, kind) in zip(model_inputs, inputs)
+    )
+    if not fits:
+        raise ModelLoadError(
+            f"the {task} pipeline feeds the model {len(inputs)} input(s): {expected}. Received a model taking "
+            f"{received}. Pass a model trained by this pipeline (or one with the same inputs)."
+        )
+    shapes = [_batched(t.shape[1:]) for t in model_outputs]
+    if len(model_outputs) != 1 or not _same_shape(model_outputs[0].shape[1:], output):
+        raise ModelLoadError(
+            f"the {task} pipeline scores one output of shape {_batched(output)}. Received a model with "
+            f"{len(model_outputs)} output(s) of shape {', '.join(shapes)}: it would be scored on part of them."
+        )
+
+
+def _same_shape(got: Sequence[int | None], want: Sequence[int | None]) -> bool:
+    return len(got) == len(want) and all(a is None or b is None or a == b for a, b in zip(got, want))
+
+
+def _batched(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join(["batch", *("any" if d is None else str(d) for d in shape)]) + ")"
+
+
+def _kind(dtype: Any) -> str:
+    name = str(getattr(dtype, "name", dtype))
+    return "string" if "string" in name else "int" if "int" in name else "float"

@@ -49,6 +49,9 @@ class Task:
         prepare: `prepare(config) -> config`, called by the runner before a run (or an
             evaluation) starts: resolves what the run needs from outside it, such as a kept
             model trained on first use, so that `train` never starts another run.
+        check_model: `check_model(model, config) -> None`, called by `evaluate` right after a
+            saved model is loaded, before anything else: refuses (`ModelLoadError`) a model
+            whose inputs or outputs do not fit the pipeline (see `models.check_model_io`).
         check_data: `check_data(config, data) -> (config, InMemoryData)`, for pipelines that
             accept data in memory (`run(name, data=...)`): checks it before any work starts
             (see `pipelines.in_memory`). `None`: the pipeline reads its data from files only.
@@ -62,6 +65,7 @@ class Task:
     multi_worker: bool = False
     prepare: Callable[[Any], Any] | None = None
     check_data: Callable[[Any, Any], Any] | None = None
+    check_model: Callable[[Any, Any], None] | None = None
 
 
 def register(
@@ -73,13 +77,15 @@ def register(
     multi_worker: bool = False,
     prepare: Callable[[Any], Any] | None = None,
     data: Callable[[Any, Any], Any] | None = None,
+    check_model: Callable[[Any, Any], None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a pipeline's train function under `name`.
 
     `multi_worker=True` declares that `train` supports a multi-worker cluster; runs of the
     other pipelines with `--workers` or `TF_CONFIG` are refused before any work. `prepare`
     resolves a run's outside needs before it starts (see `Task.prepare`); `data` checks data
-    passed in memory (see `Task.check_data`).
+    passed in memory (see `Task.check_data`); `check_model` checks a saved model's inputs and
+    outputs for `evaluate` (see `Task.check_model`).
 
     Raises:
         ValueError: `name` is already registered.
@@ -97,6 +103,7 @@ def register(
             multi_worker=multi_worker,
             prepare=prepare,
             check_data=data,
+            check_model=check_model,
         )
         return train
 

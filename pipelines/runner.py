@@ -166,7 +166,8 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
 
     Raises:
         UnknownPipelineError, ConfigError: Before any work starts.
-        ModelLoadError: The file is missing or cannot be loaded safely.
+        ModelLoadError: The file is missing or cannot be loaded safely, or the model's
+            inputs or outputs do not fit the pipeline; before any work starts.
     """
     task, config = _resolve(name, overrides)
     if config.workers:
@@ -178,13 +179,15 @@ def evaluate(name: str, model_path: str | os.PathLike, **overrides: Any) -> RunR
         raise ModelLoadError(f"no model file at {str(model_path)!r}. Pass the path of a saved .keras model.")
     from pipelines.models import load_model
 
+    model = load_model(model_path)  # refused models (unsafe, or not fitting the task) stop before any work
+    if task.check_model is not None:
+        task.check_model(model, config)
     if task.prepare is not None:
         config = task.prepare(config)
     report = _new_report(task, config)
     report.extra["evaluated_model"] = str(model_path.resolve())
     with _run_directory(config, f"{task.name}-evaluate") as run_dir:
         with _started_run(run_dir, config, report) as ctx:
-            model = load_model(model_path)  # inside: a refused model leaves nothing behind
             task.evaluate(model, config, ctx)
         _write_report(report, run_dir)
     return _result(model, config, report, run_dir, history={})

@@ -585,6 +585,53 @@ def test_cli_evaluate_refuses_a_model_with_a_lambda_layer(tmp_path, capsys):
     assert not out.exists()
 
 
+def _saved(path: Path, shape: tuple, units: int, dtype: str = "float32") -> Path:
+    import keras
+
+    inputs = keras.Input(shape, dtype=dtype)
+    x = keras.layers.Flatten()(inputs) if len(shape) > 1 else inputs
+    keras.Model(inputs, keras.layers.Dense(units)(x)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "pipeline, shape, units, settings, message",
+    [
+        ("mnist", (32, 32, 3), 10, ["dataset=digits"], "feeds the model 1 input(s): float (batch, 28, 28, 1)"),
+        ("mnist", (28, 28, 1), 3, ["dataset=digits"], "scores one output of shape (batch, 10)"),
+        ("vit", (28, 28, 1), 11, ["dataset=digits"], "scores one output of shape (batch, 10)"),
+        ("advertising", (3,), 3, ["csv={csv}"], "Received a model with 1 output(s) of shape (batch, 3)"),
+        ("advertising", (4,), 1, ["csv={csv}"], "float (batch, 3). Received a model taking float (batch, 4)"),
+        ("sentiment", (1,), 1, ["dataset=custom", "custom_csv={texts}"], "string (batch, 1)"),
+        ("denoising_autoencoder", (28, 28, 1), 10, [], "output of shape (batch, 28, 28, 1)"),
+        ("dcgan", (28, 28, 1), 10, [], "float (batch, any)"),
+    ],
+    ids=[
+        "mnist-input",
+        "mnist-classes",
+        "vit-classes",
+        "advertising-3-outputs",
+        "advertising-features",
+        "sentiment-not-strings",
+        "dae-output",
+        "dcgan-input",
+    ],
+)
+def test_cli_evaluate_refuses_a_model_that_does_not_fit_the_task(
+    pipeline, shape, units, settings, message, tmp_path, capsys
+):
+    csv, texts = tmp_path / "ads.csv", tmp_path / "texts.csv"
+    csv.write_text("TV,radio,newspaper,sales\n" + "".join(f"{i},{i + 1},{i + 2},{i % 7}\n" for i in range(12)))
+    texts.write_text("text,label\n" + "good film,1\nbad film,0\n" * 6)
+    model = _saved(tmp_path / "wrong.keras", shape, units)
+    out = tmp_path / "ev"
+    argv = ["evaluate", pipeline, "--model", str(model), "--out", str(out), "--quiet"]
+    for setting in settings:
+        argv += ["--set", setting.format(csv=csv, texts=texts)]
+    _cli_refuses(argv, out, message, capsys)
+    assert not out.exists()
+
+
 def test_old_keras_with_safe_mode_bypasses_is_refused(tmp_path, monkeypatch):
     import keras
 

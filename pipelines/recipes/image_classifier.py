@@ -21,8 +21,9 @@ from pipelines.config import AugmentConfig, TrainConfig, param
 from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
-from pipelines.inputs.mnist import ImageData, load_mnist_family
+from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
+from pipelines.models import check_model_io
 from pipelines.training import compile_scope, fit, fit_options, make_optimizer, schedule_of
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ __all__ = [
     "to_28x28",
     "describe_dataset",
     "evaluate_model",
-    "evaluate_saved",
+    "evaluate_saved_classifier",
+    "check_saved_classifier",
     "ImageSplits",
     "prepare_images",
     "compile_image_classifier",
@@ -110,11 +112,24 @@ def evaluate_model(model: keras.Model, data: ImageData, ctx: RunContext) -> dict
     return metrics
 
 
-def evaluate_saved(model: keras.Model, config: ImageClassifierConfig, ctx: RunContext) -> None:
-    """The CLI's `evaluate`: a saved model on the configured dataset's test split."""
+def evaluate_saved_classifier(model: keras.Model, config: ImageClassifierConfig, ctx: RunContext) -> ImageData:
+    """The CLI's `evaluate`: a saved model on the configured dataset's test split; returns the data."""
     data = load_images(config)
     ctx.report.dataset = describe_dataset(data, None, None)
     evaluate_model(model, data, ctx)
+    return data
+
+
+def check_saved_classifier(model: keras.Model, config: ImageClassifierConfig) -> None:
+    """`evaluate`'s check of a saved model: 28x28x1 images in, one logit per class out.
+
+    Raises:
+        ModelLoadError: The model takes other inputs or gives another output.
+    """
+    # Every dataset of the MNIST family (and digits, resized) has ten classes.
+    check_model_io(
+        model, [((28, 28, 1), "float")], (len(DIGIT_CLASS_NAMES),), task=f"{config.dataset} image classifier"
+    )
 
 
 def _sparse_or_smoothed(ds: tf.data.Dataset, num_classes: int, label_smoothing: float) -> tf.data.Dataset:

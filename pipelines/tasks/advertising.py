@@ -42,6 +42,7 @@ from pipelines.evaluation.regressor_report import (
 from pipelines.in_memory import INPUT_FILE, InMemoryData
 from pipelines.inputs.splits import kfold_ids
 from pipelines.inputs.tabular import validate_frame
+from pipelines.models import check_model_io
 from pipelines.recipes.fold_regression import fit_folds, load_table, view_threshold
 from pipelines.registry import register
 
@@ -99,6 +100,11 @@ class AdvertisingConfig(RunConfig):
         parse_interactions(self.interactions, self.features)
 
 
+def check_saved(model: keras.Model, config: AdvertisingConfig) -> None:
+    """`evaluate`'s check of a saved model: one row of the feature columns in, one prediction out."""
+    check_model_io(model, [((len(config.features),), "float")], (1,), task="advertising")
+
+
 def evaluate_saved(model: keras.Model, config: AdvertisingConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved model scored on every row of the configured data."""
     data, ctx.report.dataset = load_table(config)
@@ -134,6 +140,7 @@ def check_dataframe(config: AdvertisingConfig, frame: Any) -> tuple[AdvertisingC
     "advertising",
     config=AdvertisingConfig,
     evaluate=evaluate_saved,
+    check_model=check_saved,
     data=check_dataframe,
     summary="Regression of sales on TV, radio and newspaper budgets (Keras MLP, K-fold CV, OLS table).",
 )

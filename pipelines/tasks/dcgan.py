@@ -39,6 +39,7 @@ from pipelines.errors import ConfigError
 from pipelines.evaluation.generative_report import add_generative_evaluation
 from pipelines.inputs.mnist import load_mnist_family
 from pipelines.inputs.pixel_clusters import fit_pixel_clusters
+from pipelines.models import check_model_io
 from pipelines.nets.gan import make_optimizers
 from pipelines.recipes.gan import (
     add_loss_curves,
@@ -157,6 +158,12 @@ class DcganConfig(RunConfig):
         )
 
 
+def check_saved(model: keras.Model, config: DcganConfig) -> None:
+    """`evaluate`'s check of a saved generator: noise (and, conditional, a class label) in, 28x28x1 images out."""
+    noise_and_label = [((None,), "float"), ((), "int")][: 2 if len(getattr(model, "inputs", None) or ()) == 2 else 1]
+    check_model_io(model, noise_and_label, (28, 28, 1), task="dcgan")
+
+
 def evaluate_saved(model: keras.Model, config: DcganConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved generator against the test set (no discriminator, so no ROC)."""
     classifier, classifier_path = load_fid_classifier(config)
@@ -172,6 +179,7 @@ def evaluate_saved(model: keras.Model, config: DcganConfig, ctx: RunContext) -> 
     "dcgan",
     config=DcganConfig,
     evaluate=evaluate_saved,
+    check_model=check_saved,
     prepare=resolve_fid_classifier,
     summary="DCGAN (optionally class-conditional) on MNIST-family digits, scored by a domain FID.",
 )

@@ -31,6 +31,7 @@ from pipelines.config import MAX_EPOCHS, TrainConfig, param
 from pipelines.errors import ConfigError
 from pipelines.inputs.corruption import CORRUPTIONS, Corruption, ShiftConfig, make_denoising_dataset
 from pipelines.inputs.mnist import load_mnist_family
+from pipelines.models import check_model_io
 from pipelines.nets.autoencoder import PSNRLoss, make_denoising_autoencoder
 from pipelines.recipes.denoising import describe_dataset, evaluate_model, split_data
 from pipelines.registry import register
@@ -99,6 +100,11 @@ def make_corruption(config: DenoisingAutoencoderConfig) -> Corruption:
     return Corruption(config.corruption, config.noise_factor, (low, high), config.salt_pepper_amount)
 
 
+def check_saved(model: keras.Model, config: DenoisingAutoencoderConfig) -> None:
+    """`evaluate`'s check of a saved model: noisy 28x28x1 images in, denoised ones out."""
+    check_model_io(model, [((28, 28, 1), "float")], (28, 28, 1), task="denoising_autoencoder")
+
+
 def evaluate_saved(model: keras.Model, config: DenoisingAutoencoderConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved model on the configured dataset's test split."""
     data = load_mnist_family(config.dataset, config.data_dir)
@@ -111,6 +117,7 @@ def evaluate_saved(model: keras.Model, config: DenoisingAutoencoderConfig, ctx: 
     "denoising_autoencoder",
     config=DenoisingAutoencoderConfig,
     evaluate=evaluate_saved,
+    check_model=check_saved,
     summary="Convolutional denoising autoencoder (MNIST-family), with anomaly detection by reconstruction.",
 )
 def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:

@@ -23,9 +23,10 @@ from pipelines.errors import ConfigError
 from pipelines.nets.cnn import cnn_feature_size, make_cnn
 from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
+    check_saved_classifier,
     compile_image_classifier,
     evaluate_image_classifier,
-    evaluate_saved,
+    evaluate_saved_classifier,
     prepare_images,
     train_image_classifier,
 )
@@ -96,8 +97,9 @@ def make_model(config: MnistConfig, num_classes: int) -> keras.Model:
 @register(
     "mnist",
     config=MnistConfig,
-    evaluate=evaluate_saved,
+    evaluate=evaluate_saved_classifier,
     multi_worker=True,
+    check_model=check_saved_classifier,
     summary="MNIST-family digit classification with a small CNN.",
 )
 def train(config: MnistConfig, ctx: RunContext) -> keras.Model:

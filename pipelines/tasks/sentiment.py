@@ -43,6 +43,7 @@ from pipelines.config import MAX_EPOCHS, TrainConfig, param
 from pipelines.errors import ConfigError
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
 from pipelines.inputs.text_dataset import TextAugmentConfig
+from pipelines.models import check_model_io
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS
 from pipelines.recipes.sentiment_report import add_sentiment_evaluation
 from pipelines.recipes.sentiment_runs import check_texts_data, train_cross_validated, train_with_test_split
@@ -164,6 +165,11 @@ def load_texts(config: SentimentConfig, given: TextData | None = None) -> TextDa
     )
 
 
+def check_saved(model: keras.Model, config: SentimentConfig) -> None:
+    """`evaluate`'s check of a saved model: raw strings in (the end-to-end model), one probability out."""
+    check_model_io(model, [((1,), "string")], (1,), task="sentiment")
+
+
 def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: a saved end-to-end model on the dataset's test texts (or all of them)."""
     data = load_texts(config)
@@ -193,6 +199,7 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
     "sentiment",
     config=SentimentConfig,
     evaluate=evaluate_saved,
+    check_model=check_saved,
     prepare=resolve_init_from,
     data=check_texts_data,
     summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.",

@@ -25,11 +25,10 @@ from pipelines.inputs.mnist import ImageData
 from pipelines.nets.vit import check_vit_args, make_attention_model, make_vit
 from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
+    check_saved_classifier,
     compile_image_classifier,
-    describe_dataset,
     evaluate_image_classifier,
-    evaluate_model,
-    load_images,
+    evaluate_saved_classifier,
     prepare_images,
     to_28x28,
     train_image_classifier,
@@ -116,9 +115,7 @@ def add_attention_maps(model: keras.Model, data: ImageData, ctx: RunContext, n_i
 
 def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> None:
     """The CLI's `evaluate`: the classification report plus attention maps."""
-    data = load_images(config)
-    ctx.report.dataset = describe_dataset(data, None, None)
-    evaluate_model(model, data, ctx)
+    data = evaluate_saved_classifier(model, config, ctx)
     add_attention_maps(model, data, ctx, config.attention_images)
 
 
@@ -127,6 +124,7 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> No
     config=VitConfig,
     evaluate=evaluate_saved,
     multi_worker=True,
+    check_model=check_saved_classifier,
     summary="MNIST-family classification with a small Vision Transformer.",
 )
 def train(config: VitConfig, ctx: RunContext) -> keras.Model:
