@@ -769,3 +769,29 @@ def test_an_interrupted_checkpoint_save_keeps_the_previous_best(tmp_path):
         checkpoint.on_epoch_end(1, {"val_loss": 0.5})  # better: Keras starts to save it
     assert best.read_bytes() == saved and not list(tmp_path.glob(".tmp-*"))
     assert load_model(best).count_params() == 3
+
+
+def test_the_saved_text_model_gives_nan_for_texts_without_a_known_word(tmp_path):
+    import tensorflow as tf
+
+    from pipelines.inputs.text_dataset import make_vectorizer
+    from pipelines.models import load_model
+    from pipelines.nets.rnn import make_text_rnn
+    from pipelines.recipes.text_classifier import make_end_to_end
+
+    vectorizer = make_vectorizer(np.array(["a good film", "a bad film"]), max_tokens=20, sequence_length=8)
+    model = make_end_to_end(vectorizer, make_text_rnn(vectorizer.vocabulary_size(), embed_dim=8, units=(4,)))
+    model.save(tmp_path / "m.keras")
+    texts = tf.constant([["a good film"], [""], ["?! ..."], ["unseen words only"], ["unseen but good"]])
+    for m in (model, load_model(tmp_path / "m.keras")):  # the saved model keeps the rule
+        p = m.predict(texts, verbose=0)[:, 0]
+        assert np.isnan(p).tolist() == [False, True, True, True, False]
+        assert np.all((p[[0, 4]] > 0) & (p[[0, 4]] < 1))
+    # `evaluate` scores the texts it predicts and says how many it could not.
+    csv = tmp_path / "texts.csv"
+    csv.write_text("text,label\n" + "a good film,1\na bad film,0\n?!,1\nunseen words,0\n" * 3)
+    result = runner.evaluate(
+        "sentiment", tmp_path / "m.keras", dataset="custom", custom_csv=str(csv), out=str(tmp_path / "ev"), verbose=0
+    )
+    assert result.report["dataset"]["not_scored"] == 6 and 0 <= result.metrics["accuracy"] <= 1
+    assert "6 without a known word not scored" in (tmp_path / "ev" / "report.md").read_text()

@@ -139,8 +139,11 @@ def test_text_classifier_learns_and_pickles() -> None:
     np.testing.assert_array_equal(
         restored.predict_proba(["good plot", "bad plot"]), clf.predict_proba(["good plot", "bad plot"])
     )
-    # Words the training texts never had map to the OOV id instead of failing.
-    assert clf.predict(["an unseen word"]).shape == (1,)
+    # Words the training texts never had map to the OOV id beside the known ones; a text with no
+    # known word at all (only punctuation, only unseen words) gets no prediction but an error.
+    assert clf.predict(["an unseen good word"]).shape == (1,)
+    with pytest.raises(DataValidationError, match=r"Received 2 texts without one, at index \[1, 2\], e.g. '\?!'"):
+        clf.predict(["good", "?!", "an unseen word"])
 
 
 def test_text_classifier_with_three_classes() -> None:

@@ -19,6 +19,7 @@ from pipelines.inputs.text import TextData
 from pipelines.inputs.text_dataset import head_tokens_for, make_text_dataset, make_vectorizer
 from pipelines.nets.rnn import make_text_rnn
 from pipelines.nets.snapshots import snapshot_ensemble, snapshot_members
+from pipelines.nets.text_evidence import NaNWithoutKnownWords
 from pipelines.training import (
     EpochCounter,
     WeightSnapshots,
@@ -66,6 +67,9 @@ def make_net(config: SentimentConfig, vocab_size: int) -> keras.Model:
 def make_end_to_end(vectorizer: keras.layers.TextVectorization, net: keras.Model) -> keras.Model:
     """Raw strings `(n, 1)` -> P(positive) `(n, 1)`: the vectorizer, the net and a sigmoid.
 
+    A text with no word of the vocabulary (empty, only punctuation, only unseen words) gets
+    NaN, not the net's answer to no evidence (see `pipelines.nets.text_evidence`).
+
     Example:
         >>> from pipelines.inputs.text_dataset import make_vectorizer
         >>> vectorizer = make_vectorizer(np.array(["a good film", "a bad film"]), max_tokens=20, sequence_length=8)
@@ -77,6 +81,7 @@ def make_end_to_end(vectorizer: keras.layers.TextVectorization, net: keras.Model
     text = keras.Input(shape=(1,), dtype="string", name="text")
     ids = vectorizer(keras.ops.squeeze(text, axis=1))
     proba = keras.layers.Activation("sigmoid", dtype="float32", name="probability")(net(ids))
+    proba = NaNWithoutKnownWords(dtype="float32", name="nan_without_known_words")([ids, proba])
     return keras.Model(text, proba, name="sentiment_end_to_end")
 
 
@@ -229,7 +234,7 @@ def finish(trained: Trained, data: TextData, ctx: RunContext) -> keras.Model:
     )
     ctx.model_card.update(
         inputs="raw strings, shape (n, 1): tf.constant([[text], ...])",
-        outputs=f"P({data.class_names[1]}) in [0, 1], shape (n, 1)",
+        outputs=f"P({data.class_names[1]}) in [0, 1], shape (n, 1); NaN for a text with no word of the vocabulary",
         class_names=list(data.class_names),
         vocabulary_size=int(trained.vectorizer.vocabulary_size()),
         parameters=int(trained.net.count_params()),

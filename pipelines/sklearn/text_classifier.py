@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from pipelines.errors import DataValidationError
 from pipelines.sklearn.builders import call_with_meta
@@ -140,6 +141,23 @@ class TextClassifier(KerasClassifier):
         # padding change nothing but the time spent on them.
         used = int(np.max(np.count_nonzero(ids, axis=1), initial=1))
         return ids[:, : max(used, 1)]
+
+    def _predict_raw(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        ids = self._validate_X(X, reset=False)
+        # Only padding (0) and out-of-vocabulary (1) ids: the net would see no evidence and
+        # give every such text the same answer, which is not a prediction about the text.
+        unknown = np.flatnonzero((ids < 2).all(axis=1))
+        if unknown.size:
+            shown = unknown[:5].tolist()
+            example = str(_as_texts(X)[unknown[0]])[:40]
+            raise DataValidationError(
+                f"expected texts with a word the model knows (its vocabulary, learned in fit, has "
+                f"{self.vectorizer_.layers[-1].vocabulary_size() - 2} words). Received {unknown.size} texts without "
+                f"one, at index {shown}{' ...' if unknown.size > 5 else ''}, e.g. {example!r}. "
+                "Drop those texts, or fit on texts that cover their words (or a larger max_tokens)."
+            )
+        return self._run_model(self.model_, ids)
 
     def _build_model(self, X: np.ndarray, y: np.ndarray) -> keras.Model:
         from pipelines.nets.rnn import make_text_rnn

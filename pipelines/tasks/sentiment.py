@@ -40,7 +40,7 @@ import tensorflow as tf
 from pipelines import runner
 from pipelines.baselines.tfidf import BaselineConfig
 from pipelines.config import MAX_EPOCHS, TrainConfig, param
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, DataValidationError
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
 from pipelines.inputs.text_dataset import TextAugmentConfig
 from pipelines.models import check_model_io
@@ -180,18 +180,27 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
         p = np.concatenate(
             [model.predict(tf.constant(texts[i : i + 1024, None]), verbose=0)[:, 0] for i in range(0, len(texts), 1024)]
         ).astype("float64")
+    # NaN: a text without a word of the model's vocabulary gets no prediction; it is not scored.
+    scored = ~np.isnan(p)
+    if not scored.any():
+        raise DataValidationError(
+            f"expected texts with words the model knows. Received {len(p)} texts, none with a word of its "
+            "vocabulary, so it predicts none of them. Evaluate it on data of its own language and domain."
+        )
+    ctx.report.dataset["not_scored"] = int((~scored).sum())
     add_sentiment_evaluation(
         ctx,
-        y,
-        p,
-        texts,
+        y[scored],
+        p[scored],
+        texts[scored],
         data.class_names,
         threshold=0.5,
         p_base=None,
         p_ens=None,
         weight=None,
         n_errors=config.n_errors,
-        scope=f"{len(y):,} texts",
+        scope=f"{int(scored.sum()):,} texts"
+        + (f" ({int((~scored).sum())} without a known word not scored)" if not scored.all() else ""),
     )
 
 
