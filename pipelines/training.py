@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,13 +221,23 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     weights file is deleted last. Whatever instant the kill hits, the metadata names a
     complete weights file of the epoch it records.
 
+    The backup also holds the state of the callbacks in `keep` (early stopping's patience
+    count, best value and best weights; the checkpoint's best value), so that a resumed run
+    stops, and restores, where the uninterrupted one would. Place it after them in the
+    callback list: it must save after they update at an epoch's end, and restore after they
+    reset at the start of training.
+
     Args:
         backup_dir: The folder of the backup.
         delete_checkpoint: Delete the backup when training ends. Defaults to `True`.
+        keep: `EarlyStopping` and `ModelCheckpoint` callbacks whose state the backup holds.
     """
 
-    def __init__(self, backup_dir: str, *, delete_checkpoint: bool = True) -> None:
+    def __init__(
+        self, backup_dir: str, *, delete_checkpoint: bool = True, keep: Sequence[keras.callbacks.Callback] = ()
+    ) -> None:
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=delete_checkpoint)
+        self._keep = list(keep)
 
     def _save_model(self) -> None:
         backup = Path(self.backup_dir)
@@ -236,10 +246,16 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         # Keras only writes weights to names ending in ".weights.h5".
         with atomic_path(backup / name, suffix=".weights.h5") as tmp:
             self.model.save_weights(str(tmp), overwrite=True)
-        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
+        metadata: dict[str, Any] = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
+        if self._keep:
+            states, arrays = _callback_states(self._keep)
+            metadata.update(callbacks=states, state=f"epoch-{self._current_epoch}.state.npz")
+            with atomic_path(backup / metadata["state"]) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, *arrays)
         write_text(self._training_metadata_path, json.dumps(metadata))
-        for old in backup.glob("epoch-*.weights.h5"):
-            if old.name != name:
+        for old in backup.glob("epoch-*"):
+            if old.name not in (name, metadata.get("state")):
                 old.unlink(missing_ok=True)
 
     def _load_model(self) -> None:
@@ -257,6 +273,75 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(str(Path(self.backup_dir) / name))
         self.model._initial_epoch = int(metadata["epoch"])
+        state = str(metadata.get("state", ""))
+        if self._keep and state:
+            if Path(state).name != state or not state.endswith(".state.npz"):
+                raise OSError(f"backup metadata {metadata_path} names an invalid state file {state!r}")
+            with np.load(Path(self.backup_dir) / state) as arrays:
+                _restore_callback_states(self._keep, metadata.get("callbacks", []), arrays)
+            if any(getattr(callback, "stopped_epoch", 0) > 0 for callback in self._keep):
+                # Killed after early stopping had decided to stop: train no further epoch.
+                self.model._initial_epoch = int(self.params.get("epochs", self.model._initial_epoch))
+
+
+# The attributes that carry a callback's progress from one epoch to the next: plain values,
+# then lists of weight arrays (early stopping's best weights, each snapshot of a checkpoint ensemble).
+_CALLBACK_STATE: dict[type, tuple[str, ...]] = {
+    keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
+    keras.callbacks.ModelCheckpoint: ("best",),
+    EpochCounter: ("epochs",),
+}
+_CALLBACK_WEIGHTS: dict[type, str] = {keras.callbacks.EarlyStopping: "best_weights", WeightSnapshots: "snapshots"}
+
+
+def keeps_state(callback: keras.callbacks.Callback) -> bool:
+    """Whether the backup holds `callback`'s progress (see `AtomicBackupAndRestore`)."""
+    return isinstance(callback, (*_CALLBACK_STATE, *_CALLBACK_WEIGHTS))
+
+
+def _of_kind(table: dict[type, Any], callback: keras.callbacks.Callback, default: Any) -> Any:
+    return next((value for kind, value in table.items() if isinstance(callback, kind)), default)
+
+
+def _callback_states(callbacks: Sequence[keras.callbacks.Callback]) -> tuple[list[dict], list[np.ndarray]]:
+    """Each callback's progress as JSON values, and its weight lists as arrays: a weight list
+    is stored as `[first, count]`, its first index and length in the array list."""
+    states: list[dict] = []
+    arrays: list[np.ndarray] = []
+
+    def stored(weights: Sequence[Any]) -> list[int]:
+        arrays.extend(np.asarray(w) for w in weights)
+        return [len(arrays) - len(weights), len(weights)]
+
+    for callback in callbacks:
+        state = {key: _plain(getattr(callback, key, None)) for key in _of_kind(_CALLBACK_STATE, callback, ())}
+        name = _of_kind(_CALLBACK_WEIGHTS, callback, None)
+        value = getattr(callback, name, None) if name else None
+        if value is not None:
+            state[name] = [stored(w) for w in value] if name == "snapshots" else stored(value)
+        states.append(state)
+    return states, arrays
+
+
+def _restore_callback_states(
+    callbacks: Sequence[keras.callbacks.Callback], states: Sequence[dict], arrays: Any
+) -> None:
+    def loaded(span: Sequence[int]) -> list[np.ndarray]:
+        first, count = (int(n) for n in span)
+        return [arrays[f"arr_{k}"] for k in range(first, first + count)]
+
+    for callback, state in zip(callbacks, states):
+        for key in _of_kind(_CALLBACK_STATE, callback, ()):
+            if key in state:
+                setattr(callback, key, state[key])
+        name = _of_kind(_CALLBACK_WEIGHTS, callback, None)
+        if name in state:
+            setattr(callback, name, [loaded(s) for s in state[name]] if name == "snapshots" else loaded(state[name]))
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars (a monitored value) as Python numbers, for JSON; inf stays inf.
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -292,8 +377,9 @@ def make_callbacks(
     tensorboard: bool = False,
     monitor: str = "val_loss",
     mode: str = "min",
+    extra: Sequence[keras.callbacks.Callback] = (),
 ) -> list[keras.callbacks.Callback]:
-    """The standard callbacks, writing into `run_dir`.
+    """The standard callbacks, writing into `run_dir`, with `extra` before the backup.
 
     Args:
         run_dir: The run directory; `backup/`, `checkpoints/` and `tensorboard/` go there.
@@ -302,33 +388,38 @@ def make_callbacks(
         tensorboard: Write TensorBoard logs to `run_dir/tensorboard`.
         monitor: The validation quantity to watch.
         mode: `min` or `max` for `monitor`.
+        extra: More callbacks; the backup holds the progress of those it knows
+            (`keeps_state`), e.g. a checkpoint ensemble's snapshots.
     """
     run_dir = Path(run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    callbacks: list[keras.callbacks.Callback] = [
-        EpochTimer(),
-        keras.callbacks.TerminateOnNaN(),
-        # Resumes a killed run from its last finished epoch; deleted when training ends.
-        AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
-        # Keras 3 saves the first epoch whatever its value, so a run that diverges in epoch 1
-        # would keep NaN weights as "best". Starting from an infinitely bad threshold means a
-        # NaN value never compares better: the file only ever holds a good epoch.
+    # Keras 3 saves the first epoch whatever its value, so a run that diverges in epoch 1
+    # would keep NaN weights as "best". Starting from an infinitely bad threshold means a
+    # NaN value never compares better: the file only ever holds a good epoch.
+    stateful: list[keras.callbacks.Callback] = [
         AtomicModelCheckpoint(
             str(run_dir / BEST_CHECKPOINT),
             monitor=monitor,
             mode=mode,
             save_best_only=True,
             initial_value_threshold=math.inf if mode == "min" else -math.inf,
-        ),
+        )
     ]
     if early_stopping_patience > 0:
-        callbacks.append(
+        stateful.append(
             keras.callbacks.EarlyStopping(
                 monitor=monitor, mode=mode, patience=early_stopping_patience, restore_best_weights=True
             )
         )
+    callbacks: list[keras.callbacks.Callback] = [EpochTimer(), keras.callbacks.TerminateOnNaN(), *stateful]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    callbacks.extend(extra)
+    # Resumes a killed run from its last finished epoch, with the state of the callbacks
+    # above; last, so it saves after they update and restores after they reset. Deleted
+    # when training ends.
+    keep = [callback for callback in callbacks if keeps_state(callback)]
+    callbacks.append(AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True, keep=keep))
     return callbacks
 
 
@@ -356,8 +447,13 @@ def fit(
         TrainingDivergedError: The loss became NaN or infinite.
     """
     callbacks = make_callbacks(
-        run_dir, early_stopping_patience=early_stopping_patience, tensorboard=tensorboard, monitor=monitor, mode=mode
-    ) + list(extra_callbacks or [])
+        run_dir,
+        early_stopping_patience=early_stopping_patience,
+        tensorboard=tensorboard,
+        monitor=monitor,
+        mode=mode,
+        extra=extra_callbacks or (),
+    )
     history = model.fit(
         train_ds,
         validation_data=val_ds,

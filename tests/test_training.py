@@ -65,8 +65,8 @@ def test_epoch_counter_counts_the_epochs_before_a_resume(tmp_path):
     from pipelines.training import EpochCounter
 
     class Kill(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):  # after the backup of this epoch is written
-            if epoch == 1:
+        def on_epoch_begin(self, epoch, logs=None):  # after the backup of the epoch before is written
+            if epoch == 2:
                 raise KeyboardInterrupt("planted Ctrl-C")
 
     x, y = np.random.default_rng(0).normal(size=(32, 3)), np.ones((32, 1))

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.config import AugmentConfig, param
+from pipelines.epoch_seeds import EpochSeeds, epoch_batches
 from pipelines.errors import ConfigError
 from pipelines.inputs.images import make_augmenter
 
@@ -164,6 +165,7 @@ def make_denoising_dataset(
     seed: int = 0,
     augment: AugmentConfig | None = None,
     cache: bool = True,
+    epoch_seeds: EpochSeeds | None = None,
 ) -> tf.data.Dataset:
     """Builds the batched `(noisy, clean)` dataset of uint8 images.
 
@@ -177,25 +179,36 @@ def make_denoising_dataset(
         augment: Training-only augmentation, applied to the clean image before corruption;
             the target is the augmented clean image. Defaults to `None` (none).
         cache: Cache the uint8 images in memory. Defaults to `True`.
+        epoch_seeds: With `training`: draw each epoch's order, augmentation and noise from
+            `(seed, epoch)` (see `pipelines.epoch_seeds`), so a resumed run repeats the
+            uninterrupted one; pass the same object to `fit` as a callback.
 
     Returns:
         A dataset of `(noisy, clean)` float32 batches in [0, 1], shape `(b, h, w, c)`.
     """
     x = np.asarray(x)
     x = x[..., None] if x.ndim == 3 else x
-    ds = tf.data.Dataset.from_tensor_slices(x)
-    if cache:
-        ds = ds.cache()
-    if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if training:
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, keys))
-    else:
-        ds = ds.enumerate()
-        ds = ds.map(lambda i, images: (images, i))
     augmenter = make_augmenter(augment, seed) if (training and augment is not None) else None
+    if training and epoch_seeds is not None:
+        # Batch i of epoch e: rows and noise drawn from (seed, e, i); uint8 rows gathered by index.
+        if augmenter is not None:
+            epoch_seeds.track(augmenter)
+        images = tf.constant(x)
+        ds = epoch_batches(len(x), batch_size, seed=seed, epoch=epoch_seeds.epoch)
+        ds = ds.map(lambda indices, key: (tf.gather(images, indices), key), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(x)
+        if cache:
+            ds = ds.cache()
+        if training:
+            ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+        if training:
+            keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+            ds = tf.data.Dataset.zip((ds, keys))
+        else:
+            ds = ds.enumerate()
+            ds = ds.map(lambda i, images: (images, i))
 
     def scale(images: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.cast(images, tf.float32) / 255.0, key

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.config import param, validate_config
+from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.inputs.text import check_texts, check_texts_and_labels
 from pipelines.inputs.text_vectorizer import (
@@ -85,6 +86,7 @@ def make_text_dataset(
     bucket: bool = True,
     *,
     bucket_boundaries: Sequence[int] | None = None,
+    epoch_seeds: EpochSeeds | None = None,
 ) -> tf.data.Dataset:
     """Builds the batched dataset of token ids (int32, 0 = padding) and int32 labels.
 
@@ -112,6 +114,9 @@ def make_text_dataset(
             Defaults to `True`.
         bucket_boundaries: Increasing length boundaries of the buckets. Defaults to
             `default_bucket_boundaries(sequence_length)`.
+        epoch_seeds: With `training`: draw each epoch's order and augmentation from
+            `(seed, epoch)` (see `pipelines.epoch_seeds`), so a resumed run repeats the
+            uninterrupted one; pass the same object to `fit` as a callback.
 
     Returns:
         A `tf.data.Dataset` of `(ids, labels)` batches, or of `ids` when `labels` is
@@ -175,7 +180,6 @@ def make_text_dataset(
         per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
         n_batches = int(np.sum(-(-per_bucket // batch_size)))
 
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     # Each example carries its length before augmentation, and buckets use that: bucket
     # sizes, hence the batches per epoch, stay the same every epoch. Keras fixes the
     # steps per epoch after the first one, and would cut a longer epoch short.
@@ -183,14 +187,22 @@ def make_text_dataset(
         ds = ds.map(lambda ids: (ids, tf.shape(ids)[0]))
     else:
         ds = ds.map(lambda ids, y: (ids, tf.shape(ids)[0], y))
-    if augment is not None and augment.use_augmentation:
-        # Stateless ops seeded from a stream that changes every epoch: fresh
-        # augmentation per epoch, yet the same sequence for the same seed.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
+    augmenting = augment is not None and augment.use_augmentation
+    if epoch_seeds is not None:
+        ds = _epoch_seeded(ds, len(x), seed, epoch_seeds.epoch)
+    else:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        if augmenting:
+            # Stateless ops seeded from a stream that changes every epoch: fresh
+            # augmentation per epoch, yet the same sequence for the same seed.
+            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
+            ds = tf.data.Dataset.zip((ds, seeds))
+    if augmenting:
+        assert augment is not None, "augmenting implies a config"
         augment_ids = _augmenter(augment.token_dropout, augment.swap_rate)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda element, s: (augment_ids(element[0], s), *element[1:]), num_parallel_calls=tf.data.AUTOTUNE
-        )
+        ds = ds.map(lambda element, s: (augment_ids(element[0], s), *element[1:]), num_parallel_calls=tf.data.AUTOTUNE)
+    elif epoch_seeds is not None:
+        ds = ds.map(lambda element, s: element)
     if is_bucketed:
         ds = ds.bucket_by_sequence_length(
             element_length_func=lambda ids, length, *label: length,
@@ -204,6 +216,27 @@ def make_text_dataset(
     else:
         ds = ds.map(lambda ids, length, y: (ids, y))
     return _with_cardinality(ds, n_batches)
+
+
+def _epoch_seeded(cached: tf.data.Dataset, n: int, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
+    """`(element, seeds)` pairs: the cached examples in an order, and with augmentation seeds,
+    drawn from `(seed, epoch)`; the epoch is read as each epoch's iteration starts."""
+
+    def one_epoch(_: tf.Tensor) -> tf.data.Dataset:
+        current = epoch.read_value()
+        key = tf.stack([tf.constant(seed, tf.int64), current])
+        order_seed = tf.random.stateless_uniform([], seed=key, maxval=2**62, dtype=tf.int64)
+        shuffled = cached.shuffle(n, seed=order_seed, reshuffle_each_iteration=False)
+        return shuffled.enumerate().map(
+            lambda i, element: (
+                element,
+                tf.random.stateless_uniform(
+                    [4], seed=tf.stack([key[0], current * 2**32 + i]), minval=None, maxval=None, dtype=tf.int64
+                ),
+            )
+        )
+
+    return tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
 
 
 def default_bucket_boundaries(sequence_length: int | None) -> list[int]:

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.epoch_seeds import EpochSeeds, epoch_batches
 from pipelines.errors import TrainingDivergedError
 from pipelines.evaluation import plots
 from pipelines.evaluation.generative_report import SampleGrid
@@ -20,7 +21,7 @@ from pipelines.inputs.mnist import ImageData
 from pipelines.inputs.pixel_clusters import PixelClusters
 from pipelines.nets.cluster_code import NearestCluster, discriminator_on_images
 from pipelines.nets.gan import DCGAN, make_discriminator, make_generator
-from pipelines.training import EpochTimer
+from pipelines.training import AtomicBackupAndRestore, EpochTimer
 
 if TYPE_CHECKING:
     from pipelines.evaluation.report import Report
@@ -89,19 +90,35 @@ def load_fid_classifier(config: DcganConfig) -> tuple[keras.Model, str]:
     return load_model(path), path
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int, cache: bool = True) -> tf.data.Dataset:
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    cache: bool = True,
+    epoch_seeds: EpochSeeds | None = None,
+) -> tf.data.Dataset:
     """Real images in [-1, 1] with their labels: cached (as uint8), shuffled each epoch, batched.
+
+    With `epoch_seeds`, each epoch's order is drawn from `(seed, epoch)` instead (see
+    `pipelines.epoch_seeds`), so a resumed run repeats the uninterrupted one.
 
     Example:
         >>> ds = make_dataset(np.full((5, 28, 28), 255, "uint8"), np.arange(5), batch_size=2, seed=0)
         >>> [(tuple(x.shape), float(x.numpy().max())) for x, _ in ds]
         [((2, 28, 28, 1), 1.0), ((2, 28, 28, 1), 1.0)]
     """
-    ds = tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("int32")))
-    if cache:
-        ds = ds.cache()
     # Full batches only: a tiny last batch gives BatchNorm noisy statistics for one step.
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
+    if epoch_seeds is not None:
+        images, labels = tf.constant(x[..., None]), tf.constant(y.astype("int32"))
+        ds = epoch_batches(len(x), batch_size, seed=seed, epoch=epoch_seeds.epoch, drop_remainder=True)
+        ds = ds.map(lambda indices, key: (tf.gather(images, indices), tf.gather(labels, indices)))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("int32")))
+        if cache:
+            ds = ds.cache()
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
     ds = ds.map(
         lambda images, labels: (tf.cast(images, tf.float32) / 127.5 - 1.0, labels), num_parallel_calls=tf.data.AUTOTUNE
     )
@@ -135,10 +152,21 @@ def make_gan(config: DcganConfig, num_classes: int, cluster_frequencies: np.ndar
     )
 
 
-def fit_gan(gan: DCGAN, train_ds: tf.data.Dataset, config: DcganConfig, run_dir: Path, *, num_classes: int) -> dict:
+def fit_gan(
+    gan: DCGAN,
+    train_ds: tf.data.Dataset,
+    config: DcganConfig,
+    run_dir: Path,
+    *,
+    num_classes: int,
+    epoch_seeds: EpochSeeds | None = None,
+) -> dict:
     """Trains `gan` for `config.epochs` with a resumable backup and sample grids; returns the history.
 
-    No early stopping or best checkpoint: the GAN losses do not measure sample quality.
+    No early stopping or best checkpoint: the GAN losses do not measure sample quality. With
+    `epoch_seeds` (the one `train_ds` was made with), the noise and augmentation draws of epoch
+    `e` come from `(seed, e)` too, so a killed run resumed from its backup repeats the
+    uninterrupted one.
 
     Raises:
         TrainingDivergedError: The losses became non-finite.
@@ -146,8 +174,9 @@ def fit_gan(gan: DCGAN, train_ds: tf.data.Dataset, config: DcganConfig, run_dir:
     callbacks = [
         EpochTimer(),
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
         SampleGrid(run_dir / "samples", num_classes=num_classes, every=config.sample_every, epochs=config.epochs),
+        *([epoch_seeds] if epoch_seeds is not None else []),
+        AtomicBackupAndRestore(str(run_dir / "backup"), delete_checkpoint=True),
     ]
     # tf.data already shuffles, seeded.
     history = gan.fit(train_ds, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose, shuffle=False)

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.config import AugmentConfig, TrainConfig, param
+from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
@@ -226,6 +227,8 @@ class ImageSplits:
         train_ds: Shuffled, augmented training batches (one-hot labels under label smoothing).
         val_ds: Validation batches.
         steps_per_epoch: Optimizer steps in one epoch (whole global batches on a cluster).
+        epoch_seeds: Draws `train_ds`'s order and augmentation, and the model's dropout, from
+            (seed, epoch): a callback of the training, so a resumed run repeats the uninterrupted one.
     """
 
     data: ImageData
@@ -234,6 +237,7 @@ class ImageSplits:
     train_ds: tf.data.Dataset
     val_ds: tf.data.Dataset
     steps_per_epoch: int
+    epoch_seeds: EpochSeeds
 
     @property
     def num_classes(self) -> int:
@@ -253,6 +257,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
     ctx.report.dataset = describe_dataset(data, len(y_train), len(y_val))
     num_classes = len(data.class_names)
+    epoch_seeds = EpochSeeds(config.seed)
     train_ds = make_image_dataset(
         x_train,
         y_train,
@@ -262,6 +267,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         seed=config.seed,
         cache=config.use_cache,
         num_classes=num_classes,
+        epoch_seeds=epoch_seeds,
     )
     val_ds = make_image_dataset(
         x_val, y_val, batch_size=512, training=False, cache=config.use_cache, num_classes=num_classes
@@ -276,6 +282,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing),
         _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing),
         steps_per_epoch,
+        epoch_seeds,
     )
 
 
@@ -315,7 +322,14 @@ def train_image_classifier(
     """
     with ctx.timer("train_seconds"):
         if ctx.cluster is None:
-            ctx.report.history = fit(model, splits.train_ds, splits.val_ds, ctx.run_dir, **fit_options(config))
+            ctx.report.history = fit(
+                model,
+                splits.train_ds,
+                splits.val_ds,
+                ctx.run_dir,
+                **fit_options(config),
+                extra_callbacks=[splits.epoch_seeds],
+            )
             return model
         return _fit_on_cluster(
             model,

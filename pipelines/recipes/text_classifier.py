@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.inputs.text import TextData
 from pipelines.inputs.text_dataset import head_tokens_for, make_text_dataset, make_vectorizer
@@ -175,8 +176,16 @@ def train_rnn(
         )
     else:
         vectorizer = pretrained[0]
+    epoch_seeds = EpochSeeds(config.seed)  # order and augmentation drawn from (seed, epoch)
     train_ds = make_text_dataset(
-        texts, y, vectorizer, config.batch_size, training=True, seed=config.seed, augment=config.augment
+        texts,
+        y,
+        vectorizer,
+        config.batch_size,
+        training=True,
+        seed=config.seed,
+        augment=config.augment,
+        epoch_seeds=epoch_seeds,
     )
     val_ds = (
         None if texts_val is None else make_text_dataset(texts_val, y_val, vectorizer, batch_size=256, training=False)
@@ -210,7 +219,7 @@ def train_rnn(
         run_dir,
         **{**fit_options(config), "epochs": schedule["epochs"], "early_stopping_patience": patience},
         monitor="val_loss" if val_ds is not None else "loss",
-        extra_callbacks=[counter, *([collector] if collector else [])],
+        extra_callbacks=[epoch_seeds, counter, *([collector] if collector else [])],
     )
     epochs = counter.epochs
     if not snapshots and patience > 0 and history.get("val_loss"):

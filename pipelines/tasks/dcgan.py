@@ -35,6 +35,7 @@ import keras
 
 from pipelines import atomic
 from pipelines.config import MAX_EPOCHS, RunConfig, param
+from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.evaluation.generative_report import add_generative_evaluation
 from pipelines.inputs.mnist import load_mnist_family
@@ -202,12 +203,14 @@ def train(config: DcganConfig, ctx: RunContext) -> keras.Model:
         with ctx.timer("cluster_seconds"):
             clusters = fit_pixel_clusters(x, config.num_clusters, seed=config.seed)
         describe_clusters(ctx.report, clusters, y)
+    epoch_seeds = EpochSeeds(config.seed)  # order, noise and augmentation drawn from (seed, epoch)
     train_ds = make_dataset(
         x,
         y if clusters is None else clusters.labels,
         batch_size=config.batch_size,
         seed=config.seed,
         cache=config.use_cache,
+        epoch_seeds=epoch_seeds,
     )
 
     # Build the model under the device strategy.
@@ -223,7 +226,9 @@ def train(config: DcganConfig, ctx: RunContext) -> keras.Model:
 
     # Train. No early stopping or best checkpoint: the GAN losses do not measure sample quality.
     with ctx.timer("train_seconds"):
-        ctx.report.history = fit_gan(gan, train_ds, config, ctx.run_dir, num_classes=len(data.class_names))
+        ctx.report.history = fit_gan(
+            gan, train_ds, config, ctx.run_dir, num_classes=len(data.class_names), epoch_seeds=epoch_seeds
+        )
 
     # The generator's weight average replaces its weights (when generator_ema is set).
     averaged = gan.average_generator()

@@ -28,6 +28,7 @@ import keras
 
 from pipelines.budget import make_budgeted_optimizer
 from pipelines.config import MAX_EPOCHS, TrainConfig, param
+from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.inputs.corruption import CORRUPTIONS, Corruption, ShiftConfig, make_denoising_dataset
 from pipelines.inputs.mnist import load_mnist_family
@@ -126,6 +127,7 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
     split = split_data(data, config)
     ctx.report.dataset = describe_dataset(data, split, config)
     corruption = make_corruption(config)
+    epoch_seeds = EpochSeeds(config.seed)  # order, augmentation and noise drawn from (seed, epoch)
     train_ds = make_denoising_dataset(
         split.x_train,
         batch_size=config.batch_size,
@@ -134,6 +136,7 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
         seed=config.seed,
         augment=config.augment,
         cache=config.use_cache,
+        epoch_seeds=epoch_seeds,
     )
     val_ds = make_denoising_dataset(
         split.x_val[split.y_val == 0],
@@ -170,7 +173,9 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
 
     # Train.
     with ctx.timer("train_seconds"):
-        ctx.report.history = fit(model, train_ds, val_ds, ctx.run_dir, **fit_options(config), extra_callbacks=schedule)
+        ctx.report.history = fit(
+            model, train_ds, val_ds, ctx.run_dir, **fit_options(config), extra_callbacks=[*schedule, epoch_seeds]
+        )
 
     # Evaluate on the canonical test set.
     metrics = evaluate_model(model, data, split, corruption, config, ctx)
