@@ -37,8 +37,13 @@ def sklearn_reference(y, proba):
         auc_macro = skm.roc_auc_score(y, proba, multi_class="ovr", average="macro")
         auc_micro = skm.roc_auc_score(y, proba, multi_class="ovr", average="micro")
         ap_macro = skm.average_precision_score(label_binarize(y, classes=labels), proba, average="macro")
+    confusion = skm.confusion_matrix(y, y_pred, labels=labels).astype(float)
+    t, p, correct, total = confusion.sum(axis=1), confusion.sum(axis=0), np.trace(confusion), confusion.sum()
     expected = {
         "accuracy": skm.accuracy_score(y, y_pred),
+        # Mean recall over the classes present; Gorodkin's multiclass MCC from the confusion matrix.
+        "balanced_accuracy": float(np.mean([np.mean(y_pred[y == c] == c) for c in labels if np.any(y == c)])),
+        "mcc": (correct * total - t @ p) / np.sqrt((total**2 - p @ p) * (total**2 - t @ t)),
         "f1_macro": skm.f1_score(y, y_pred, labels=labels, average="macro"),
         "f1_micro": skm.f1_score(y, y_pred, labels=labels, average="micro"),
         "f1_weighted": skm.f1_score(y, y_pred, labels=labels, average="weighted"),
@@ -77,6 +82,8 @@ def ece_reference(y, proba, n_bins):
 
 EXPECTED_KEYS = [
     "accuracy",
+    "balanced_accuracy",
+    "mcc",
     "f1_macro",
     "f1_micro",
     "f1_weighted",
@@ -215,9 +222,22 @@ def test_binary_metrics_equal_sklearn():
             "accuracy": skm.accuracy_score(y, y_pred),
             "precision": skm.precision_score(y, y_pred),
             "recall": skm.recall_score(y, y_pred),
+            "specificity": np.mean(~y_pred[y == 0]),
+            "balanced_accuracy": (np.mean(y_pred[y == 1]) + np.mean(~y_pred[y == 0])) / 2,
+            "mcc": np.corrcoef(y, y_pred)[0, 1],  # for two classes MCC is Pearson's phi
         }
     )
-    assert list(got) == ["roc_auc", "average_precision", "f1", "accuracy", "precision", "recall"]
+    assert list(got) == [
+        "roc_auc",
+        "average_precision",
+        "f1",
+        "accuracy",
+        "precision",
+        "recall",
+        "specificity",
+        "balanced_accuracy",
+        "mcc",
+    ]
 
 
 def test_binary_metrics_threshold_is_inclusive_and_unbounded_scores_work():
@@ -273,14 +293,25 @@ def test_per_class_table_matches_sklearn():
     p, r, f, s = skm.precision_recall_fscore_support(y, y_pred, labels=[0, 1, 2])
     assert [row["class"] for row in rows] == ["a", "b", "c"]
     for c, row in enumerate(rows):
-        assert list(row) == ["class", "precision", "recall", "f1", "support"]
+        assert list(row) == ["class", "precision", "recall", "specificity", "fpr", "f1", "support"]
         assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p[c], r[c], f[c]))
+        others = y != c
+        specificity = np.mean(y_pred[others] != c)  # of the other classes' samples, not called c
+        assert (row["specificity"], row["fpr"]) == pytest.approx((specificity, 1 - specificity))
         assert row["support"] == s[c] and type(row["support"]) is int
 
 
 def test_per_class_table_includes_a_class_never_seen():
     rows = clf.per_class_table(np.array([0, 0]), np.array([0, 0]), ["a", "b"])
-    assert rows[1] == {"class": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert rows[1] == {
+        "class": "b",
+        "precision": 0.0,
+        "recall": 0.0,
+        "specificity": 1.0,
+        "fpr": 0.0,
+        "f1": 0.0,
+        "support": 0,
+    }
 
 
 def test_per_class_table_rejects_labels_beyond_class_names():

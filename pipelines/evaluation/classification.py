@@ -50,10 +50,12 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, *, n_bins: int
         n_bins: Number of equal-width confidence bins of the ECE. Defaults to `15`.
 
     Returns:
-        A flat dict of Python floats with keys `accuracy`, `f1_macro`, `f1_micro`,
-        `f1_weighted`, `precision_macro`, `recall_macro`, `roc_auc_ovr_macro`,
+        A flat dict of Python floats with keys `accuracy`, `balanced_accuracy` (the mean
+        recall over classes), `mcc` (Matthews correlation, multiclass), `f1_macro`,
+        `f1_micro`, `f1_weighted`, `precision_macro`, `recall_macro`, `roc_auc_ovr_macro`,
         `roc_auc_ovr_micro`, `average_precision_macro`, `log_loss`, `brier`, `ece`, then
-        `f1_class_<c>` and `roc_auc_class_<c>` for every class `c`.
+        `f1_class_<c>` and `roc_auc_class_<c>` for every class `c`. The first two stay
+        honest under class imbalance, where accuracy rewards predicting the big class.
 
     Raises:
         DataValidationError: If the shapes disagree, `proba` is not a 2-D array of
@@ -77,6 +79,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, *, n_bins: int
 
     metrics = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
+        "mcc": skm.matthews_corrcoef(y_true, y_pred),
         "f1_macro": skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
         "f1_micro": skm.f1_score(y_true, y_pred, labels=labels, average="micro", zero_division=0),
         "f1_weighted": skm.f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0),
@@ -108,7 +112,8 @@ def binary_metrics(y_true: np.ndarray, score: np.ndarray, *, threshold: float = 
 
     Returns:
         A dict of Python floats with keys `roc_auc`, `average_precision` (threshold
-        free) and `f1`, `accuracy`, `precision`, `recall` (at `threshold`).
+        free) and `f1`, `accuracy`, `precision`, `recall`, `specificity` (the recall of
+        class 0), `balanced_accuracy` and `mcc` (Matthews correlation), at `threshold`.
 
     Raises:
         DataValidationError: If the shapes disagree, a label is not 0 or 1, or a score
@@ -130,6 +135,9 @@ def binary_metrics(y_true: np.ndarray, score: np.ndarray, *, threshold: float = 
         "accuracy": skm.accuracy_score(y_true, y_pred),
         "precision": skm.precision_score(y_true, y_pred, zero_division=0),
         "recall": skm.recall_score(y_true, y_pred, zero_division=0),
+        "specificity": skm.recall_score(y_true, y_pred, pos_label=0, zero_division=0),
+        "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
+        "mcc": skm.matthews_corrcoef(y_true, y_pred),
     }
     return {name: float(value) for name, value in metrics.items()}
 
@@ -167,7 +175,10 @@ def best_f1_threshold(y_true: np.ndarray, score: np.ndarray) -> float:
 
 
 def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) -> list[dict]:
-    """Tabulates precision, recall, F1 and support of every class.
+    """Tabulates precision, recall, specificity, false-positive rate, F1 and support of every class.
+
+    Specificity is one-vs-rest: of the samples of other classes, the share not predicted
+    as this class; the false-positive rate is one minus it.
 
     Args:
         y_true: Integer labels in `[0, len(class_names))`, shape `(n,)`.
@@ -176,15 +187,15 @@ def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequenc
 
     Returns:
         One dict per class, in label order, with keys `class`, `precision`, `recall`,
-        `f1` (Python floats) and `support` (Python int).
+        `specificity`, `fpr`, `f1` (Python floats) and `support` (Python int).
 
     Raises:
         DataValidationError: If the shapes disagree or a label is out of range.
 
     Example:
         >>> rows = per_class_table(np.array([0, 1, 1]), np.array([0, 1, 0]), ["a", "b"])
-        >>> rows[1]
-        {'class': 'b', 'precision': 1.0, 'recall': 0.5, 'f1': 0.6666666666666666, 'support': 2}
+        >>> {key: rows[1][key] for key in ("class", "recall", "specificity", "fpr", "support")}
+        {'class': 'b', 'recall': 0.5, 'specificity': 1.0, 'fpr': 0.0, 'support': 2}
     """
     k = len(class_names)
     y_true = validate_labels(y_true, k, name="y_true")
@@ -193,11 +204,19 @@ def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequenc
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=np.arange(k), zero_division=0
     )
+    # One 2x2 matrix [[tn, fp], [fn, tp]] per class, that class against the rest.
+    matrices = skm.multilabel_confusion_matrix(y_true, y_pred, labels=np.arange(k))
+    negatives = matrices[:, 0, 0] + matrices[:, 0, 1]
+    specificity = np.divide(
+        matrices[:, 0, 0], negatives, out=np.zeros(k), where=negatives > 0
+    )  # no other class in y_true: 0, as zero_division=0 does above
     return [
         {
             "class": str(class_names[c]),
             "precision": float(precision[c]),
             "recall": float(recall[c]),
+            "specificity": float(specificity[c]),
+            "fpr": float(1.0 - specificity[c]) if negatives[c] > 0 else 0.0,
             "f1": float(f1[c]),
             "support": int(support[c]),
         }
