@@ -220,21 +220,26 @@ def make_text_dataset(
 
 def _epoch_seeded(cached: tf.data.Dataset, n: int, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
     """`(element, seeds)` pairs: the cached examples in an order, and with augmentation seeds,
-    drawn from `(seed, epoch)`; the epoch is read as each epoch's iteration starts."""
+    drawn from `(seed, epoch)`; the epoch is read as each epoch's iteration starts.
+
+    The examples are gathered into one ragged batch in memory (they are cached there
+    already) and picked by index, since a dataset read in sequence cannot be shuffled by a
+    seed that changes per epoch (a tensor seed fails inside TensorFlow's seed logic).
+    """
+    everything = next(iter(cached.ragged_batch(n)))
 
     def one_epoch(_: tf.Tensor) -> tf.data.Dataset:
         current = epoch.read_value()
         key = tf.stack([tf.constant(seed, tf.int64), current])
-        order_seed = tf.random.stateless_uniform([], seed=key, maxval=2**62, dtype=tf.int64)
-        shuffled = cached.shuffle(n, seed=order_seed, reshuffle_each_iteration=False)
-        return shuffled.enumerate().map(
-            lambda i, element: (
-                element,
-                tf.random.stateless_uniform(
-                    [4], seed=tf.stack([key[0], current * 2**32 + i]), minval=None, maxval=None, dtype=tf.int64
-                ),
+        order = tf.argsort(tf.random.stateless_uniform([n], seed=key))
+
+        def pick(i: tf.Tensor, index: tf.Tensor) -> tuple[Any, tf.Tensor]:
+            seeds = tf.random.stateless_uniform(
+                [4], seed=tf.stack([key[0], current * 2**32 + i]), minval=None, maxval=None, dtype=tf.int64
             )
-        )
+            return tuple(part[index] for part in everything), seeds
+
+        return tf.data.Dataset.from_tensor_slices(order).enumerate().map(pick)
 
     return tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
 
