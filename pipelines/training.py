@@ -437,11 +437,14 @@ def fit(
     monitor: str = "val_loss",
     mode: str = "min",
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
+    class_weight: dict[int, float] | None = None,
 ) -> dict[str, list[float]]:
     """Trains `model` with the standard callbacks (`make_callbacks`) and returns the per-epoch history.
 
     Args:
         learning_rate: The peak learning rate, named in the error when the loss diverges.
+        class_weight: `{class: weight}` applied to the training loss (see
+            `pipelines.class_weights`); `None` weighs every example alike.
 
     Raises:
         TrainingDivergedError: The loss became NaN or infinite.
@@ -461,6 +464,7 @@ def fit(
         callbacks=callbacks,
         verbose=verbose,
         shuffle=False,  # tf.data already shuffles, seeded
+        class_weight=class_weight,
     )
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
     losses = logs.get("loss", [])

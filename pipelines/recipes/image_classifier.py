@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.class_weights import CLASS_WEIGHT_DOC, class_weights
 from pipelines.config import AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
@@ -63,6 +64,7 @@ class ImageClassifierConfig(TrainConfig):
     augment: AugmentConfig = param(doc="Training-only augmentation.", factory=AugmentConfig)
     use_cache: bool = param(True, "Cache the images in memory before augmentation.")
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
+    class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
 
 
 def load_images(config: ImageClassifierConfig) -> ImageData:
@@ -229,6 +231,7 @@ class ImageSplits:
         steps_per_epoch: Optimizer steps in one epoch (whole global batches on a cluster).
         epoch_seeds: Draws `train_ds`'s order and augmentation, and the model's dropout, from
             (seed, epoch): a callback of the training, so a resumed run repeats the uninterrupted one.
+        class_weight: The loss weight of each class (`config.class_weight` on these labels).
     """
 
     data: ImageData
@@ -238,6 +241,7 @@ class ImageSplits:
     val_ds: tf.data.Dataset
     steps_per_epoch: int
     epoch_seeds: EpochSeeds
+    class_weight: dict[int, float] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -249,6 +253,8 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
 
     The report's dataset section is filled here; the canonical test split stays untouched.
     """
+    if ctx.cluster is not None and config.class_weight is not None:
+        raise ConfigError("class_weight is not supported on several workers yet: drop it, or train on one machine.")
     data = load_images(config)
     x_train, y_train, x_val, y_val = train_val_split(
         to_28x28(data.x_train), data.y_train, config.validation_fraction, config.seed
@@ -283,6 +289,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing),
         steps_per_epoch,
         epoch_seeds,
+        class_weights(config.class_weight, y_train, num_classes=num_classes),
     )
 
 
@@ -329,6 +336,7 @@ def train_image_classifier(
                 ctx.run_dir,
                 **fit_options(config),
                 extra_callbacks=[splits.epoch_seeds],
+                class_weight=splits.class_weight,
             )
             return model
         return _fit_on_cluster(

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.class_weights import class_weights
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.inputs.text import TextData
@@ -220,6 +221,7 @@ def train_rnn(
         **{**fit_options(config), "epochs": schedule["epochs"], "early_stopping_patience": patience},
         monitor="val_loss" if val_ds is not None else "loss",
         extra_callbacks=[epoch_seeds, counter, *([collector] if collector else [])],
+        class_weight=class_weights(config.class_weight, y, num_classes=2),
     )
     epochs = counter.epochs
     if not snapshots and patience > 0 and history.get("val_loss"):

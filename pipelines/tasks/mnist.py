@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from pipelines.class_weights import check_class_weight
 from pipelines.config import MAX_EPOCHS, param
 from pipelines.errors import ConfigError
 from pipelines.nets.cnn import cnn_feature_size, make_cnn
@@ -67,6 +68,7 @@ class MnistConfig(ImageClassifierConfig):
     steps_per_execution: int = param(16, "Training steps per compiled graph call (measured ~12 % faster than 1).", ge=1)
 
     def validate(self) -> None:
+        check_class_weight(self.class_weight)
         if not self.filters or min(self.filters) < 1 or len(self.convs) != len(self.filters) or min(self.convs) < 1:
             raise ConfigError(
                 "filters and convs need one positive integer per stage. "

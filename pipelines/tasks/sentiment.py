@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from pipelines import runner
 from pipelines.baselines.tfidf import BaselineConfig
+from pipelines.class_weights import CLASS_WEIGHT_DOC, check_class_weight
 from pipelines.config import MAX_EPOCHS, TrainConfig, param
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.inputs.text import TextData, load_csv, load_imdb, load_mr
@@ -84,6 +85,7 @@ class SentimentConfig(TrainConfig):
     batch_size: int = param(32, "Batch size.", ge=1)
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     clipnorm: float = param(1.0, "Gradient norm clipping (RNN gradients can explode); 0 disables.", ge=0)
+    class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
     label_smoothing: float = param(
         0.1,
         "Train towards 1 - s/2 and s/2 instead of 1 and 0. Less overconfident probabilities average better "
@@ -125,6 +127,9 @@ class SentimentConfig(TrainConfig):
     n_errors: int = param(12, "Most confident test errors listed with their text.", ge=0)
 
     def validate(self) -> None:
+        check_class_weight(self.class_weight)
+        if isinstance(self.class_weight, tuple) and len(self.class_weight) != 2:
+            raise ConfigError(f"class_weight needs two weights, for labels 0 and 1. Received: {self.class_weight}")
         if not self.units or min(self.units) < 1:
             raise ConfigError(f"units needs at least one positive width. Received: units={self.units}")
         if self.dataset == "custom" and not self.custom_csv:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from pipelines.class_weights import check_class_weight
 from pipelines.config import MAX_EPOCHS, param
 from pipelines.evaluation.attention import attention_overlay_figure, attention_rollout
 from pipelines.inputs.images import to_float_images
@@ -78,6 +79,7 @@ class VitConfig(ImageClassifierConfig):
     attention_images: int = param(8, "Test images shown with their attention rollout (0: none).", ge=0)
 
     def validate(self) -> None:
+        check_class_weight(self.class_weight)
         # The net's own checks (patches divide the image, dim divides into heads), without building it.
         check_vit_args((28, 28, 1), 10, **self.net_kwargs())
 
