@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from synthetic_texts import NEGATIVE, NEUTRAL, POSITIVE
+from two_replica_runs import PIPELINE_RUNS
 
 import pipelines
 from pipelines.class_weights import class_weights
@@ -58,21 +59,7 @@ def test_balanced_class_weights_raise_balanced_accuracy_on_imbalanced_texts(tmp_
     # Measured over seeds 0-2: unweighted 0.50 each time (it always answers the big class),
     # balanced 0.65, 0.57, 0.57.
     texts, labels = _imbalanced_texts(600, seed=0)
-    settings = dict(
-        cv_folds=2,
-        refit=False,
-        epochs=4,
-        batch_size=16,
-        learning_rate=1e-2,
-        max_tokens=100,
-        sequence_length=12,
-        embed_dim=16,
-        units=(8,),
-        with_baseline=False,
-        n_errors=2,
-        verbose=0,
-        seed=0,
-    )
+    settings = {**PIPELINE_RUNS["sentiment"], "verbose": 0, "seed": 0}  # the tiny sentiment run
     plain = pipelines.run("sentiment", data=(texts, labels), out=str(tmp_path / "plain"), **settings)
     balanced = pipelines.run(
         "sentiment", data=(texts, labels), class_weight="balanced", out=str(tmp_path / "balanced"), **settings
