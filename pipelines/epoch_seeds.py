@@ -13,14 +13,14 @@ or resumed after them.
 
 Example:
     >>> seeds = EpochSeeds(seed=0)
-    >>> batches = epoch_batches(5, 5, seed=0, epoch=seeds.epoch)
-    >>> first = [indices.numpy().tolist() for indices, key in batches][0]
+    >>> batches = epoch_batches((np.arange(5),), 5, seed=0, epoch=seeds.epoch)
+    >>> first = [rows.numpy().tolist() for (rows,), key in batches][0]
     >>> _ = seeds.epoch.assign(1)
-    >>> second = [indices.numpy().tolist() for indices, key in batches][0]
+    >>> second = [rows.numpy().tolist() for (rows,), key in batches][0]
     >>> sorted(first) == sorted(second) == [0, 1, 2, 3, 4], first != second
     (True, True)
     >>> _ = seeds.epoch.assign(0)
-    >>> [indices.numpy().tolist() for indices, key in batches][0] == first  # a function of (seed, epoch)
+    >>> [rows.numpy().tolist() for (rows,), key in batches][0] == first  # a function of (seed, epoch)
     True
 """
 
@@ -67,19 +67,29 @@ class EpochSeeds(keras.callbacks.Callback):
 
 
 def epoch_batches(
-    n: int, batch_size: int, *, seed: int, epoch: tf.Variable, drop_remainder: bool = False
+    arrays: tuple[np.ndarray, ...], batch_size: int, *, seed: int, epoch: tf.Variable, drop_remainder: bool = False
 ) -> tf.data.Dataset:
-    """Batches of the indices `0..n-1` in an order drawn from `(seed, epoch)`, each with a key.
+    """Batches of the rows of `arrays`, in an order drawn from `(seed, epoch)`, each with a key.
 
-    The epoch is read once, as each epoch's iteration starts. The key, an int64 distinct for
-    every (epoch, batch), seeds what a batch draws with stateless ops (e.g. its noise).
+    The arrays stay in memory as tensors; each batch gathers its rows by index (no cache
+    or shuffle buffer). The epoch is read once, as each epoch's iteration starts. The key,
+    an int64 distinct for every (epoch, batch), seeds what a batch draws with stateless ops
+    (e.g. its noise).
+
+    Returns:
+        A dataset of `(batch, key)`: `batch` holds one tensor per array.
     """
+    tensors = tuple(tf.constant(a) for a in arrays)
+    n = len(arrays[0])
 
     def one_epoch(_: tf.Tensor) -> tf.data.Dataset:
         current = epoch.read_value()
         keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), current]))
         batches = tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(batch_size, drop_remainder=drop_remainder)
-        return batches.enumerate().map(lambda i, indices: (indices, current * 2**32 + i))
+        return batches.enumerate().map(
+            lambda i, rows: (tuple(tf.gather(t, rows) for t in tensors), current * 2**32 + i),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
     steps = n // batch_size if drop_remainder else -(-n // batch_size)
     # flat_map hides the length; stated, Keras knows an epoch's steps (progress bar, no "ran out of data").

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines import registry
+from pipelines import atomic, registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
 from pipelines.errors import ConfigError, ModelLoadError, TrainingDivergedError
 from pipelines.run_dir import existing_dir, lock_run_dir, make_run_dir, missing_parents, remove_empty_dirs
@@ -212,8 +212,6 @@ def _check_data(task: registry.Task, config: Any, data: Any) -> tuple[Any, InMem
 def _keep_data(kept: InMemoryData | None, run_dir: Path) -> None:
     """Writes the copy of in-memory data into the run folder (with the report, never before)."""
     if kept is not None:
-        from pipelines import atomic
-
         atomic.write_text(run_dir / kept.file_name, kept.content)
 
 

@@ -190,12 +190,11 @@ def make_denoising_dataset(
     x = x[..., None] if x.ndim == 3 else x
     augmenter = make_augmenter(augment, seed) if (training and augment is not None) else None
     if training and epoch_seeds is not None:
-        # Batch i of epoch e: rows and noise drawn from (seed, e, i); uint8 rows gathered by index.
+        # Batch i of epoch e: its rows and noise drawn from (seed, e, i).
         if augmenter is not None:
             epoch_seeds.track(augmenter)
-        images = tf.constant(x)
-        ds = epoch_batches(len(x), batch_size, seed=seed, epoch=epoch_seeds.epoch)
-        ds = ds.map(lambda indices, key: (tf.gather(images, indices), key), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = epoch_batches((x,), batch_size, seed=seed, epoch=epoch_seeds.epoch)
+        ds = ds.map(lambda rows, key: (rows[0], key))
     else:
         ds = tf.data.Dataset.from_tensor_slices(x)
         if cache:

@@ -111,9 +111,10 @@ def make_dataset(
     """
     # Full batches only: a tiny last batch gives BatchNorm noisy statistics for one step.
     if epoch_seeds is not None:
-        images, labels = tf.constant(x[..., None]), tf.constant(y.astype("int32"))
-        ds = epoch_batches(len(x), batch_size, seed=seed, epoch=epoch_seeds.epoch, drop_remainder=True)
-        ds = ds.map(lambda indices, key: (tf.gather(images, indices), tf.gather(labels, indices)))
+        ds = epoch_batches(
+            (x[..., None], y.astype("int32")), batch_size, seed=seed, epoch=epoch_seeds.epoch, drop_remainder=True
+        )
+        ds = ds.map(lambda rows, key: rows)
     else:
         ds = tf.data.Dataset.from_tensor_slices((x[..., None], y.astype("int32")))
         if cache:
