@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import keras
 
+from pipelines.errors import ConfigError
 from pipelines.training import make_optimizer
 
 __all__ = ["TimeBudget", "make_budgeted_optimizer"]
@@ -108,14 +110,15 @@ def make_budgeted_optimizer(
     steps_per_epoch: int,
     seconds: float | None,
     warmup_epochs: float = 0.0,
-    weight_decay: float = 0.0,
+    schedule: str = "cosine",
+    **optimizer: Any,
 ) -> tuple[keras.optimizers.Optimizer, list[keras.callbacks.Callback]]:
     """The optimizer of a run, and the callbacks its schedule needs.
 
     Without a budget it is `make_optimizer`'s step schedule and no callback. With one it is
-    Adam (AdamW when `weight_decay > 0`) at a float learning rate, and a `TimeBudget` that
-    warms it up for `warmup_epochs`, anneals it over `seconds` (or `epochs`, if they run
-    out first) and stops training.
+    the same optimizer at a float learning rate, and a `TimeBudget` that warms it up for
+    `warmup_epochs`, anneals it by cosine over `seconds` (or `epochs`, if they run out
+    first) and stops training.
 
     Args:
         learning_rate: The peak learning rate.
@@ -123,10 +126,14 @@ def make_budgeted_optimizer(
         steps_per_epoch: Optimizer steps in one epoch.
         seconds: The wall-time budget of `fit`, or `None`.
         warmup_epochs: Linear warm-up, in epochs. Defaults to 0.
-        weight_decay: Decoupled weight decay (AdamW); 0 means Adam. Defaults to 0.
+        schedule: `make_optimizer`'s schedule; a budget anneals by cosine only.
+        **optimizer: `make_optimizer`'s other arguments (`optimizer`, `weight_decay`, ...).
 
     Returns:
         `(optimizer, callbacks)`; pass the callbacks to `fit`.
+
+    Raises:
+        ConfigError: A budget with a schedule other than cosine.
 
     Example:
         >>> optimizer, callbacks = make_budgeted_optimizer(1e-3, epochs=10, steps_per_epoch=100, seconds=30.0)
@@ -134,20 +141,28 @@ def make_budgeted_optimizer(
         ('Adam', 'TimeBudget')
     """
     if seconds is None:
-        optimizer = make_optimizer(
+        built = make_optimizer(
             learning_rate,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             warmup_epochs=warmup_epochs,
-            weight_decay=weight_decay,
+            schedule=schedule,
+            **optimizer,
         )
-        return optimizer, []
+        return built, []
+    if schedule != "cosine":
+        raise ConfigError(
+            f"a time budget anneals the learning rate by cosine over the budget. Received: schedule={schedule!r}; "
+            "use schedule=cosine, or no time budget"
+        )
     budget = TimeBudget(
         seconds,
         learning_rate=learning_rate,
         warmup_steps=round(warmup_epochs * steps_per_epoch),
         total_steps=max(1, epochs * steps_per_epoch),
     )
-    if weight_decay > 0:
-        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay), [budget]
-    return keras.optimizers.Adam(learning_rate), [budget]
+    # A float rate (the constant schedule without warm-up), which the budget sets each step.
+    built = make_optimizer(
+        learning_rate, epochs=epochs, steps_per_epoch=steps_per_epoch, schedule="constant", **optimizer
+    )
+    return built, [budget]

@@ -32,6 +32,9 @@ __all__ = [
     "param",
     "RunConfig",
     "TrainConfig",
+    "OptimizerSettings",
+    "OPTIMIZERS",
+    "SCHEDULES",
     "AugmentConfig",
     "apply_overrides",
     "parse_assignment",
@@ -119,8 +122,54 @@ class RunConfig:
     worker_index: int | None = param(None, "This process's index in `workers`; 0 is the chief.", ge=0)
 
 
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine", "step", "exponential", "one_cycle")
+
+
 @dataclass
-class TrainConfig(RunConfig):
+class OptimizerSettings:
+    """The optimizer fields every trained pipeline shares (its learning rate, weight decay
+    and warm-up are the pipeline's own, with its own defaults)."""
+
+    optimizer: str = param(
+        "adam",
+        "adam | adamw (adam with weight_decay > 0) | sgd (momentum, nesterov) | rmsprop (momentum).",
+        choices=OPTIMIZERS,
+    )
+    schedule: str = param(
+        "cosine",
+        "Learning rate after the warm-up: constant | cosine (to 0) | step (/10 at 50 % and 75 %) | "
+        "exponential (to 1 %) | one_cycle (up from 1/25 over 30 % or the warm-up, cosine down).",
+        choices=SCHEDULES,
+    )
+    momentum: float = param(0.9, "Momentum of sgd and rmsprop.", ge=0, lt=1)
+    nesterov: bool = param(False, "Nesterov momentum (sgd only).")
+    clipnorm: float = param(0.0, "Clip each variable's gradient to this L2 norm; 0 disables.", ge=0)
+    clipvalue: float = param(0.0, "Clip each gradient entry to [-v, v]; 0 disables.", ge=0)
+
+
+def check_optimizer_settings(config: Any) -> None:
+    """Refuses combinations of `OptimizerSettings` fields that would be silently ignored.
+
+    Raises:
+        ConfigError: `adamw` without weight decay, both clippings, or `nesterov` off `sgd`.
+    """
+    if config.optimizer == "adamw" and getattr(config, "weight_decay", 0.0) <= 0:
+        raise ConfigError(
+            "optimizer='adamw' needs weight_decay > 0 (adamw is adam with decoupled weight decay). "
+            f"Received: weight_decay={getattr(config, 'weight_decay', 0.0)}; set e.g. weight_decay=0.05"
+        )
+    if config.clipnorm > 0 and config.clipvalue > 0:
+        raise ConfigError(
+            "clip gradients by norm or by value, not both (Keras takes one). "
+            f"Received: clipnorm={config.clipnorm}, clipvalue={config.clipvalue}; set the other to 0"
+        )
+    if config.nesterov and config.optimizer != "sgd":
+        raise ConfigError(f"nesterov applies to optimizer='sgd'. Received: optimizer={config.optimizer!r}")
+
+
+@dataclass
+class TrainConfig(OptimizerSettings, RunConfig):
     """Settings of a supervised Keras training loop."""
 
     epochs: int = param(10, "Maximum number of training epochs.", ge=1, le=MAX_EPOCHS)
@@ -208,6 +257,8 @@ def validate_config(config: Any) -> None:
                 "tensorboard=True writes TensorBoard logs, which needs the tensorboard package: "
                 "pip install 'keras-pipelines[tensorboard]'"
             )
+    if isinstance(config, OptimizerSettings):
+        check_optimizer_settings(config)
     check = getattr(config, "validate", None)
     if callable(check):
         check()

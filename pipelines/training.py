@@ -1,6 +1,6 @@
 """The supervised training loop every `fit()`-based pipeline shares.
 
-Optimizer with a warm-up + cosine learning-rate schedule, and the standard callbacks:
+The optimizer and its schedule (`pipelines.optimizers`, re-exported here), and the standard callbacks:
 early stopping on validation, a best-model checkpoint, `BackupAndRestore` in the run
 directory (so a killed run resumes), optional TensorBoard, and a stop on NaN loss.
 """
@@ -23,9 +23,7 @@ import numpy as np
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import TrainConfig
 from pipelines.errors import TrainingDivergedError
-
-# Substrings of variable names that AdamW does not decay.
-NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "token", "embedding")
+from pipelines.optimizers import make_optimizer, schedule_of
 
 __all__ = [
     "make_optimizer",
@@ -100,63 +98,6 @@ def compile_scope(
             "jit_compile": jit_compile_for(strategy, jit_compile),
             "steps_per_execution": steps_per_execution_for(strategy, steps_per_execution),
         }
-
-
-def make_optimizer(
-    learning_rate: float,
-    *,
-    epochs: int,
-    steps_per_epoch: int,
-    warmup_epochs: float = 0.0,
-    weight_decay: float = 0.0,
-    **kwargs: Any,
-) -> keras.optimizers.Optimizer:
-    """Adam (or AdamW when `weight_decay > 0`) on a warm-up + cosine schedule.
-
-    The schedule spans `epochs * steps_per_epoch` steps, so it decays to zero exactly at
-    the last planned step; early stopping may end the run sooner.
-
-    Args:
-        learning_rate: The peak learning rate, reached after the warm-up.
-        epochs: The planned epochs.
-        steps_per_epoch: Optimizer steps in one epoch.
-        warmup_epochs: Linear warm-up from `learning_rate / 100`, in epochs. Defaults to 0.
-        weight_decay: Decoupled weight decay (AdamW); 0 means Adam. Defaults to 0.
-        **kwargs: Passed to the optimizer (e.g. `clipnorm`, `beta_1`).
-
-    Example:
-        >>> optimizer = make_optimizer(1e-3, epochs=2, steps_per_epoch=10, warmup_epochs=0.5)
-        >>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6)  # step 0: the warm-up's start
-        ('Adam', 1e-05)
-    """
-    total = max(1, epochs * steps_per_epoch)
-    warmup = min(total - 1, int(round(warmup_epochs * steps_per_epoch)))
-    if warmup > 0:
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=learning_rate / 100,
-            decay_steps=total - warmup,
-            warmup_target=learning_rate,
-            warmup_steps=warmup,
-        )
-    else:
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total)
-    if weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, **kwargs)
-        # Decay shrinks weights toward zero; for biases, norm scales/shifts, class tokens and
-        # position tables zero is not a simpler solution, so they are left alone (as in BERT, DeiT).
-        optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
-        return optimizer
-    return keras.optimizers.Adam(learning_rate=schedule, **kwargs)
-
-
-def schedule_of(config: TrainConfig) -> dict[str, Any]:
-    """A training config's schedule, as `make_optimizer`'s keyword arguments (override any of them)."""
-    return {
-        "learning_rate": config.learning_rate,
-        "epochs": config.epochs,
-        "warmup_epochs": config.warmup_epochs,
-        "weight_decay": config.weight_decay,
-    }
 
 
 def fit_options(config: TrainConfig) -> dict[str, Any]:

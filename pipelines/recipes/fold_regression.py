@@ -18,7 +18,7 @@ from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.splits import fold_train_mask
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
 from pipelines.nets.mlp import extract_member, make_fold_mlp
-from pipelines.training import compile_scope, make_optimizer
+from pipelines.training import compile_scope, make_optimizer, schedule_of
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -102,11 +102,8 @@ def fit_folds(
         # Mean over the weighted entries: loss is the members' training MSE, val_loss the out-of-fold MSE.
         model.compile(
             optimizer=make_optimizer(
-                learning_rate,
-                epochs=epochs,
+                **{**schedule_of(config), "learning_rate": learning_rate, "epochs": epochs},
                 steps_per_epoch=steps_per_pass,
-                warmup_epochs=config.warmup_epochs,
-                weight_decay=config.weight_decay,
             ),
             loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"),
             **options,

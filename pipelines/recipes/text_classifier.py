@@ -206,7 +206,7 @@ def train_rnn(
             net = keras.models.clone_model(pretrained[1])
             net.set_weights(pretrained[1].get_weights())
         net.compile(
-            optimizer=make_optimizer(**schedule, steps_per_epoch=steps_per_epoch, clipnorm=config.clipnorm or None),
+            optimizer=make_optimizer(**schedule, steps_per_epoch=steps_per_epoch),
             loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
             **options,

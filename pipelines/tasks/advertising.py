@@ -30,7 +30,7 @@ import pandas as pd
 
 from pipelines import runner
 from pipelines.baselines.ols import ols_oof, ols_predict, ols_table, parse_interactions
-from pipelines.config import RunConfig, param
+from pipelines.config import OptimizerSettings, RunConfig, param
 from pipelines.errors import ConfigError
 from pipelines.evaluation.regressor_report import (
     CVResult,
@@ -55,7 +55,7 @@ MAX_STEPS = 1_000_000
 
 
 @dataclass
-class AdvertisingConfig(RunConfig):
+class AdvertisingConfig(OptimizerSettings, RunConfig):
     """Configuration of the `advertising` pipeline. Defaults are the measured best on 2 CPU cores."""
 
     csv: str | None = param(None, "CSV to read; None: ISLR's Advertising.csv via data_dir / PIPELINES_DATA_DIR.")

@@ -94,6 +94,11 @@ class DenoisingAutoencoderConfig(TrainConfig):
             raise ConfigError(
                 f"curve_levels must lie in (0, {top}] for {self.corruption}. Received: curve_levels={self.curve_levels}"
             )
+        if self.time_budget_seconds is not None and self.schedule != "cosine":
+            raise ConfigError(
+                "time_budget_seconds anneals the learning rate by cosine over the budget. "
+                f"Received: schedule={self.schedule!r}; use schedule=cosine, or no time budget"
+            )
 
 
 def make_corruption(config: DenoisingAutoencoderConfig) -> Corruption:
