@@ -181,6 +181,12 @@ class TrainConfig(OptimizerSettings, RunConfig):
     early_stopping_patience: int = param(5, "Epochs without validation gain before stopping; 0 disables.", ge=0)
     max_train_samples: int | None = param(None, "Use only this many training samples (quick runs).", ge=1)
     steps_per_execution: int = param(1, "Training steps per compiled graph call (less Python overhead).", ge=1)
+    overfit_batches: int = param(
+        0,
+        "Sanity mode: train on only the first N training batches and report whether the model memorized them; "
+        "0 trains normally.",
+        ge=0,
+    )
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -259,6 +265,8 @@ def validate_config(config: Any) -> None:
             )
     if isinstance(config, OptimizerSettings):
         check_optimizer_settings(config)
+    if getattr(config, "overfit_batches", 0) and config.workers:
+        raise ConfigError("overfit_batches is a one-machine sanity check: drop workers, or set overfit_batches=0.")
     check = getattr(config, "validate", None)
     if callable(check):
         check()
@@ -363,9 +371,16 @@ def _assign(config: Any, key: str, value: Any, from_strings: bool, path: str) ->
     tp = typing.get_type_hints(type(config))[head]
     if from_strings and isinstance(value, str):
         value = _parse_string(path, value, tp)
-    elif isinstance(value, list) and typing.get_origin(tp) is tuple:
+    elif isinstance(value, list) and _takes_tuple(tp):
         value = tuple(value)
     setattr(config, head, value)
+
+
+def _takes_tuple(tp: Any) -> bool:
+    # A list from Python (class_names=["neg", "pos"]) fills a tuple field, optional ones included.
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_takes_tuple(t) for t in typing.get_args(tp))
+    return typing.get_origin(tp) is tuple
 
 
 def _parse_string(name: str, text: str, tp: Any) -> Any:

@@ -147,6 +147,9 @@ def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult
         report = _new_report(task, config)
         with _started_run(run_dir, config, report, cluster, kept) as ctx:
             model = task.train(config, ctx)
+        from pipelines.overfit import add_verdict  # imports Keras, which only a started run has loaded
+
+        add_verdict(report, run_dir)
         save_model(model, run_dir / "model.keras")
         write_model_card(run_dir, task.name, config, report, ctx.model_card)
         _keep_data(kept, run_dir)

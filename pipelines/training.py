@@ -108,6 +108,7 @@ def fit_options(config: TrainConfig) -> dict[str, Any]:
         "tensorboard": config.tensorboard,
         "verbose": config.verbose,
         "learning_rate": config.learning_rate,
+        "overfit_batches": config.overfit_batches,
     }
 
 
@@ -379,10 +380,13 @@ def fit(
     mode: str = "min",
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     class_weight: dict[int, float] | None = None,
+    overfit_batches: int = 0,
 ) -> dict[str, list[float]]:
     """Trains `model` with the standard callbacks (`make_callbacks`) and returns the per-epoch history.
 
     Args:
+        overfit_batches: The sanity mode: train on this many batches only, and write whether
+            the model memorized them (`pipelines.overfit`); 0 trains normally.
         learning_rate: The peak learning rate, named in the error when the loss diverges.
         class_weight: `{class: weight}` applied to the training loss (see
             `pipelines.class_weights`); `None` weighs every example alike.
@@ -390,6 +394,19 @@ def fit(
     Raises:
         TrainingDivergedError: The loss became NaN or infinite.
     """
+    if overfit_batches > 0:
+        from pipelines.overfit import fit_few_batches
+
+        return fit_few_batches(
+            model,
+            train_ds,
+            run_dir,
+            batches=overfit_batches,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=[EpochTimer(), *(extra_callbacks or ())],
+            class_weight=class_weight,
+        )
     callbacks = make_callbacks(
         run_dir,
         early_stopping_patience=early_stopping_patience,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+import pipelines
 from pipelines.config import (
     AugmentConfig,
     TrainConfig,
@@ -129,3 +130,9 @@ def _get(config, dotted):
     for part in dotted.split("."):
         config = getattr(config, part)
     return config
+
+
+def test_a_python_list_fills_a_tuple_field_optional_or_not():
+    # The README passes class_names=["neg", "pos"]; the field is `tuple[str, ...] | None`.
+    config = pipelines.get_config("sentiment", class_names=["neg", "pos"], units=[8, 4])
+    assert config.class_names == ("neg", "pos") and config.units == (8, 4)

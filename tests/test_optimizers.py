@@ -137,6 +137,7 @@ def test_a_pipeline_trains_and_saves_with_the_optimizer_it_was_given(tmp_path):
     model = keras.saving.load_model(tmp_path / "sgd" / "model.keras")
     assert type(model.optimizer) is keras.optimizers.SGD and model.optimizer.nesterov
     assert result.report["config"]["schedule"] == "one_cycle"
+    assert "overfit_memorized" not in result.metrics  # no sanity verdict outside the sanity mode
     assert result.metrics["accuracy"] > 0.5  # 10 classes; two SGD epochs on 1,400 digits learn
 
 

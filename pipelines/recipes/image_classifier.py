@@ -255,6 +255,8 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
     """
     if ctx.cluster is not None and config.class_weight is not None:
         raise ConfigError("class_weight is not supported on several workers yet: drop it, or train on one machine.")
+    if ctx.cluster is not None and config.overfit_batches:
+        raise ConfigError("overfit_batches is a one-machine sanity check: drop it, or train on one machine.")
     data = load_images(config)
     x_train, y_train, x_val, y_val = train_val_split(
         to_28x28(data.x_train), data.y_train, config.validation_fraction, config.seed
