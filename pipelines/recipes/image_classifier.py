@@ -1,8 +1,9 @@
 """The image classifier stages that `mnist` and `vit` share, in the order a task calls them:
 `prepare_images` (the MNIST-family data, a seeded validation split, the tf.data steps),
 `compile_image_classifier` (under the device strategy), `train_image_classifier` (`fit()`,
-or the custom loop on a cluster) and `evaluate_image_classifier` (the classification
-report on the canonical test set). A task module brings its config (a subclass of
+or the custom loop on a cluster), `calibrate_image_classifier` (temperature scaling on the
+validation split, when asked) and `evaluate_image_classifier` (the classification report
+on the canonical test set). A task module brings its config (a subclass of
 `ImageClassifierConfig`) and its net.
 """
 
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
+import sklearn.metrics as skm
 import tensorflow as tf
 
+from pipelines.calibration import CALIBRATIONS, fit_temperature, temperature_of, with_temperature
 from pipelines.class_weights import CLASS_WEIGHT_DOC, class_weights
 from pipelines.config import AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
+from pipelines.evaluation.classification import expected_calibration_error
 from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData, load_mnist_family
@@ -44,6 +48,7 @@ __all__ = [
     "prepare_images",
     "compile_image_classifier",
     "train_image_classifier",
+    "calibrate_image_classifier",
     "evaluate_image_classifier",
     "make_worker_dataset_fn",
 ]
@@ -65,6 +70,12 @@ class ImageClassifierConfig(TrainConfig):
     use_cache: bool = param(True, "Cache the images in memory before augmentation.")
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
     class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
+    calibrate: str = param(
+        "none",
+        "none | temperature: divide the logits by one temperature fitted on the validation split "
+        "(the saved model includes it; the report gives ece and log_loss before and after).",
+        choices=CALIBRATIONS,
+    )
 
 
 def load_images(config: ImageClassifierConfig) -> ImageData:
@@ -112,6 +123,16 @@ def evaluate_model(model: keras.Model, data: ImageData, ctx: RunContext) -> dict
         metrics = add_classification_evaluation(
             ctx.report, data.y_test, proba, data.class_names, images=x_test, history=ctx.report.history or None
         )
+        temperature = temperature_of(model)
+        if temperature is not None:  # the same predictions before the scaling, for the comparison
+            raw = tf.nn.softmax(logits.astype("float64") * temperature).numpy()
+            ctx.report.add_metrics(
+                {
+                    "temperature": temperature,
+                    "ece_uncalibrated": expected_calibration_error(data.y_test, raw),
+                    "log_loss_uncalibrated": float(skm.log_loss(data.y_test, raw, labels=range(raw.shape[1]))),
+                }
+            )
     return metrics
 
 
@@ -241,6 +262,7 @@ class ImageSplits:
     val_ds: tf.data.Dataset
     steps_per_epoch: int
     epoch_seeds: EpochSeeds
+    y_val: np.ndarray
     class_weight: dict[int, float] | None = None
 
     @property
@@ -255,6 +277,8 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
     """
     if ctx.cluster is not None and config.class_weight is not None:
         raise ConfigError("class_weight is not supported on several workers yet: drop it, or train on one machine.")
+    if ctx.cluster is not None and config.calibrate != "none":
+        raise ConfigError("calibrate is not supported on several workers yet: drop it, or train on one machine.")
     if ctx.cluster is not None and config.overfit_batches:
         raise ConfigError("overfit_batches is a one-machine sanity check: drop it, or train on one machine.")
     data = load_images(config)
@@ -291,6 +315,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing),
         steps_per_epoch,
         epoch_seeds,
+        y_val,
         class_weights(config.class_weight, y_train, num_classes=num_classes),
     )
 
@@ -353,6 +378,18 @@ def train_image_classifier(
         )
 
 
+def calibrate_image_classifier(
+    model: keras.Model, splits: ImageSplits, config: ImageClassifierConfig, ctx: RunContext
+) -> keras.Model:
+    """With `calibrate="temperature"`, `model` with its logits divided by the temperature
+    that fits the validation split best (`pipelines.calibration`); else `model` itself."""
+    if config.calibrate == "none":
+        return model
+    with ctx.timer("calibrate_seconds"):
+        logits = model.predict(splits.val_ds, verbose=0)
+        return with_temperature(model, fit_temperature(logits, splits.y_val))
+
+
 def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunContext) -> bool:
     """The classification report on the canonical test set, and the model card.
 
@@ -365,7 +402,12 @@ def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunConte
     evaluate_model(model, data, ctx)
     ctx.model_card.update(
         inputs="float32 images (n, 28, 28, 1) in [0, 1]: uint8 pixels divided by 255",
-        outputs=f"logits over {len(data.class_names)} classes; apply softmax for probabilities",
+        outputs=f"logits over {len(data.class_names)} classes; apply softmax for probabilities"
+        + (
+            ""
+            if temperature_of(model) is None
+            else f" (divided by the calibrated temperature {temperature_of(model):.4g})"
+        ),
         class_names=list(data.class_names),
         parameters=int(model.count_params()),
     )

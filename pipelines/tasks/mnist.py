@@ -24,6 +24,7 @@ from pipelines.errors import ConfigError
 from pipelines.nets.cnn import cnn_feature_size, make_cnn
 from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
+    calibrate_image_classifier,
     check_saved_classifier,
     compile_image_classifier,
     evaluate_image_classifier,
@@ -115,6 +116,7 @@ def train(config: MnistConfig, ctx: RunContext) -> keras.Model:
 
     # Train: fit() on one machine, the custom loop on a cluster.
     model = train_image_classifier(model, splits, config, ctx)
+    model = calibrate_image_classifier(model, splits, config, ctx)  # when calibrate="temperature"
 
     # Evaluate on the canonical test set (the chief's job on a cluster).
     evaluate_image_classifier(model, splits.data, ctx)

@@ -26,6 +26,7 @@ from pipelines.inputs.mnist import ImageData
 from pipelines.nets.vit import check_vit_args, make_attention_model, make_vit
 from pipelines.recipes.image_classifier import (
     ImageClassifierConfig,
+    calibrate_image_classifier,
     check_saved_classifier,
     compile_image_classifier,
     evaluate_image_classifier,
@@ -140,6 +141,7 @@ def train(config: VitConfig, ctx: RunContext) -> keras.Model:
 
     # Train: fit() on one machine, the custom loop on a cluster.
     model = train_image_classifier(model, splits, config, ctx)
+    model = calibrate_image_classifier(model, splits, config, ctx)  # when calibrate="temperature"
 
     # Evaluate on the canonical test set, then show where the class token looks.
     if evaluate_image_classifier(model, splits.data, ctx):
