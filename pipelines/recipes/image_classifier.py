@@ -16,15 +16,20 @@ from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
-import sklearn.metrics as skm
 import tensorflow as tf
 
-from pipelines.calibration import CALIBRATIONS, fit_temperature, temperature_of, with_temperature
+from pipelines.calibration import (
+    CALIBRATE_DOC,
+    CALIBRATIONS,
+    fit_temperature,
+    temperature_of,
+    uncalibrated_metrics,
+    with_temperature,
+)
 from pipelines.class_weights import CLASS_WEIGHT_DOC, class_weights
 from pipelines.config import AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
-from pipelines.evaluation.classification import expected_calibration_error
 from pipelines.evaluation.classifier_report import add_classification_evaluation
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData, load_mnist_family
@@ -70,12 +75,7 @@ class ImageClassifierConfig(TrainConfig):
     use_cache: bool = param(True, "Cache the images in memory before augmentation.")
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
     class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
-    calibrate: str = param(
-        "none",
-        "none | temperature: divide the logits by one temperature fitted on the validation split "
-        "(the saved model includes it; the report gives ece and log_loss before and after).",
-        choices=CALIBRATIONS,
-    )
+    calibrate: str = param("none", CALIBRATE_DOC, choices=CALIBRATIONS)
 
 
 def load_images(config: ImageClassifierConfig) -> ImageData:
@@ -125,14 +125,7 @@ def evaluate_model(model: keras.Model, data: ImageData, ctx: RunContext) -> dict
         )
         temperature = temperature_of(model)
         if temperature is not None:  # the same predictions before the scaling, for the comparison
-            raw = tf.nn.softmax(logits.astype("float64") * temperature).numpy()
-            ctx.report.add_metrics(
-                {
-                    "temperature": temperature,
-                    "ece_uncalibrated": expected_calibration_error(data.y_test, raw),
-                    "log_loss_uncalibrated": float(skm.log_loss(data.y_test, raw, labels=range(raw.shape[1]))),
-                }
-            )
+            ctx.report.add_metrics(uncalibrated_metrics(data.y_test, proba, temperature))
     return metrics
 
 

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from pipelines.calibration import uncalibrated_metrics, unscaled
 from pipelines.errors import ConfigError
 from pipelines.evaluation.classification import best_f1_threshold
 from pipelines.in_memory import INPUT_FILE, InMemoryData
@@ -128,6 +129,7 @@ def train_with_test_split(config: SentimentConfig, data: TextData, ctx: RunConte
                 pretrained,
                 snapshots=config.snapshot_ensemble,
                 epochs=epochs,
+                temperature=trained.temperature,
             )
         vocabulary = ", its vocabulary adapted on them" if pretrained is None else ""
         ctx.report.add_text(
@@ -158,6 +160,8 @@ def train_with_test_split(config: SentimentConfig, data: TextData, ctx: RunConte
         n_errors=config.n_errors,
         scope=f"the {len(y_test):,} test texts",
     )
+    if final.temperature is not None:
+        ctx.report.add_metrics(uncalibrated_metrics(y_test, p_test, final.temperature))
     return finish(final, data, ctx)
 
 
@@ -170,8 +174,8 @@ def train_cross_validated(config: SentimentConfig, data: TextData, ctx: RunConte
         "splits": {"total": len(y)},
     }
     pretrained = load_pretrained(config)
-    p_rnn, p_base, p_ens = (np.zeros(len(y)) for _ in range(3))
-    thresholds, weights, fold_rows = [], [], []
+    p_rnn, p_base, p_ens, p_raw = (np.zeros(len(y)) for _ in range(4))
+    thresholds, weights, temperatures, fold_rows = [], [], [], []
     for k in range(config.cv_folds):
         held_out = folds == k
         x_part, y_part = texts[~held_out], y[~held_out]
@@ -182,6 +186,9 @@ def train_cross_validated(config: SentimentConfig, data: TextData, ctx: RunConte
         p_val = trained.p_val
         assert p_val is not None, "trained with validation texts"
         p_rnn[held_out] = predict_proba(trained.net, texts[held_out], trained.vectorizer)
+        if trained.temperature is not None:  # each fold's own temperature
+            temperatures.append(trained.temperature)
+            p_raw[held_out] = unscaled(p_rnn[held_out], trained.temperature)
         thresholds.append(best_f1_threshold(y_val, p_val))
         row = {
             "fold": k,
@@ -232,6 +239,8 @@ def train_cross_validated(config: SentimentConfig, data: TextData, ctx: RunConte
         scope=f"the out-of-fold predictions of all {len(y):,} texts (threshold: median over folds; "
         "ensemble: each fold's own weight, mean shown)",
     )
+    if temperatures:  # before each fold's temperature; the temperature shown is their mean
+        ctx.report.add_metrics({**uncalibrated_metrics(y, p_raw, 1.0), "temperature": float(np.mean(temperatures))})
     if not config.refit:
         return finish(trained, data, ctx)
     # The model to keep learns from every text; a slice stays out for early stopping.

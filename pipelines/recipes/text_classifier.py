@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.calibration import fit_temperature, with_temperature
 from pipelines.class_weights import class_weights
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
@@ -87,11 +88,15 @@ def make_end_to_end(vectorizer: keras.layers.TextVectorization, net: keras.Model
     return keras.Model(text, proba, name="sentiment_end_to_end")
 
 
+def predict_logits(net: keras.Model, texts: np.ndarray, vectorizer) -> np.ndarray:
+    """The id-level net's logit of each text, float64 `(n,)`, in input order."""
+    ds = make_text_dataset(texts, None, vectorizer, batch_size=256, training=False)
+    return net.predict(ds, verbose=0)[:, 0].astype("float64")
+
+
 def predict_proba(net: keras.Model, texts: np.ndarray, vectorizer) -> np.ndarray:
     """P(positive) of each text from the id-level net, float64 `(n,)`, in input order."""
-    ds = make_text_dataset(texts, None, vectorizer, batch_size=256, training=False)
-    logits = net.predict(ds, verbose=0)[:, 0].astype("float64")
-    return 1.0 / (1.0 + np.exp(-logits))
+    return 1.0 / (1.0 + np.exp(-predict_logits(net, texts, vectorizer)))
 
 
 @dataclass
@@ -101,6 +106,7 @@ class Trained:
     history: dict[str, list[float]]
     p_val: np.ndarray | None
     epochs: int  # the epochs behind `net`: all of them for snapshots, else early stopping's best
+    temperature: float | None = None  # the net divides its logit by it (calibrate="temperature")
 
 
 def resolve_init_from(config: SentimentConfig) -> SentimentConfig:
@@ -155,6 +161,7 @@ def train_rnn(
     pretrained: tuple[keras.layers.TextVectorization, keras.Model] | None = None,
     snapshots: bool = False,
     epochs: int | None = None,
+    temperature: float | None = None,
 ) -> Trained:
     """Trains the net on `texts` and returns it with P(positive) on validation.
 
@@ -167,6 +174,10 @@ def train_rnn(
     (vectorizer, net), both are reused: the vocabulary stays the pretrained one (adapted
     on its own training texts, never on these validation or test texts) and a copy of the
     net is fine-tuned.
+
+    With `config.calibrate="temperature"` the net divides its logit by the temperature
+    fitted on the validation texts (`pipelines.calibration`), and `p_val` is calibrated
+    too; without validation texts, by `temperature` (the validated run's).
     """
     if pretrained is None:
         vectorizer = make_vectorizer(
@@ -230,8 +241,16 @@ def train_rnn(
     if collector is not None and len(collector.snapshots) > 1:
         with ctx.strategy.scope():
             net = snapshot_ensemble(net, collector.snapshots, name=f"{net.name}_snapshot_ensemble")
-    p_val = None if texts_val is None else predict_proba(net, texts_val, vectorizer)
-    return Trained(net, vectorizer, history, p_val, max(1, epochs))
+    logits_val = None if texts_val is None else predict_logits(net, texts_val, vectorizer)
+    if config.calibrate == "temperature":
+        if logits_val is not None and y_val is not None:
+            temperature = fit_temperature(logits_val, y_val)
+        if temperature is None:
+            raise ValueError("calibrate='temperature' without validation texts needs the validated run's temperature")
+        net = with_temperature(net, temperature)
+        logits_val = None if logits_val is None else logits_val / temperature
+    p_val = None if logits_val is None else 1.0 / (1.0 + np.exp(-logits_val))
+    return Trained(net, vectorizer, history, p_val, max(1, epochs), temperature if config.calibrate != "none" else None)
 
 
 def finish(trained: Trained, data: TextData, ctx: RunContext) -> keras.Model:

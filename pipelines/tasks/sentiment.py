@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from pipelines import runner
 from pipelines.baselines.tfidf import BaselineConfig
+from pipelines.calibration import CALIBRATE_DOC, CALIBRATIONS, temperature_of, uncalibrated_metrics
 from pipelines.class_weights import CLASS_WEIGHT_DOC, check_class_weight
 from pipelines.config import MAX_EPOCHS, TrainConfig, param
 from pipelines.errors import ConfigError, DataValidationError
@@ -86,6 +87,7 @@ class SentimentConfig(TrainConfig):
     learning_rate: float = param(2e-3, "Peak learning rate.", gt=0)
     clipnorm: float = param(1.0, "Gradient norm clipping (RNN gradients can explode); 0 disables.", ge=0)
     class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
+    calibrate: str = param("none", CALIBRATE_DOC, choices=CALIBRATIONS)
     label_smoothing: float = param(
         0.1,
         "Train towards 1 - s/2 and s/2 instead of 1 and 0. Less overconfident probabilities average better "
@@ -207,6 +209,9 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
         scope=f"{int(scored.sum()):,} texts"
         + (f" ({int((~scored).sum())} without a known word not scored)" if not scored.all() else ""),
     )
+    temperature = temperature_of(model)
+    if temperature is not None:
+        ctx.report.add_metrics(uncalibrated_metrics(y[scored], p[scored], temperature))
 
 
 @register(
