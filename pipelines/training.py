@@ -23,6 +23,7 @@ import numpy as np
 from pipelines.atomic import atomic_path, write_text
 from pipelines.config import TrainConfig
 from pipelines.errors import TrainingDivergedError
+from pipelines.gradient_norms import GradientNorms
 from pipelines.optimizers import make_optimizer, schedule_of
 
 __all__ = [
@@ -353,7 +354,12 @@ def make_callbacks(
                 monitor=monitor, mode=mode, patience=early_stopping_patience, restore_best_weights=True
             )
         )
-    callbacks: list[keras.callbacks.Callback] = [EpochTimer(), keras.callbacks.TerminateOnNaN(), *stateful]
+    callbacks: list[keras.callbacks.Callback] = [
+        EpochTimer(),
+        GradientNorms(),
+        keras.callbacks.TerminateOnNaN(),
+        *stateful,
+    ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     callbacks.extend(extra)
@@ -404,7 +410,7 @@ def fit(
             batches=overfit_batches,
             epochs=epochs,
             verbose=verbose,
-            callbacks=[EpochTimer(), *(extra_callbacks or ())],
+            callbacks=[EpochTimer(), GradientNorms(), *(extra_callbacks or ())],
             class_weight=class_weight,
         )
     callbacks = make_callbacks(

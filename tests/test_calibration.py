@@ -52,6 +52,7 @@ def test_the_scaled_model_keeps_its_predictions_and_survives_a_save(tmp_path):
         TemperatureScaling(0.0)
 
 
+@pytest.mark.slow
 def test_a_calibrated_run_reports_before_and_after_and_saves_the_scaled_model(tmp_path):
     result = pipelines.run(
         "mnist", dataset="digits", epochs=3, batch_size=64, verbose=0, calibrate="temperature", out=str(tmp_path)
@@ -72,6 +73,7 @@ def test_calibrate_takes_only_the_known_methods(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_sentiment_calibrates_each_fold_and_the_saved_model(tmp_path):
     texts, labels = polar_texts(400, seed=0)
     flip = np.random.default_rng(0).random(len(labels)) < 0.2  # a fifth mislabelled: nothing is certain

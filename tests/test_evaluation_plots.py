@@ -199,3 +199,11 @@ def test_figure_to_png_is_deterministic():
     first = plots.figure_to_png(plots.learning_curves_figure(history))
     second = plots.figure_to_png(plots.learning_curves_figure(history))
     assert first.startswith(PNG_SIGNATURE) and first == second
+
+
+def test_the_gradient_norms_mean_and_max_share_a_log_scaled_panel():
+    from pipelines.evaluation.plots import learning_curves_figure
+
+    fig = learning_curves_figure({"loss": [1.0, 0.5], "grad_norm": [2.0, 0.1], "grad_norm_max": [9.0, 0.3]})
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "grad_norm"]
+    assert fig.axes[1].get_yscale() == "log" and len(fig.axes[1].get_lines()) == 2

@@ -75,6 +75,11 @@ def test_pipeline_trains_and_reports_under_two_replicas(measured, pipeline):
     else:
         losses = [v for key, values in run["history"].items() if key.endswith("loss") for v in values]
         assert losses and all(math.isfinite(v) for v in losses)
+    if pipeline in ("mnist", "vit", "denoising_autoencoder"):  # fit() runs log the gradient norm
+        norms = run["history"]["grad_norm"]
+        assert len(norms) == len(run["history"]["loss"]) and all(
+            0 < v <= m for v, m in zip(norms, run["history"]["grad_norm_max"])
+        )
     if pipeline == "dcgan":
         # DCGAN.train_step logs per-example means, not the 1/replicas-scaled losses: D starts
         # near 2 ln 2 on two replicas as on one device.
@@ -94,6 +99,10 @@ def test_two_replicas_follow_the_one_device_loss_path(measured, model):
     assert one[-1] < one[0]  # the steps move the weights, so the paths could diverge
     assert two == pytest.approx(one, rel=1e-4)
     assert path["weight_diff"] < 1e-5
+    # The global gradient's norm on one device; on two, the mean of the two half-batch
+    # gradients' norms, at least as large (the triangle inequality) and of the same size.
+    one_norm, two_norm = path["grad_norm_one_device"], path["grad_norm_two_replicas"]
+    assert len(one_norm) == len(one) and all(a <= b * (1 + 1e-4) < 3 * a for a, b in zip(one_norm, two_norm))
 
 
 def test_evaluate_reduces_metrics_across_replicas_exactly(measured):

@@ -120,6 +120,7 @@ def test_bad_optimizer_settings_are_refused_before_any_work(name, overrides, mes
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_a_pipeline_trains_and_saves_with_the_optimizer_it_was_given(tmp_path):
     result = pipelines.run(
         "mnist",
@@ -138,6 +139,7 @@ def test_a_pipeline_trains_and_saves_with_the_optimizer_it_was_given(tmp_path):
     assert type(model.optimizer) is keras.optimizers.SGD and model.optimizer.nesterov
     assert result.report["config"]["schedule"] == "one_cycle"
     assert "overfit_memorized" not in result.metrics  # no sanity verdict outside the sanity mode
+    assert len(result.history["grad_norm"]) == 2 and min(result.history["grad_norm"]) > 0
     assert result.metrics["accuracy"] > 0.5  # 10 classes; two SGD epochs on 1,400 digits learn
 
 

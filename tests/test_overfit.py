@@ -17,6 +17,7 @@ from pipelines.tasks import denoising_autoencoder
 QUICK_MNIST = dict(dataset="digits", epochs=10, batch_size=64, verbose=0, overfit_batches=1)
 
 
+@pytest.mark.slow
 def test_a_working_net_memorizes_a_batch_and_a_dead_one_does_not(tmp_path):
     works = pipelines.run("mnist", out=str(tmp_path / "works"), **QUICK_MNIST)
     verdict = json.loads((tmp_path / "works" / VERDICT_FILE).read_text())
@@ -25,11 +26,12 @@ def test_a_working_net_memorizes_a_batch_and_a_dead_one_does_not(tmp_path):
     assert works.metrics["overfit_memorized"] == 1.0 and works.metrics["overfit_accuracy_after"] >= 0.99
     assert "Sanity check: memorizing a few batches" in (tmp_path / "works" / "report.md").read_text()
     # A learning rate that moves nothing is the kind of bug the mode is for.
-    dead = pipelines.run("mnist", learning_rate=1e-8, out=str(tmp_path / "dead"), **QUICK_MNIST)
+    dead = pipelines.run("mnist", learning_rate=1e-8, out=str(tmp_path / "dead"), **{**QUICK_MNIST, "epochs": 1})
     assert dead.metrics["overfit_memorized"] == 0.0 and dead.metrics["overfit_accuracy_after"] < 0.2
     assert "**did not** memorize them" in (tmp_path / "dead" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_autoencoder_is_judged_by_its_squared_error(tmp_path, monkeypatch):
     data = bar_digits(600, 200, seed=0)
     monkeypatch.setattr(denoising_autoencoder, "load_mnist_family", lambda name, data_dir=None: data)
@@ -41,6 +43,7 @@ def test_the_autoencoder_is_judged_by_its_squared_error(tmp_path, monkeypatch):
     assert result.metrics["overfit_mse_after"] <= 0.1 * result.metrics["overfit_mse_before"]
 
 
+@pytest.mark.slow
 def test_sentiment_memorizes_texts(tmp_path):
     texts, labels = polar_texts(200, seed=0)
     settings = {**PIPELINE_RUNS["sentiment"], "epochs": 8, "verbose": 0, "overfit_batches": 2}

@@ -31,6 +31,7 @@ from two_replica_runs import PIPELINE_RUNS  # noqa: E402
 
 import pipelines  # noqa: E402
 from pipelines import devices  # noqa: E402
+from pipelines.gradient_norms import GradientNorms  # noqa: E402
 
 ENVIRONMENT_KEYS = ("strategy", "replicas", "devices", "precision_policy", "jit_compile")
 
@@ -85,18 +86,20 @@ GLOBAL_BATCH = 32
 
 def _loss_path(
     spec: str, build: Callable[[], keras.Model], dataset: tf.data.Dataset, *, steps: int = STEPS
-) -> tuple[list[float], list[np.ndarray]]:
+) -> tuple[dict[str, list[float]], list[np.ndarray]]:
     """Trains `build()` under `spec`'s strategy for `steps` steps of one batch each.
 
     One batch per `fit` epoch, so `history["loss"]` is the loss of each step (computed before
-    that step's update), not a running mean.
+    that step's update), not a running mean, and `history["grad_norm"]` its gradient's norm.
     """
     strategy = devices.make_strategy(spec)
     keras.utils.set_random_seed(0)  # the same initial weights under both strategies
     with strategy.scope():
         model = build()
-    history = model.fit(dataset.repeat(), steps_per_epoch=1, epochs=steps, verbose=0, shuffle=False)
-    return [float(v) for v in history.history["loss"]], [np.asarray(w) for w in model.get_weights()]
+    history = model.fit(
+        dataset.repeat(), steps_per_epoch=1, epochs=steps, verbose=0, shuffle=False, callbacks=[GradientNorms()]
+    )
+    return history.history, [np.asarray(w) for w in model.get_weights()]
 
 
 def _compare(
@@ -104,11 +107,18 @@ def _compare(
 ) -> dict[str, Any]:
     one, weights_one = _loss_path(spec_one, build, dataset, **kwargs)
     two, weights_two = _loss_path(spec_two, build, dataset, **kwargs)
+    loss = {key: [float(v) for v in history["loss"]] for key, history in (("one", one), ("two", two))}
     # Per tensor, the largest difference relative to the tensor's scale (at least 1).
     weight_diff = max(
         float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(a))))) for a, b in zip(weights_one, weights_two)
     )
-    return {"one_device": one, "two_replicas": two, "weight_diff": weight_diff}
+    return {
+        "one_device": loss["one"],
+        "two_replicas": loss["two"],
+        "weight_diff": weight_diff,
+        "grad_norm_one_device": one["grad_norm"],
+        "grad_norm_two_replicas": two["grad_norm"],
+    }
 
 
 def equivalence(out: Path) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from pipelines.calibration import (
     uncalibrated_metrics,
     with_temperature,
 )
-from pipelines.class_weights import CLASS_WEIGHT_DOC, class_weights
-from pipelines.config import AugmentConfig, TrainConfig, param
+from pipelines.class_weights import CLASS_WEIGHT_DOC, check_class_weight, class_weights
+from pipelines.config import MAX_EPOCHS, AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
@@ -35,6 +35,15 @@ from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.models import check_model_io
+from pipelines.recipes.transfer import (
+    FREEZES,
+    SOURCE_HELP,
+    check_init_from,
+    concat_histories,
+    load_source,
+    set_backbone_trainable,
+    transfer_model,
+)
 from pipelines.training import compile_scope, fit, fit_options, make_optimizer, schedule_of
 
 if TYPE_CHECKING:
@@ -76,6 +85,25 @@ class ImageClassifierConfig(TrainConfig):
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
     class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
     calibrate: str = param("none", CALIBRATE_DOC, choices=CALIBRATIONS)
+    init_from: str | None = param(
+        None,
+        f"Start from a trained model: {SOURCE_HELP} (a classifier, or a denoising_autoencoder's encoder); "
+        "its architecture replaces the net fields.",
+    )
+    freeze: str = param(
+        "none",
+        "With init_from: none (train everything) | backbone (train the head alone for head_epochs, "
+        "then everything for epochs at finetune_learning_rate).",
+        choices=FREEZES,
+    )
+    head_epochs: int = param(2, "Epochs of the head alone when freeze=backbone.", ge=1, le=MAX_EPOCHS)
+    finetune_learning_rate: float | None = param(
+        None, "Peak learning rate once the backbone is unfrozen; None: learning_rate / 10.", gt=0
+    )
+
+    def validate(self) -> None:
+        check_class_weight(self.class_weight)
+        check_init_from(self.init_from, self.freeze)
 
 
 def load_images(config: ImageClassifierConfig) -> ImageData:
@@ -272,6 +300,8 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         raise ConfigError("class_weight is not supported on several workers yet: drop it, or train on one machine.")
     if ctx.cluster is not None and config.calibrate != "none":
         raise ConfigError("calibrate is not supported on several workers yet: drop it, or train on one machine.")
+    if ctx.cluster is not None and config.init_from is not None:
+        raise ConfigError("init_from is not supported on several workers yet: drop it, or train on one machine.")
     if ctx.cluster is not None and config.overfit_batches:
         raise ConfigError("overfit_batches is a one-machine sanity check: drop it, or train on one machine.")
     data = load_images(config)
@@ -314,29 +344,85 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
 
 
 def compile_image_classifier(
-    build_model: Callable[[], keras.Model], config: ImageClassifierConfig, ctx: RunContext, steps_per_epoch: int
+    build_model: Callable[[], keras.Model], config: ImageClassifierConfig, ctx: RunContext, splits: ImageSplits
 ) -> keras.Model:
-    """Builds `build_model()` (float32 logits) under the run's strategy and compiles it.
+    """Builds `build_model()` (float32 logits), or the `init_from` transfer, under the run's
+    strategy and compiles it.
 
     The loss is the cross-entropy of the logits, on one-hot labels under label smoothing
-    (Keras 3's sparse loss has none); the optimizer is `make_optimizer`'s schedule.
+    (Keras 3's sparse loss has none); the optimizer is `make_optimizer`'s schedule. With
+    `freeze="backbone"` only the head trains, for `head_epochs`.
     """
-    if config.label_smoothing > 0:
-        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
-        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    transfer = None
+    if config.init_from is not None:
+        transfer = load_source(config.init_from, splits.num_classes, (28, 28, 1))
+        phases = (
+            f"the head alone for {config.head_epochs} epochs, then every layer for {config.epochs} epochs at "
+            f"learning rate {finetune_learning_rate(config):g}"
+            if config.freeze == "backbone"
+            else f"every layer from the start, for {config.epochs} epochs"
+        )
+        ctx.report.add_text("Transfer learning", f"Started from {transfer.describe()}; trained {phases}.")
+    frozen = {"epochs": config.head_epochs} if config.freeze == "backbone" else {}
     with compile_scope(
         ctx.strategy,
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=splits.steps_per_epoch,
     ) as options:
-        model = build_model()
-        optimizer = make_optimizer(**schedule_of(config), steps_per_epoch=steps_per_epoch)
-        model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy], **options)
+        if transfer is None:
+            model = build_model()
+        else:
+            model, head = transfer_model(transfer, splits.num_classes)
+            if frozen:
+                set_backbone_trainable(model, head, False)
+        optimizer = make_optimizer(**{**schedule_of(config), **frozen}, steps_per_epoch=splits.steps_per_epoch)
+        model.compile(optimizer=optimizer, **_loss_and_metrics(config), **options)
     return model
+
+
+def finetune_learning_rate(config: ImageClassifierConfig) -> float:
+    return config.finetune_learning_rate or config.learning_rate / 10
+
+
+def _loss_and_metrics(config: ImageClassifierConfig) -> dict:
+    if config.label_smoothing > 0:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
+        return {"loss": loss, "metrics": [keras.metrics.CategoricalAccuracy(name="accuracy")]}
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return {"loss": loss, "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+
+
+def _unfreeze_and_finetune(
+    model: keras.Model, splits: ImageSplits, config: ImageClassifierConfig, ctx: RunContext
+) -> dict[str, list[float]]:
+    """The second phase of `freeze="backbone"`: every layer, `epochs` at the fine-tuning rate.
+
+    Its checkpoints and backup live in `finetune/`: a run killed here redoes the (seeded,
+    deterministic) head phase and resumes this one.
+    """
+    with compile_scope(
+        ctx.strategy,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        steps_per_epoch=splits.steps_per_epoch,
+    ) as options:
+        set_backbone_trainable(model, [model.layers[-1]], True)
+        schedule = {**schedule_of(config), "learning_rate": finetune_learning_rate(config)}
+        model.compile(
+            optimizer=make_optimizer(**schedule, steps_per_epoch=splits.steps_per_epoch),
+            **_loss_and_metrics(config),
+            **options,
+        )
+    return fit(
+        model,
+        splits.train_ds,
+        splits.val_ds,
+        ctx.run_dir / "finetune",
+        **{**fit_options(config), "learning_rate": schedule["learning_rate"]},
+        extra_callbacks=[splits.epoch_seeds],
+        class_weight=splits.class_weight,
+    )
 
 
 def train_image_classifier(
@@ -349,15 +435,20 @@ def train_image_classifier(
     """
     with ctx.timer("train_seconds"):
         if ctx.cluster is None:
+            frozen = {"epochs": config.head_epochs} if config.freeze == "backbone" else {}
             ctx.report.history = fit(
                 model,
                 splits.train_ds,
                 splits.val_ds,
                 ctx.run_dir,
-                **fit_options(config),
+                **{**fit_options(config), **frozen},
                 extra_callbacks=[splits.epoch_seeds],
                 class_weight=splits.class_weight,
             )
+            if frozen:
+                ctx.report.history = concat_histories(
+                    ctx.report.history, _unfreeze_and_finetune(model, splits, config, ctx)
+                )
             return model
         return _fit_on_cluster(
             model,

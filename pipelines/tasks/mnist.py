@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from pipelines.class_weights import check_class_weight
 from pipelines.config import MAX_EPOCHS, param
 from pipelines.errors import ConfigError
 from pipelines.nets.cnn import cnn_feature_size, make_cnn
@@ -69,7 +68,7 @@ class MnistConfig(ImageClassifierConfig):
     steps_per_execution: int = param(16, "Training steps per compiled graph call (measured ~12 % faster than 1).", ge=1)
 
     def validate(self) -> None:
-        check_class_weight(self.class_weight)
+        super().validate()
         if not self.filters or min(self.filters) < 1 or len(self.convs) != len(self.filters) or min(self.convs) < 1:
             raise ConfigError(
                 "filters and convs need one positive integer per stage. "
@@ -110,9 +109,7 @@ def train(config: MnistConfig, ctx: RunContext) -> keras.Model:
     splits = prepare_images(config, ctx)
 
     # Model: the CNN, compiled under the run's device strategy.
-    model = compile_image_classifier(
-        lambda: make_model(config, splits.num_classes), config, ctx, splits.steps_per_epoch
-    )
+    model = compile_image_classifier(lambda: make_model(config, splits.num_classes), config, ctx, splits)
 
     # Train: fit() on one machine, the custom loop on a cluster.
     model = train_image_classifier(model, splits, config, ctx)

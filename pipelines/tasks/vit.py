@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from pipelines.class_weights import check_class_weight
 from pipelines.config import MAX_EPOCHS, param
 from pipelines.evaluation.attention import attention_overlay_figure, attention_rollout
 from pipelines.inputs.images import to_float_images
@@ -80,7 +79,7 @@ class VitConfig(ImageClassifierConfig):
     attention_images: int = param(8, "Test images shown with their attention rollout (0: none).", ge=0)
 
     def validate(self) -> None:
-        check_class_weight(self.class_weight)
+        super().validate()
         # The net's own checks (patches divide the image, dim divides into heads), without building it.
         check_vit_args((28, 28, 1), 10, **self.net_kwargs())
 
@@ -136,7 +135,7 @@ def train(config: VitConfig, ctx: RunContext) -> keras.Model:
 
     # Model: the ViT, compiled under the run's device strategy (AdamW when weight_decay > 0).
     model = compile_image_classifier(
-        lambda: make_vit((28, 28, 1), splits.num_classes, **config.net_kwargs()), config, ctx, splits.steps_per_epoch
+        lambda: make_vit((28, 28, 1), splits.num_classes, **config.net_kwargs()), config, ctx, splits
     )
 
     # Train: fit() on one machine, the custom loop on a cluster.
