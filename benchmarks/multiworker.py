@@ -41,7 +41,7 @@ WORKER = textwrap.dedent(
     from pipelines import multiworker
     from pipelines.worker_cluster import cluster_from_workers
     from pipelines.inputs.mnist import load_mnist_family
-    from pipelines.recipes.image_classifier import make_worker_dataset_fn
+    from pipelines.recipes.image_classifier_cluster import make_worker_dataset_fn
     from pipelines.tasks.mnist import make_model
     from pipelines.training import make_optimizer, schedule_of
 

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -43,45 +44,65 @@ class _Max(keras.metrics.Metric):
 
 
 class GradientNorms(keras.callbacks.Callback):
-    """Adds `grad_norm` and `grad_norm_max` of each epoch's optimizer steps to the logs.
+    """Adds `<name>` and `<name>_max` of each epoch's optimizer steps to the logs.
 
-    While training, the model's optimizer measures the gradients it is given; the
-    measurement is removed when training ends, so the optimizer saved with the model is
-    the plain one.
+    While training, the model's optimizers measure the gradients they are given; the
+    measurement is removed when training ends, so the optimizers saved with the model are
+    the plain ones.
+
+    Args:
+        optimizers: The model's attributes that hold an optimizer, each with the name of
+            its log entry. Defaults to `{"optimizer": "grad_norm"}`; a GAN passes its two.
     """
 
+    def __init__(self, optimizers: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self._names = dict(optimizers or {"optimizer": "grad_norm"})
+
     def on_train_begin(self, logs: dict | None = None) -> None:
-        optimizer = self.model.optimizer
         strategy = getattr(self.model, "distribute_strategy", None)
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            self._mean, self._max = keras.metrics.Mean(name="grad_norm"), _Max(name="grad_norm_max")
         # Keras scales each replica's loss by 1/replicas: its gradient times the replica count
         # is the gradient of its share of the batch.
         replicas = float(getattr(strategy, "num_replicas_in_sync", 1))
-        apply = type(optimizer).apply.__get__(optimizer)  # the class's method, even if a wrapper is left over
-        scale = getattr(optimizer, "dynamic_scale", None)  # a LossScaleOptimizer's current loss scale
-
-        def measured_apply(grads: Any, trainable_variables: Any = None) -> Any:
-            present = [keras.ops.cast(g, "float32") for g in grads if g is not None]
-            if present:
-                norm = replicas * keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(g)) for g in present))
-                if scale is not None:
-                    norm = norm / keras.ops.cast(scale, "float32")
-                self._mean.update_state(norm)
-                self._max.update_state(norm)
-            return apply(grads, trainable_variables)
-
-        optimizer.apply = measured_apply
-        self._optimizer = optimizer
+        self._metrics: dict[str, tuple[keras.metrics.Mean, _Max]] = {}
+        self._optimizers = []
+        for attribute, name in self._names.items():
+            optimizer = getattr(self.model, attribute)
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                metrics = (keras.metrics.Mean(name=name), _Max(name=f"{name}_max"))
+            self._metrics[name] = metrics
+            optimizer.apply = _measured(optimizer, metrics, replicas)
+            self._optimizers.append(optimizer)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._mean.reset_state()
-        self._max.reset_state()
+        for metrics in self._metrics.values():
+            for metric in metrics:
+                metric.reset_state()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None and int(self._mean.count) > 0:
-            logs["grad_norm"] = float(self._mean.result())
-            logs["grad_norm_max"] = float(self._max.result())
+        for name, (mean, peak) in self._metrics.items():
+            if logs is not None and int(mean.count) > 0:
+                logs[name] = float(mean.result())
+                logs[f"{name}_max"] = float(peak.result())
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._optimizer.__dict__.pop("apply", None)
+        for optimizer in self._optimizers:
+            optimizer.__dict__.pop("apply", None)
+
+
+def _measured(optimizer: keras.optimizers.Optimizer, metrics: tuple[keras.metrics.Metric, ...], replicas: float) -> Any:
+    """`optimizer.apply` that first adds the gradients' global norm to `metrics`."""
+    apply = type(optimizer).apply.__get__(optimizer)  # the class's method, even if a wrapper is left over
+    scale = getattr(optimizer, "dynamic_scale", None)  # a LossScaleOptimizer's current loss scale
+
+    def measured_apply(grads: Any, trainable_variables: Any = None) -> Any:
+        present = [keras.ops.cast(g, "float32") for g in grads if g is not None]
+        if present:
+            norm = replicas * keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(g)) for g in present))
+            if scale is not None:
+                norm = norm / keras.ops.cast(scale, "float32")
+            for metric in metrics:
+                metric.update_state(norm)
+        return apply(grads, trainable_variables)
+
+    return measured_apply

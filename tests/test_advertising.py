@@ -185,7 +185,8 @@ def test_report_content(quick_run):
     # The saved config reads the copy the run kept, so it reruns on the same data.
     assert report["dataset"]["path"] == report["config"]["csv"] == str(run_dir / "input.csv")
     assert (run_dir / "input.csv").read_text().splitlines()[0] == "tv,radio,units"
-    assert set(report["history"]) == {"loss", "val_loss"} and len(report["history"]["loss"]) == 2
+    assert set(report["history"]) == {"loss", "val_loss", "grad_norm", "grad_norm_max"}
+    assert len(report["history"]["loss"]) == 2 and min(report["history"]["grad_norm"]) > 0
     m = report["metrics"]
     assert m["oof_r2_ci_low"] < m["oof_r2"] < m["oof_r2_ci_high"] and report["headline_metric"] == "cv_r2_mean"
     assert_report_renders(run_dir / "report.html", min_images=len(FIGURES))

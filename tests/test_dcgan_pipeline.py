@@ -137,7 +137,8 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     assert {"samples.png", "class_coverage.png", "discriminator_roc.png", "learning_curves.png"} <= set(
         report["figures"]
     )
-    assert set(report["history"]) >= {"d_loss", "g_loss"}
+    assert set(report["history"]) >= {"d_loss", "g_loss", "d_grad_norm", "g_grad_norm_max"}
+    assert all(v > 0 for key in ("d_grad_norm", "g_grad_norm") for v in report["history"][key])
     assert "FID on a domain classifier" in (run_dir / "report.md").read_text()
     # model.keras is the generator: noise (+ labels) -> (n, 28, 28, 1) in [-1, 1], loadable with safe_mode.
     generator = load_model(run_dir / "model.keras")

@@ -82,7 +82,7 @@ def test_a_global_batch_that_does_not_split_over_the_replicas_is_refused():
 def test_each_worker_reads_a_disjoint_slice_of_the_training_set():
     import tensorflow as tf
 
-    from pipelines.recipes.image_classifier import make_worker_dataset_fn
+    from pipelines.recipes.image_classifier_cluster import make_worker_dataset_fn
 
     # Image k is a constant image of value k, so a batch tells which images it holds.
     n = 200

@@ -14,6 +14,7 @@ import numpy as np
 
 from pipelines.errors import TrainingDivergedError
 from pipelines.evaluation.regressor_report import threshold_labels
+from pipelines.gradient_norms import GradientNorms
 from pipelines.inputs.sources import resolve_dataset
 from pipelines.inputs.splits import fold_train_mask
 from pipelines.inputs.tabular import TabularData, make_fold_dataset, read_csv, validate_frame
@@ -117,7 +118,7 @@ def fit_folds(
         epochs=math.ceil(total_steps / per_epoch),
         validation_data=make_fold_dataset(data.x, data.y, ~mask),
         shuffle=False,
-        callbacks=[keras.callbacks.TerminateOnNaN()],
+        callbacks=[GradientNorms(), keras.callbacks.TerminateOnNaN()],
         verbose=config.verbose,
     ).history
     if not all(math.isfinite(v) for v in history["loss"]):

@@ -17,6 +17,7 @@ from pipelines.epoch_seeds import EpochSeeds, epoch_batches
 from pipelines.errors import TrainingDivergedError
 from pipelines.evaluation import plots
 from pipelines.evaluation.generative_report import SampleGrid
+from pipelines.gradient_norms import GradientNorms
 from pipelines.inputs.mnist import ImageData
 from pipelines.inputs.pixel_clusters import PixelClusters
 from pipelines.nets.cluster_code import NearestCluster, discriminator_on_images
@@ -174,6 +175,7 @@ def fit_gan(
     """
     callbacks = [
         EpochTimer(),
+        GradientNorms({"d_optimizer": "d_grad_norm", "g_optimizer": "g_grad_norm"}),
         keras.callbacks.TerminateOnNaN(),
         SampleGrid(run_dir / "samples", num_classes=num_classes, every=config.sample_every, epochs=config.epochs),
         *([epoch_seeds] if epoch_seeds is not None else []),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -35,6 +35,7 @@ from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData, load_mnist_family
 from pipelines.inputs.splits import train_val_split
 from pipelines.models import check_model_io
+from pipelines.recipes.image_classifier_cluster import cluster_steps_per_epoch, fit_on_cluster, sparse_or_smoothed
 from pipelines.recipes.transfer import (
     FREEZES,
     SOURCE_HELP,
@@ -64,7 +65,6 @@ __all__ = [
     "train_image_classifier",
     "calibrate_image_classifier",
     "evaluate_image_classifier",
-    "make_worker_dataset_fn",
 ]
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
@@ -177,89 +177,6 @@ def check_saved_classifier(model: keras.Model, config: ImageClassifierConfig) ->
     )
 
 
-def _sparse_or_smoothed(ds: tf.data.Dataset, num_classes: int, label_smoothing: float) -> tf.data.Dataset:
-    # Keras 3's SparseCategoricalCrossentropy has no label smoothing: one-hot labels instead.
-    if label_smoothing == 0:
-        return ds
-    return ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _cluster_steps_per_epoch(n_train: int, batch_size: int) -> int:
-    # Whole global batches only: every worker must run the same number of steps (a worker
-    # stepping alone would wait forever in the all-reduce), and each worker's shard holds
-    # at least n_train // batch_size batches of its share.
-    if n_train < batch_size:
-        raise ConfigError(
-            f"a multi-worker run needs at least one global batch of training images. "
-            f"Received: {n_train} images, batch_size={batch_size}; lower batch_size."
-        )
-    return n_train // batch_size
-
-
-def make_worker_dataset_fn(
-    x_train: np.ndarray, y_train: np.ndarray, config: ImageClassifierConfig, num_classes: int
-) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
-    """The training input of a multi-worker run: each worker reads its own slice of the images.
-
-    Worker `i` of `n` takes images `i, i + n, i + 2n, ...` (disjoint slices that keep the
-    class mix), shuffles and augments them with its own seed, and batches them at the
-    per-replica share of the global `config.batch_size`.
-
-    Example (the default strategy stands in for a cluster's):
-        >>> import pipelines
-        >>> config = pipelines.get_config("mnist", batch_size=4)
-        >>> x, y = np.zeros((8, 28, 28, 1), "uint8"), np.arange(8) % 2
-        >>> fn = make_worker_dataset_fn(x, y, config, 2)
-        >>> images, labels = next(iter(tf.distribute.get_strategy().distribute_datasets_from_function(fn)))
-        >>> tuple(images.shape)
-        (4, 28, 28, 1)
-    """
-
-    def make_train_dataset(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        shard = slice(input_context.input_pipeline_id, None, input_context.num_input_pipelines)
-        ds = make_image_dataset(
-            x_train[shard],
-            y_train[shard],
-            batch_size=input_context.get_per_replica_batch_size(config.batch_size),
-            training=True,
-            augment=config.augment,
-            seed=config.seed + input_context.input_pipeline_id,
-            cache=config.use_cache,
-            num_classes=num_classes,
-        )
-        return _sparse_or_smoothed(ds, num_classes, config.label_smoothing)
-
-    return make_train_dataset
-
-
-def _fit_on_cluster(
-    model: keras.Model,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    val_ds: tf.data.Dataset,
-    config: ImageClassifierConfig,
-    ctx: RunContext,
-    num_classes: int,
-    steps_per_epoch: int,
-) -> keras.Model:
-    from pipelines.multiworker import fit_multiworker
-
-    fitted = fit_multiworker(
-        model,
-        make_worker_dataset_fn(x_train, y_train, config, num_classes),
-        val_ds,
-        config,
-        strategy=ctx.strategy,
-        cluster=ctx.cluster,
-        run_dir=ctx.run_dir,
-        steps_per_epoch=steps_per_epoch,
-    )
-    ctx.report.history = fitted.history
-    if fitted.initial_epoch:
-        ctx.report.extra["resumed_from_epoch"] = fitted.initial_epoch
-    return fitted.model
-
-
 @dataclass
 class ImageSplits:
     """The data stage's result: the dataset, its training and validation splits as tf.data.
@@ -329,13 +246,13 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
     )
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     if ctx.cluster is not None:
-        steps_per_epoch = _cluster_steps_per_epoch(len(y_train), config.batch_size)
+        steps_per_epoch = cluster_steps_per_epoch(len(y_train), config.batch_size)
     return ImageSplits(
         data,
         x_train,
         y_train,
-        _sparse_or_smoothed(train_ds, num_classes, config.label_smoothing),
-        _sparse_or_smoothed(val_ds, num_classes, config.label_smoothing),
+        sparse_or_smoothed(train_ds, num_classes, config.label_smoothing),
+        sparse_or_smoothed(val_ds, num_classes, config.label_smoothing),
         steps_per_epoch,
         epoch_seeds,
         y_val,
@@ -364,12 +281,7 @@ def compile_image_classifier(
         )
         ctx.report.add_text("Transfer learning", f"Started from {transfer.describe()}; trained {phases}.")
     frozen = {"epochs": config.head_epochs} if config.freeze == "backbone" else {}
-    with compile_scope(
-        ctx.strategy,
-        jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
-        steps_per_epoch=splits.steps_per_epoch,
-    ) as options:
+    with _compile_scope(config, ctx, splits) as options:
         if transfer is None:
             model = build_model()
         else:
@@ -379,6 +291,15 @@ def compile_image_classifier(
         optimizer = make_optimizer(**{**schedule_of(config), **frozen}, steps_per_epoch=splits.steps_per_epoch)
         model.compile(optimizer=optimizer, **_loss_and_metrics(config), **options)
     return model
+
+
+def _compile_scope(config: ImageClassifierConfig, ctx: RunContext, splits: ImageSplits) -> Any:
+    return compile_scope(
+        ctx.strategy,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        steps_per_epoch=splits.steps_per_epoch,
+    )
 
 
 def finetune_learning_rate(config: ImageClassifierConfig) -> float:
@@ -401,12 +322,7 @@ def _unfreeze_and_finetune(
     Its checkpoints and backup live in `finetune/`: a run killed here redoes the (seeded,
     deterministic) head phase and resumes this one.
     """
-    with compile_scope(
-        ctx.strategy,
-        jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
-        steps_per_epoch=splits.steps_per_epoch,
-    ) as options:
+    with _compile_scope(config, ctx, splits) as options:
         set_backbone_trainable(model, [model.layers[-1]], True)
         schedule = {**schedule_of(config), "learning_rate": finetune_learning_rate(config)}
         model.compile(
@@ -450,7 +366,7 @@ def train_image_classifier(
                     ctx.report.history, _unfreeze_and_finetune(model, splits, config, ctx)
                 )
             return model
-        return _fit_on_cluster(
+        return fit_on_cluster(
             model,
             splits.x_train,
             splits.y_train,

@@ -18,8 +18,9 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
     """Draws training curves, one panel per metric with its `val_` twin.
 
     `loss` and `val_loss` share a panel, as do `accuracy` and `val_accuracy`, and so on;
-    a key without a twin (such as `learning_rate`) gets its own panel. The gradient norm's
-    mean and maximum (`grad_norm`, `grad_norm_max`) share one, on a log scale.
+    a key without a twin (such as `learning_rate`) gets its own panel. A gradient norm's
+    mean and maximum (`grad_norm` and `grad_norm_max`, a GAN's `d_grad_norm` and
+    `d_grad_norm_max`, ...) share one, on a log scale.
 
     Args:
         history: A Keras `History.history`: metric name to one value per epoch.
@@ -40,7 +41,7 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
     panels: dict[str, list[str]] = {}
     for key in history:
         base = key[len("val_") :] if key.startswith("val_") else key
-        panels.setdefault(base.removesuffix("_max") if base.startswith("grad_norm") else base, []).append(key)
+        panels.setdefault(base.removesuffix("_max") if "grad_norm" in base else base, []).append(key)
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     fig = Figure(figsize=(4.0 * ncols, 3.0 * nrows), layout="constrained")
@@ -51,7 +52,7 @@ def learning_curves_figure(history: Mapping[str, Sequence[float]]) -> Figure:
             epochs = np.arange(1, len(values) + 1)
             ax.plot(epochs, values, marker="o" if len(values) < 20 else None, markersize=3, label=key)
         ax.set_title(base)
-        if base == "grad_norm" and all(min(history[key]) > 0 for key in keys):
+        if base.endswith("grad_norm") and all(min(history[key]) > 0 for key in keys):
             ax.set_yscale("log")  # explosions and vanishing span orders of magnitude
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
