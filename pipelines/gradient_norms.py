@@ -40,7 +40,7 @@ class _Max(keras.metrics.Metric):
         self.value.assign(keras.ops.maximum(self.value, keras.ops.cast(value, self.value.dtype)))
 
     def result(self) -> Any:
-        return self.value
+        return keras.ops.add(self.value, 0.0)  # a tensor: float() of the variable fails under tf.distribute
 
 
 class GradientNorms(keras.callbacks.Callback):
@@ -81,7 +81,7 @@ class GradientNorms(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for name, (mean, peak) in self._metrics.items():
-            if logs is not None and int(mean.count) > 0:
+            if logs is not None and float(keras.ops.convert_to_numpy(mean.count)) > 0:
                 logs[name] = float(mean.result())
                 logs[f"{name}_max"] = float(peak.result())
 

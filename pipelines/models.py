@@ -24,7 +24,7 @@ MIN_SAFE_KERAS = (3, 14)
 
 # Besides every module of `pipelines.nets` (found, not listed, so a new net is never missed),
 # the modules that register custom layers or functions with `keras.saving`.
-_SERIALIZABLE_MODULES = ("pipelines.inputs.text_vectorizer",)
+_SERIALIZABLE_MODULES = ("pipelines.inputs.text_vectorizer", "pipelines.calibration", "pipelines.optimizers")
 
 
 def _serializable_modules() -> list[str]:
