@@ -89,3 +89,18 @@ def test_sentiment_calibrates_each_fold_and_the_saved_model(tmp_path):
     assert m["log_loss"] < m["log_loss_uncalibrated"]
     # The saved model (the last fold's, refit=False) divides by its own fold's temperature.
     assert temperature_of(keras.saving.load_model(tmp_path / "cv" / "model.keras")) is not None
+
+
+def test_fine_tuning_from_a_calibrated_text_model_starts_from_its_logit(tmp_path):
+    from pipelines.inputs.text_dataset import make_vectorizer
+    from pipelines.nets.rnn import make_text_rnn
+    from pipelines.recipes.text_classifier import load_pretrained, make_end_to_end
+
+    vectorizer = make_vectorizer(np.array(["a good film", "a bad film"]), max_tokens=20, sequence_length=8)
+    net = make_text_rnn(vectorizer.vocabulary_size(), embed_dim=8, units=(4,))
+    make_end_to_end(vectorizer, with_temperature(net, 3.0)).save(tmp_path / "model.keras")
+    config = pipelines.get_config("sentiment", init_from=str(tmp_path / "model.keras"))
+    _, pretrained = load_pretrained(config)
+    assert temperature_of(pretrained) is None
+    ids = vectorizer(np.array(["a good film"]))
+    np.testing.assert_allclose(pretrained.predict(ids, verbose=0), net.predict(ids, verbose=0), rtol=1e-5)

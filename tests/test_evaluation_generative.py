@@ -78,6 +78,12 @@ def test_fid_of_the_test_set_against_itself_is_about_zero_and_against_noise_is_l
     assert frechet_distance(*stats, *stats) == pytest.approx(0.0, abs=1e-6)
     f_noise, _ = classifier_features(classifier, rng.random((500, 28, 28, 1)).astype("float32"))
     assert frechet_distance(*feature_statistics(f_noise), *stats) > 1e-3
+    # A calibrated classifier (calibrate=temperature) gives the same features, and its own probabilities.
+    from pipelines.calibration import with_temperature
+
+    f_calibrated, p_calibrated = classifier_features(with_temperature(classifier, 2.0), digits)
+    np.testing.assert_allclose(f_calibrated, f_test, rtol=1e-5)
+    assert not np.allclose(p_calibrated, proba)
 
 
 def test_inception_score_is_the_number_of_classes_for_confident_balanced_samples_and_one_for_collapse():

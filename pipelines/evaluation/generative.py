@@ -195,8 +195,10 @@ def class_coverage(predicted: np.ndarray, num_classes: int) -> ClassCoverage:
 def classifier_features(classifier, images_01: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """Penultimate features and softmax probabilities of `classifier` on images in [0, 1].
 
-    The features are the input of the classifier's last layer (for the mnist CNN: the
-    flattened last feature map, which dropout leaves untouched at inference).
+    The features are the input of the classifier's logits layer (for the mnist CNN: the
+    flattened last feature map, which dropout leaves untouched at inference); a calibrated
+    classifier's temperature layer after it is passed over for the features, and kept for
+    the probabilities.
 
     Args:
         classifier: A functional Keras classifier whose last layer outputs logits.
@@ -208,7 +210,10 @@ def classifier_features(classifier, images_01: np.ndarray, batch_size: int = 100
     """
     import keras
 
-    extractor = keras.Model(classifier.inputs, [classifier.layers[-1].input, classifier.outputs[0]])
+    from pipelines.calibration import TemperatureScaling
+
+    head = classifier.layers[-2 if isinstance(classifier.layers[-1], TemperatureScaling) else -1]
+    extractor = keras.Model(classifier.inputs, [head.input, classifier.outputs[0]])
     features, logits = extractor.predict(np.asarray(images_01, "float32"), batch_size=batch_size, verbose=0)
     logits = logits.astype(np.float64)
     proba = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.calibration import fit_temperature, with_temperature
+from pipelines.calibration import TemperatureScaling, fit_temperature, with_temperature
 from pipelines.class_weights import class_weights
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
@@ -145,9 +145,12 @@ def load_pretrained(config: SentimentConfig) -> tuple[keras.layers.TextVectoriza
             f"init_from needs a model saved by the sentiment pipeline (raw strings in). "
             f"Received: {str(path)!r}, with layers {[layer.name for layer in model.layers]}"
         )
+    net = nets[0]
+    if isinstance(net.layers[-1], TemperatureScaling):  # a calibrated source: its logit before the temperature
+        net = keras.Model(net.inputs, net.layers[-1].input, name=net.name)
     # A checkpoint ensemble is fine-tuned from its last snapshot: one net, as trained.
-    members = snapshot_members(nets[0])
-    return vectorizers[0], members[-1] if members else nets[0]
+    members = snapshot_members(net)
+    return vectorizers[0], members[-1] if members else net
 
 
 def train_rnn(
