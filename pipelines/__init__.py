@@ -25,6 +25,7 @@ from pipelines.errors import (
     TrainingDivergedError,
     UnknownPipelineError,
 )
+from pipelines.predictor import Predictor, load
 from pipelines.registry import list_pipelines, register
 from pipelines.runner import RunResult, evaluate, get_config, run
 
@@ -35,6 +36,8 @@ __all__ = [
     "get_config",
     "run",
     "evaluate",
+    "load",
+    "Predictor",
     "register",
     "RunResult",
     "PipelinesError",

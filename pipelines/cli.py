@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from pipelines import registry
-from pipelines.errors import ClusterError, PipelinesError, TrainingDivergedError
+from pipelines.errors import ClusterError, ConfigError, PipelinesError, TrainingDivergedError
 
 __all__ = ["main"]
 
@@ -80,6 +80,14 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare runs evaluated on the same test set")
     cmp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     cmp.add_argument("--out", help="output directory (default: reports/compare/<timestamp>)")
+
+    pred = sub.add_parser("predict", help="predict with a finished run on new inputs (images, texts, CSVs)")
+    pred.add_argument("run_dir", metavar="RUN_DIR")
+    pred.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders, text files or CSVs")
+    pred.add_argument("--out", help="output file (default: stdout)")
+    pred.add_argument("--format", choices=("csv", "json"), default="csv")
+    pred.add_argument("--batch-size", type=int, default=256)
+    pred.add_argument("--text-column", help="sentiment: read the texts from this column of CSV inputs")
 
     idx = sub.add_parser("reports", help="write an index page of every run under a reports directory")
     idx.add_argument("directory", nargs="?", default="reports", metavar="DIR")
@@ -155,6 +163,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise ComparisonError(f"expected at least two run directories. Received: {len(args.run_dirs)}.")
         page = compare_runs(args.run_dirs, make_run_dir(args.out, "compare"))
         print(f"Comparison: {page.resolve()}")
+        return 0
+    if args.command == "predict":
+        from pipelines.predict_cli import predict_rows, write_rows
+        from pipelines.quiet_import import load_tensorflow
+
+        if args.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1. Received: {args.batch_size}")
+        load_tensorflow(list_devices=False)
+        rows = predict_rows(args.run_dir, args.inputs, batch_size=args.batch_size, text_column=args.text_column)
+        write_rows(rows, args.out, args.format)
         return 0
     if args.command == "reports":
         from pipelines.evaluation.runs_index import write_index

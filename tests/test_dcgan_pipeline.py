@@ -146,6 +146,9 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     images = generate(generator, 5, seed=0, labels=labels)
     assert images.shape == (5, 28, 28, 1) and -1 <= images.min() <= images.max() <= 1
     np.testing.assert_allclose(images, generate(r.model, 5, seed=0, labels=labels), atol=1e-5)
+    # pipelines.load samples the same images as uint8.
+    sampled = pipelines.load(run_dir).sample(5, labels=labels, seed=0)
+    assert sampled.dtype == np.uint8 and np.abs(sampled / 127.5 - 1 - images).max() <= 1 / 127.5 + 1e-5
     card = json.loads((run_dir / "model_card.json").read_text())
     assert "noise (n, 100)" in card["inputs"] and card["fid_classifier"] == classifier
     # The unconditional GAN is conditioned on pixel clusters; both saved nets keep plain interfaces.
