@@ -159,17 +159,12 @@ class Predictor:
         return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")
 
     def _text_proba(self, texts: Any, batch_size: int) -> np.ndarray:
-        import tensorflow as tf
+        from pipelines.recipes.text_classifier import predict_raw_texts
 
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts) or len(texts) == 0:
+        if isinstance(texts, str) or len(texts) == 0 or not all(isinstance(t, str) for t in texts):
             raise DataValidationError("expected a non-empty list of strings (one text each)")
         texts = list(texts)
-        p = np.concatenate(
-            [
-                self.model.predict(tf.constant([[t] for t in texts[i : i + batch_size]]), verbose=0)[:, 0]
-                for i in range(0, len(texts), batch_size)
-            ]
-        ).astype("float64")
+        p = predict_raw_texts(self.model, texts, batch_size)
         unknown = np.flatnonzero(np.isnan(p))
         if len(unknown):
             raise DataValidationError(

@@ -280,7 +280,7 @@ def compile_image_classifier(
             else f"every layer from the start, for {config.epochs} epochs"
         )
         ctx.report.add_text("Transfer learning", f"Started from {transfer.describe()}; trained {phases}.")
-    frozen = {"epochs": config.head_epochs} if config.freeze == "backbone" else {}
+    frozen = _head_phase(config)
     with _compile_scope(config, ctx, splits) as options:
         if transfer is None:
             model = build_model()
@@ -300,6 +300,11 @@ def _compile_scope(config: ImageClassifierConfig, ctx: RunContext, splits: Image
         steps_per_execution=config.steps_per_execution,
         steps_per_epoch=splits.steps_per_epoch,
     )
+
+
+def _head_phase(config: ImageClassifierConfig) -> dict[str, int]:
+    # With a frozen backbone the first fit trains the head alone, for head_epochs.
+    return {"epochs": config.head_epochs} if config.freeze == "backbone" else {}
 
 
 def finetune_learning_rate(config: ImageClassifierConfig) -> float:
@@ -351,7 +356,7 @@ def train_image_classifier(
     """
     with ctx.timer("train_seconds"):
         if ctx.cluster is None:
-            frozen = {"epochs": config.head_epochs} if config.freeze == "backbone" else {}
+            frozen = _head_phase(config)
             ctx.report.history = fit(
                 model,
                 splits.train_ds,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -86,6 +86,18 @@ def make_end_to_end(vectorizer: keras.layers.TextVectorization, net: keras.Model
     proba = keras.layers.Activation("sigmoid", dtype="float32", name="probability")(net(ids))
     proba = NaNWithoutKnownWords(dtype="float32", name="nan_without_known_words")([ids, proba])
     return keras.Model(text, proba, name="sentiment_end_to_end")
+
+
+def predict_raw_texts(model: keras.Model, texts: Any, batch_size: int = 1024) -> np.ndarray:
+    """P(positive) of each text from the saved end-to-end model (raw strings in), float64 `(n,)`;
+    NaN for a text without a word of its vocabulary."""
+    texts = np.asarray(texts, dtype=object)
+    return np.concatenate(
+        [
+            model.predict(tf.constant(texts[i : i + batch_size, None].astype(str)), verbose=0)[:, 0]
+            for i in range(0, len(texts), batch_size)
+        ]
+    ).astype("float64")
 
 
 def predict_logits(net: keras.Model, texts: np.ndarray, vectorizer) -> np.ndarray:

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from pipelines import runner
 from pipelines.baselines.tfidf import BaselineConfig
@@ -49,7 +48,7 @@ from pipelines.models import check_model_io
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS
 from pipelines.recipes.sentiment_report import add_sentiment_evaluation
 from pipelines.recipes.sentiment_runs import check_texts_data, train_cross_validated, train_with_test_split
-from pipelines.recipes.text_classifier import resolve_init_from
+from pipelines.recipes.text_classifier import predict_raw_texts, resolve_init_from
 from pipelines.registry import register
 
 if TYPE_CHECKING:
@@ -184,9 +183,7 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
     assert y is not None, "TextData has test labels with its test texts"
     ctx.report.dataset = {**data.info, "evaluated": "test" if data.texts_test is not None else "all texts"}
     with ctx.timer("eval_seconds"):
-        p = np.concatenate(
-            [model.predict(tf.constant(texts[i : i + 1024, None]), verbose=0)[:, 0] for i in range(0, len(texts), 1024)]
-        ).astype("float64")
+        p = predict_raw_texts(model, texts)
     # NaN: a text without a word of the model's vocabulary gets no prediction; it is not scored.
     scored = ~np.isnan(p)
     if not scored.any():
