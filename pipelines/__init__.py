@@ -19,6 +19,7 @@ from pipelines.errors import (
     DatasetUnavailable,
     DataValidationError,
     DeviceUnavailableError,
+    ExportError,
     ModelLoadError,
     OutputDirError,
     PipelinesError,
@@ -50,4 +51,5 @@ __all__ = [
     "ModelLoadError",
     "TrainingDivergedError",
     "DeviceUnavailableError",
+    "ExportError",
 ]

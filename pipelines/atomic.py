@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_bytes", "write_text"]
+__all__ = ["atomic_path", "atomic_dir", "check_new_folder", "write_bytes", "write_text"]
 
 
 @contextlib.contextmanager
@@ -37,14 +38,74 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
         # mkstemp creates 0600 files; give the final file the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temporary folder beside `path`; renames it onto `path` on success.
+
+    `path` must not exist, or be an empty folder: a folder of results is never merged
+    into another. If the block raises, the temporary folder and the parents made for it
+    are removed, so nothing half-written is left.
+
+    Raises:
+        OutputDirError: `path` is a file or a folder that is not empty, or cannot be created.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> with atomic_dir(d / "out") as tmp:
+        ...     _ = (tmp / "a.txt").write_text("hi")
+        >>> sorted(p.name for p in (d / "out").iterdir())
+        ['a.txt']
+    """
+    from pipelines.errors import OutputDirError
+
+    path = check_new_folder(path)
+    made = [p for p in path.parents if not p.exists()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    except OSError as e:
+        raise OutputDirError(f"cannot create a folder beside {str(path)!r}: {e}") from e
+    try:
+        yield tmp
+        if path.is_dir():
+            path.rmdir()  # empty, checked above
+        os.replace(tmp, path)
+        os.chmod(path, 0o777 & ~_umask())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for parent in made:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
+
+
+def check_new_folder(path: str | os.PathLike) -> Path:
+    """`path`, if it does not exist or is an empty folder (what `atomic_dir` writes to).
+
+    Raises:
+        OutputDirError: `path` is a file, or a folder that is not empty.
+    """
+    from pipelines.errors import OutputDirError
+
+    path = Path(path)
+    if path.is_file() or (path.is_dir() and any(path.iterdir())):
+        raise OutputDirError(f"expected a new or empty folder. Received {str(path)!r}, which is not empty")
+    return path
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from pipelines import registry
-from pipelines.errors import ClusterError, ConfigError, PipelinesError, TrainingDivergedError
+from pipelines.errors import ClusterError, ConfigError, ExportError, PipelinesError, TrainingDivergedError
 
 __all__ = ["main"]
 
@@ -88,6 +88,19 @@ def _build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--format", choices=("csv", "json"), default="csv")
     pred.add_argument("--batch-size", type=int, default=256)
     pred.add_argument("--text-column", help="sentiment: read the texts from this column of CSV inputs")
+    pred.add_argument("--denoised", metavar="DIR", help="denoising_autoencoder: also write the denoised images here")
+
+    smp = sub.add_parser("sample", help="generate images with a finished dcgan run")
+    smp.add_argument("run_dir", metavar="RUN_DIR")
+    smp.add_argument("-n", type=int, default=100, help="how many images (default: 100)")
+    smp.add_argument("--labels", type=int, nargs="+", help="a conditional run's class of each image, or one for all")
+    smp.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    smp.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+
+    exp = sub.add_parser("export", help="export a finished run for serving (SavedModel, ONNX, LiteRT)")
+    exp.add_argument("run_dir", metavar="RUN_DIR")
+    exp.add_argument("--format", required=True, choices=("saved_model", "onnx", "litert"))
+    exp.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
 
     idx = sub.add_parser("reports", help="write an index page of every run under a reports directory")
     idx.add_argument("directory", nargs="?", default="reports", metavar="DIR")
@@ -142,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(e).split())
         print(f"pipelines: error: {message}", file=sys.stderr)
         # 2 is bad input (nothing ran); 1 a run that ran and failed (its report says so).
-        return 1 if isinstance(e, (TrainingDivergedError, ClusterError)) else 2
+        return 1 if isinstance(e, (TrainingDivergedError, ClusterError, ExportError)) else 2
     except KeyboardInterrupt:
         print("pipelines: interrupted", file=sys.stderr)
         return 130
@@ -171,8 +184,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1. Received: {args.batch_size}")
         load_tensorflow(list_devices=False)
-        rows = predict_rows(args.run_dir, args.inputs, batch_size=args.batch_size, text_column=args.text_column)
+        rows = predict_rows(
+            args.run_dir,
+            args.inputs,
+            batch_size=args.batch_size,
+            text_column=args.text_column,
+            denoised_dir=args.denoised,
+        )
         write_rows(rows, args.out, args.format)
+        return 0
+    if args.command == "sample":
+        from pipelines.predict_cli import write_samples
+        from pipelines.quiet_import import load_tensorflow
+
+        load_tensorflow(list_devices=False)
+        print(f"Samples: {write_samples(args.run_dir, args.n, args.out, labels=args.labels, seed=args.seed).resolve()}")
+        return 0
+    if args.command == "export":
+        from pipelines.export import export_run
+        from pipelines.quiet_import import load_tensorflow
+
+        load_tensorflow(list_devices=False)
+        print(f"Exported: {export_run(args.run_dir, args.format, args.out).resolve()}")
         return 0
     if args.command == "reports":
         from pipelines.evaluation.runs_index import write_index

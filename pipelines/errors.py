@@ -20,6 +20,7 @@ __all__ = [
     "DeviceUnavailableError",
     "ComparisonError",
     "ClusterError",
+    "ExportError",
 ]
 
 
@@ -82,3 +83,7 @@ class ComparisonError(PipelinesError, ValueError):
 
 class ClusterError(PipelinesError, RuntimeError):
     """A multi-worker run cannot start its worker, or lost a worker while training."""
+
+
+class ExportError(PipelinesError, RuntimeError):
+    """An exported artifact does not give its Keras model's outputs."""

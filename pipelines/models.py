@@ -17,7 +17,7 @@ from typing import Any
 
 from pipelines.errors import ModelLoadError
 
-__all__ = ["load_model", "check_model_io", "MIN_SAFE_KERAS"]
+__all__ = ["load_model", "register_keras_objects", "check_model_io", "MIN_SAFE_KERAS"]
 
 # The first Keras release without a known safe_mode bypass (see the module docstring).
 MIN_SAFE_KERAS = (3, 14)
@@ -32,6 +32,18 @@ def _serializable_modules() -> list[str]:
 
     nets = [info.name for info in pkgutil.iter_modules(pipelines.nets.__path__, prefix="pipelines.nets.")]
     return [*nets, *_SERIALIZABLE_MODULES]
+
+
+def register_keras_objects() -> None:
+    """Registers every layer, schedule and function of the package with `keras.saving`.
+
+    A `.keras` file names them; Keras must know them before it reads the file. Importing
+    their modules registers them (`import pipelines.keras_objects` calls this).
+    """
+    import importlib
+
+    for module in _serializable_modules():
+        importlib.import_module(module)
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = None) -> Any:
@@ -49,14 +61,9 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, Any] | None = 
             deserialization (e.g. it contains a Lambda layer), or the installed Keras is
             older than `MIN_SAFE_KERAS`.
     """
-    import importlib
-
     import keras
 
-    # Our registered layers and functions must be known to Keras before it reads a file
-    # that names them; importing their modules registers them.
-    for module in _serializable_modules():
-        importlib.import_module(module)
+    register_keras_objects()
     # setup.cfg pins this, but `pip install --no-deps` or an older environment can bypass the pin.
     version = tuple(int(part) for part in keras.__version__.split(".")[:2] if part.isdigit())
     if version < MIN_SAFE_KERAS:

@@ -1,11 +1,15 @@
-"""`pipelines predict RUN_DIR INPUT...`: a finished run on new inputs, one output row per input.
+"""`pipelines predict RUN_DIR INPUT...` and `pipelines sample RUN_DIR -n N --out DIR`.
 
-Inputs by pipeline: image files or folders (`mnist`, `vit`, `denoising_autoencoder`), text
-files of one text per line or CSVs with `--text-column` (`sentiment`), CSVs with the
-training columns (`advertising`). The rows: the input (path, `path:line` or `path:row`),
-the prediction (class name, target, or the autoencoder's anomaly score) and, for
-classifiers, one probability column per class. CSV (default) or JSON, to `--out` or stdout;
-on bad input nothing is written.
+`predict`: a finished run on new inputs, one output row per input. Inputs by pipeline:
+image files or folders (`mnist`, `vit`, `denoising_autoencoder`), text files of one text
+per line or CSVs with `--text-column` (`sentiment`), CSVs with the training columns
+(`advertising`). The rows: the input (path, `path:line` or `path:row`), the prediction
+(class name, target, or the autoencoder's anomaly score) and, for classifiers, one
+probability column per class; for images, the conversion each one went through. With
+`--denoised DIR` the autoencoder also writes its denoised images there. CSV (default) or
+JSON, to `--out` or stdout; on bad input nothing is written.
+
+`sample`: a `dcgan` run's generated images as PNGs, and `grid.png` of them all.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +26,45 @@ import numpy as np
 
 from pipelines.errors import ConfigError, DataValidationError
 
-__all__ = ["predict_rows", "write_rows"]
+__all__ = ["predict_rows", "write_rows", "write_samples"]
+
+_IMAGE_PIPELINES = ("mnist", "vit", "denoising_autoencoder")
 
 
 def predict_rows(
-    run_dir: str, inputs: list[str], *, batch_size: int = 256, text_column: str | None = None
+    run_dir: str,
+    inputs: list[str],
+    *,
+    batch_size: int = 256,
+    text_column: str | None = None,
+    denoised_dir: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The output rows of `pipelines predict` (see the module docstring)."""
-    from pipelines.predictor import load, read_images
+    """The output rows of `pipelines predict` (see the module docstring).
 
+    With `denoised_dir` (autoencoder runs only), the denoised images are written there as
+    PNGs named after their inputs, once every input has been read and predicted.
+    """
+    from pipelines.atomic import check_new_folder
+    from pipelines.inputs.raw_images import read_images
+    from pipelines.predictor import load
+
+    if denoised_dir is not None:
+        check_new_folder(denoised_dir)
     predictor = load(run_dir)
     name = predictor.pipeline
+    if denoised_dir is not None and name != "denoising_autoencoder":
+        raise ConfigError(f"--denoised is for denoising_autoencoder runs. Received a {name!r} run")
     if not inputs:
         raise DataValidationError("expected at least one input. Received none")
-    if name in ("mnist", "vit", "denoising_autoencoder"):
-        images, labels = read_images(inputs)
+    if name in _IMAGE_PIPELINES:
+        batch = read_images(inputs)
         if name == "denoising_autoencoder":
-            scores = predictor.anomaly_scores(images, batch_size)
-            return [{"input": label, "anomaly_score": float(s)} for label, s in zip(labels, scores)]
-        proba = predictor.predict_proba(images, batch_size)
-        return _class_rows(labels, proba, predictor.class_names or [])
+            rows = _denoised_rows(predictor, batch, batch_size, denoised_dir)
+        else:
+            rows = _class_rows(
+                batch.names, predictor.predict_proba(batch.images, batch_size), predictor.class_names or []
+            )
+        return [{**row, "conversion": conversion} for row, conversion in zip(rows, batch.conversions)]
     if name == "sentiment":
         labels, texts = _texts(inputs, text_column)
         return _class_rows(labels, predictor.predict_proba(texts, batch_size), predictor.class_names or [])
@@ -49,8 +74,60 @@ def predict_rows(
         target = str(predictor.config.get("target", "prediction"))
         return [{"input": label, target: float(v)} for label, v in zip(labels, values)]
     raise ConfigError(
-        f"predict takes the runs of classifiers, advertising and the autoencoder. Received a {name!r} run"
+        f"predict takes the runs of classifiers, advertising and the autoencoder; a {name!r} run "
+        f"generates images: pipelines sample {run_dir} -n N --out DIR"
     )
+
+
+def _denoised_rows(predictor: Any, batch: Any, batch_size: int, denoised_dir: str | None) -> list[dict[str, Any]]:
+    scores = predictor.anomaly_scores(batch.images, batch_size)
+    rows: list[dict[str, Any]] = [{"input": n, "anomaly_score": float(s)} for n, s in zip(batch.names, scores)]
+    if denoised_dir is None:
+        return rows
+    denoised = predictor.predict(batch.images, batch_size)
+    pixels = np.clip(np.round(denoised[..., 0] * 255.0), 0, 255).astype("uint8")
+    files = [f"{i:05d}_{Path(name).stem}.png" for i, name in enumerate(batch.names)]
+    _write_pngs(denoised_dir, dict(zip(files, pixels)))
+    return [{**row, "denoised": str(Path(denoised_dir) / f)} for row, f in zip(rows, files)]
+
+
+def write_samples(run_dir: str, n: int, out: str, *, labels: Sequence[int] | None = None, seed: int = 0) -> Path:
+    """`pipelines sample`: `n` images of a `dcgan` run as `out/00000.png`, ... and `out/grid.png`.
+
+    Returns:
+        The folder `out`, written whole or not at all.
+    """
+    from pipelines.atomic import check_new_folder
+    from pipelines.predictor import load
+
+    check_new_folder(out)
+    predictor = load(run_dir)
+    if labels is not None and len(labels) == 1:
+        labels = list(labels) * n  # one class for every image
+    images = predictor.sample(n, labels=labels, seed=seed)[..., 0]
+    names = [f"{i:05d}" + ("" if labels is None else f"_class{labels[i]}") + ".png" for i in range(n)]
+    _write_pngs(out, {**dict(zip(names, images)), "grid.png": _mosaic(images)})
+    return Path(out)
+
+
+def _mosaic(images: np.ndarray, columns: int = 10) -> np.ndarray:
+    # Pixels as generated, no resampling: rows of `columns` images, the last row padded black.
+    columns = min(columns, len(images))
+    rows = -(-len(images) // columns)
+    h, w = images.shape[1:3]
+    padded = np.zeros((rows * columns, h, w), images.dtype)
+    padded[: len(images)] = images
+    return padded.reshape(rows, columns, h, w).transpose(0, 2, 1, 3).reshape(rows * h, columns * w)
+
+
+def _write_pngs(folder: str | os.PathLike, images: dict[str, np.ndarray]) -> None:
+    from PIL import Image
+
+    from pipelines.atomic import atomic_dir
+
+    with atomic_dir(folder) as tmp:
+        for name, pixels in images.items():
+            Image.fromarray(pixels).save(tmp / name)
 
 
 def _class_rows(labels: list[str], proba: np.ndarray, class_names: list[str]) -> list[dict[str, Any]]:

@@ -31,11 +31,9 @@ import numpy as np
 
 from pipelines.errors import ConfigError, DataValidationError, ModelLoadError
 
-__all__ = ["Predictor", "load", "read_images", "IMAGE_SUFFIXES", "RUN_FILES"]
+__all__ = ["Predictor", "load", "RUN_FILES"]
 
 RUN_FILES = ("model.keras", "model_card.json", "report.json")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-IMAGE_SIZE = 28
 _IMAGE_PIPELINES = ("mnist", "vit", "denoising_autoencoder")
 _CLASSIFIERS = ("mnist", "vit", "sentiment")
 
@@ -126,7 +124,7 @@ class Predictor:
             return np.column_stack([1 - p, p])
         if self.pipeline not in ("mnist", "vit"):
             raise ConfigError(f"predict_proba is for classifiers. Received a {self.pipeline!r} run")
-        logits = self.model.predict(_model_images(read_images(inputs)[0]), batch_size=batch_size, verbose=0)
+        logits = self.model.predict(_model_images(inputs), batch_size=batch_size, verbose=0)
         z = logits.astype("float64") - logits.max(axis=1, keepdims=True)
         return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
@@ -138,25 +136,56 @@ class Predictor:
         if self.pipeline == "advertising":
             return self.model.predict(self._features(inputs), batch_size=batch_size, verbose=0)[:, 0].astype("float64")
         if self.pipeline == "denoising_autoencoder":
-            return self.model.predict(_model_images(read_images(inputs)[0]), batch_size=batch_size, verbose=0)
+            return self.model.predict(_model_images(inputs), batch_size=batch_size, verbose=0)
         raise ConfigError(f"a {self.pipeline!r} run generates images: use sample(n)")
 
     def anomaly_scores(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
         """The autoencoder's reconstruction error (mean squared, per image): high for unusual images."""
         if self.pipeline != "denoising_autoencoder":
             raise ConfigError(f"anomaly_scores is for denoising_autoencoder runs. Received a {self.pipeline!r} run")
-        images = _model_images(read_images(inputs)[0])
+        images = _model_images(inputs)
         denoised = self.model.predict(images, batch_size=batch_size, verbose=0)
         return ((denoised - images) ** 2).reshape(len(images), -1).mean(axis=1).astype("float64")
 
     def sample(self, n: int, *, labels: Sequence[int] | None = None, seed: int = 0) -> np.ndarray:
-        """`n` generated images of a `dcgan` run, uint8 `(n, 28, 28, 1)` (labels for a conditional one)."""
+        """`n` generated images of a `dcgan` run, uint8 `(n, 28, 28, 1)`.
+
+        Args:
+            n: How many.
+            labels: A conditional generator's class of each image (`n` of them). Defaults to
+                the classes in turn (0, 1, ..., 0, 1, ...). Refused for an unconditional one.
+            seed: Seed of the noise: the same seed gives the same images.
+        """
         if self.pipeline != "dcgan":
             raise ConfigError(f"sample is for dcgan runs. Received a {self.pipeline!r} run")
         from pipelines.nets.gan import generate
 
-        images = generate(self.model, n, seed=seed, labels=None if labels is None else np.asarray(labels))
+        if n < 1:
+            raise ConfigError(f"expected n >= 1 images. Received: {n}")
+        classes = self.num_classes
+        chosen: np.ndarray | None = None
+        if labels is not None:
+            chosen = np.asarray(labels)
+            if classes is None or chosen.shape != (n,) or chosen.dtype.kind not in "iu":
+                raise ConfigError(
+                    f"expected labels only for a conditional generator, {n} class indices. Received labels of "
+                    f"shape {chosen.shape} for {'a conditional' if classes else 'an unconditional'} generator"
+                )
+            if chosen.min() < 0 or chosen.max() >= classes:
+                raise ConfigError(
+                    f"expected class indices in 0..{classes - 1}. Received {sorted(set(chosen.tolist()))}"
+                )
+        elif classes is not None:
+            chosen = np.arange(n) % classes
+        images = generate(self.model, n, seed=seed, labels=chosen)
         return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype("uint8")
+
+    @property
+    def num_classes(self) -> int | None:
+        """The classes a conditional `dcgan` generator takes, else `None`."""
+        if self.pipeline != "dcgan" or len(self.model.inputs) < 2:
+            return None
+        return int(self.model.get_layer("label_one_hot").num_tokens)
 
     def _text_proba(self, texts: Any, batch_size: int) -> np.ndarray:
         from pipelines.recipes.text_classifier import predict_raw_texts
@@ -195,66 +224,9 @@ class Predictor:
         return values.astype("float32")
 
 
-def read_images(inputs: Any) -> tuple[np.ndarray, list[str]]:
-    """Images as uint8 `(n, 28, 28)` and a name for each (its path, or its row number).
-
-    Args:
-        inputs: A path (an image file or a folder of them), a list of paths, or a uint8 array
-            `(n, H, W)` / `(n, H, W, C)` with C of 1, 3 or 4.
-
-    Raises:
-        DataValidationError: No image, an unreadable file (named), or an array of another shape or type.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(inputs, np.ndarray):
-        if (
-            inputs.dtype != np.uint8
-            or inputs.ndim not in (3, 4)
-            or (inputs.ndim == 4 and inputs.shape[3] not in (1, 3, 4))
-        ):
-            raise DataValidationError(
-                f"expected uint8 images (n, H, W) or (n, H, W, C) with C in 1, 3, 4. "
-                f"Received {inputs.dtype} of shape {inputs.shape}"
-            )
-        pictures = [
-            Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image) for image in inputs
-        ]
-        names = [str(i) for i in range(len(inputs))]
-    else:
-        paths = _image_paths(inputs)
-        pictures, names = [], []
-        for path in paths:
-            try:
-                with Image.open(path) as picture:
-                    picture.load()
-                    pictures.append(picture.copy())
-            except (OSError, UnidentifiedImageError) as e:
-                raise DataValidationError(f"cannot read the image {path}: {e}") from e
-            names.append(str(path))
-    if not pictures:
-        raise DataValidationError("expected at least one image. Received none")
-    converted = [
-        np.asarray(p.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR), dtype=np.uint8)
-        for p in pictures
-    ]
-    return np.stack(converted), names
-
-
-def _image_paths(inputs: Any) -> list[Path]:
-    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    paths: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
-        elif path.is_file():
-            paths.append(path)
-        else:
-            raise DataValidationError(f"expected image files or folders. Received {str(path)!r}: no such file")
-    return paths
-
-
-def _model_images(images: np.ndarray) -> np.ndarray:
+def _model_images(inputs: Any) -> np.ndarray:
     # What the image pipelines train on: float32 (n, 28, 28, 1), uint8 pixels divided by 255.
-    return (images.astype("float32") / 255.0)[..., None]
+    from pipelines.inputs.images import to_float_images
+    from pipelines.inputs.raw_images import read_images
+
+    return to_float_images(read_images(inputs).images)

@@ -18,7 +18,7 @@ import pipelines
 from pipelines.calibration import temperature_of
 from pipelines.cli import main
 from pipelines.errors import DataValidationError, ModelLoadError
-from pipelines.predictor import read_images
+from pipelines.inputs.raw_images import read_images
 from pipelines.tasks import denoising_autoencoder
 
 
@@ -100,8 +100,9 @@ def test_a_run_folder_must_be_complete_and_consistent(digits_run, tmp_path):
 def test_read_images_refuses_arrays_of_another_kind():
     with pytest.raises(DataValidationError, match="expected uint8 images"):
         read_images(np.zeros((2, 28, 28), "float32"))
-    images, names = read_images(np.zeros((3, 10, 12, 4), "uint8"))
-    assert images.shape == (3, 28, 28) and names == ["0", "1", "2"]
+    images, names, conversions = read_images(np.zeros((3, 10, 12, 4), "uint8"))
+    assert images.shape == (3, 28, 28) and names == ["0", "1", "2"] and conversions[0] == "RGBA 12x10 -> L 28x28"
+    assert read_images(np.zeros((1, 28, 28, 1), "uint8")).conversions == ["none"]
 
 
 @pytest.mark.slow

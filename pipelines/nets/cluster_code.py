@@ -53,12 +53,27 @@ class ClusterCode(layers.Layer):
             raise ValueError(f"expected 2 or more non-negative frequencies summing to 1. Received: {shares}")
         self.num_clusters = len(shares)
         self._frequencies = shares
+        self._thresholds: np.ndarray | None = None
 
     def build(self, input_shape: tuple) -> None:
         initial = keras.initializers.Constant(np.cumsum(self._frequencies).astype("float32"))
         self.cdf = self.add_weight(shape=(self.num_clusters,), initializer=initial, trainable=False, name="cdf")
 
+    def freeze_thresholds(self) -> None:
+        """Draws from now on by comparing noise[:, 0] with constant thresholds, without erf.
+
+        Phi is increasing, so `noise[:, 0] >= Phi^-1(c)` is `Phi(noise[:, 0]) >= c`: the same
+        codes (up to float round-off at a boundary). Export to LiteRT uses it: erf is not
+        among LiteRT's built-in operators.
+        """
+        from scipy.special import ndtri
+
+        self._thresholds = ndtri(ops.convert_to_numpy(self.cdf).astype("float64")[:-1]).astype("float32")
+
     def call(self, noise: Any) -> Any:
+        if self._thresholds is not None:
+            above = ops.cast(noise[:, 0], "float32")[:, None] >= self._thresholds[None, :]
+            return ops.sum(ops.cast(above, "int32"), axis=1)
         u = 0.5 * (1.0 + ops.erf(ops.cast(noise[:, 0], "float32") / math.sqrt(2.0)))
         # The number of cumulative shares (the last, 1, excluded) at or below u.
         return ops.sum(ops.cast(u[:, None] >= self.cdf[None, :-1], "int32"), axis=1)

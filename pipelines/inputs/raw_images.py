@@ -1,0 +1,100 @@
+"""Raw images from users (files, folders, uint8 arrays) converted to what a model was trained on.
+
+The image pipelines train on 28x28 grayscale. Any other image is converted with Pillow:
+RGB(A) and palette images to luminance (ITU-R 601-2, Pillow's "L" mode), then resized with
+bilinear filtering. Each image's conversion is stated, so an output can say what was done.
+
+Example:
+    >>> import numpy as np
+    >>> batch = read_images(np.zeros((2, 56, 40, 3), "uint8"))
+    >>> batch.images.shape, batch.names, batch.conversions[0]
+    ((2, 28, 28), ['0', '1'], 'RGB 40x56 -> L 28x28')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from pipelines.errors import DataValidationError
+
+__all__ = ["ImageBatch", "read_images", "IMAGE_SUFFIXES", "IMAGE_SIZE"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_SIZE = 28
+
+
+class ImageBatch(NamedTuple):
+    """Images as the model takes them, with a name and the conversion done for each."""
+
+    images: np.ndarray  # uint8 (n, 28, 28)
+    names: list[str]  # the path, or the row number of an array
+    conversions: list[str]  # e.g. "RGB 64x64 -> L 28x28", or "none"
+
+
+def read_images(inputs: Any) -> ImageBatch:
+    """Reads and converts images to uint8 `(n, 28, 28)` grayscale.
+
+    Args:
+        inputs: A path (an image file or a folder, searched recursively for PNG, JPEG, BMP
+            and GIF files), a list of paths, or a uint8 array `(n, H, W)` / `(n, H, W, C)`
+            with C of 1, 3 or 4.
+
+    Raises:
+        DataValidationError: No image, a missing or unreadable file (named), or an array of
+            another shape or type.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(inputs, np.ndarray):
+        if (
+            inputs.dtype != np.uint8
+            or inputs.ndim not in (3, 4)
+            or (inputs.ndim == 4 and inputs.shape[3] not in (1, 3, 4))
+        ):
+            raise DataValidationError(
+                f"expected uint8 images (n, H, W) or (n, H, W, C) with C in 1, 3, 4. "
+                f"Received {inputs.dtype} of shape {inputs.shape}"
+            )
+        pictures = [
+            Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image) for image in inputs
+        ]
+        names = [str(i) for i in range(len(inputs))]
+    else:
+        pictures, names = [], []
+        for path in _image_paths(inputs):
+            try:
+                with Image.open(path) as picture:
+                    picture.load()
+                    pictures.append(picture.copy())
+            except (OSError, UnidentifiedImageError) as e:
+                raise DataValidationError(f"cannot read the image {path}: {e}") from e
+            names.append(str(path))
+    if not pictures:
+        raise DataValidationError("expected at least one image. Received none")
+    target = (IMAGE_SIZE, IMAGE_SIZE)
+    images = [np.asarray(p.convert("L").resize(target, Image.Resampling.BILINEAR), dtype=np.uint8) for p in pictures]
+    conversions = [
+        "none"
+        if p.mode == "L" and p.size == target
+        else f"{p.mode} {p.size[0]}x{p.size[1]} -> L {IMAGE_SIZE}x{IMAGE_SIZE}"
+        for p in pictures
+    ]
+    return ImageBatch(np.stack(images), names, conversions)
+
+
+def _image_paths(inputs: Any) -> list[Path]:
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise DataValidationError(f"expected image files or folders. Received {str(path)!r}: no such file")
+    return paths
