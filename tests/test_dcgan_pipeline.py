@@ -9,9 +9,12 @@ import keras
 import numpy as np
 import pytest
 from browser import assert_report_renders
+from PIL import Image
+from serving import assert_exports_match, assert_loads_in_a_fresh_process
 from synthetic_images import bar_digits
 
 import pipelines
+from pipelines.cli import main
 from pipelines.errors import ConfigError
 from pipelines.inputs.mnist import ImageData
 from pipelines.models import load_model
@@ -149,6 +152,15 @@ def test_synthetic_run_writes_generator_report_and_sample_grids(tmp_path, synthe
     # pipelines.load samples the same images as uint8.
     sampled = pipelines.load(run_dir).sample(5, labels=labels, seed=0)
     assert sampled.dtype == np.uint8 and np.abs(sampled / 127.5 - 1 - images).max() <= 1 / 127.5 + 1e-5
+    # pipelines sample writes the same images as PNGs, and a grid of them; bad labels write nothing.
+    given = ["--labels", *map(str, labels)] if conditional else []
+    assert main(["sample", str(run_dir), "-n", "5", "--out", str(tmp_path / "samples"), *given]) == 0
+    written = sorted((tmp_path / "samples").glob("0*.png"))
+    np.testing.assert_array_equal(np.stack([np.asarray(Image.open(p)) for p in written]), sampled[..., 0])
+    assert Image.open(tmp_path / "samples" / "grid.png").size == (5 * 28, 28)
+    bad = ["--labels", "99"] if conditional else ["--labels", "1"]
+    assert main(["sample", str(run_dir), "-n", "2", "--out", str(tmp_path / "bad"), *bad]) == 2
+    assert not (tmp_path / "bad").exists()
     card = json.loads((run_dir / "model_card.json").read_text())
     assert "noise (n, 100)" in card["inputs"] and card["fid_classifier"] == classifier
     # The unconditional GAN is conditioned on pixel clusters; both saved nets keep plain interfaces.
@@ -210,3 +222,9 @@ def test_short_real_mnist_run_produces_a_report_with_a_sample_grid(tmp_path, rea
     assert r.metrics["discriminator_roc_auc"] > 0.95
     assert r.report["headline_metric"] == "fid_domain"
     assert_report_renders(r.report_dir / "report.html", min_images=4)
+    # Used and shipped: sampled from the run's folder, exported (the cluster draw rewritten for
+    # LiteRT) with the same images from the same noise, loaded with plain Keras in a fresh process.
+    samples = pipelines.load(r.report_dir).sample(64, seed=0)
+    noise = np.random.default_rng(0).standard_normal((64, 100)).astype("float32")  # sample's noise for seed 0
+    assert_exports_match(r.report_dir, tmp_path / "export", {"noise": noise}, {"images": samples})
+    assert_loads_in_a_fresh_process(r.report_dir / "model.keras", r.model)

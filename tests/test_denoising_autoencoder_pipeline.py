@@ -9,11 +9,12 @@ import keras
 import numpy as np
 import pytest
 from browser import assert_report_renders
+from serving import assert_exports_match, assert_loads_in_a_fresh_process
 from synthetic_images import bar_digits
 
 import pipelines
 from pipelines.errors import ConfigError
-from pipelines.inputs.mnist import ImageData
+from pipelines.inputs.mnist import ImageData, load_mnist_family
 from pipelines.tasks import denoising_autoencoder as task
 
 METRICS = (
@@ -169,6 +170,14 @@ def test_short_real_run_denoises(real_data_dir, tmp_path):
     # but not judged here: after one epoch the net restores the held-out zeros as well as the
     # other digits (ROC AUC 0.42, 0.53, 0.49), so the synthetic run above carries the detector's bars.
     assert {"anomaly_roc_auc", "anomaly_f1", "anomaly_average_precision"} <= set(metrics)
-    x = np.random.default_rng(0).random((8, 28, 28, 1), dtype="float32")
-    saved = keras.saving.load_model(result.report_dir / "model.keras", safe_mode=True)
-    np.testing.assert_allclose(saved.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-6)
+    # Used and shipped: the predictor on real test digits, each export format against it, and the
+    # README's plain-Keras load in a fresh process.
+    images = load_mnist_family("mnist", real_data_dir / "mnist").x_test[:128]
+    predictor = pipelines.load(result.report_dir)
+    denoised, scores = predictor.predict(images), predictor.anomaly_scores(images)
+    np.testing.assert_allclose(
+        denoised, result.model.predict(images[..., None] / np.float32(255), verbose=0), atol=1e-6
+    )
+    expected = {"denoised": denoised, "anomaly_score": scores}
+    assert_exports_match(result.report_dir, tmp_path / "export", {"images": images[..., None]}, expected)
+    assert_loads_in_a_fresh_process(result.report_dir / "model.keras", result.model)

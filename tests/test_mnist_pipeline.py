@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 from browser import assert_report_renders
+from serving import assert_exports_match, assert_loads_in_a_fresh_process
 
 import pipelines
 from pipelines.evaluation.compare import compare_runs, load_run, overlay_figure
+from pipelines.inputs.mnist import load_mnist_family
 from pipelines.models import load_model
 
 
@@ -43,6 +45,21 @@ def test_short_real_run_is_well_above_chance(short_run):
     reloaded = load_model(result.report_dir / "model.keras")
     x = np.random.default_rng(0).random((8, 28, 28, 1), dtype="float32")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_the_real_run_predicts_exports_and_loads_in_plain_keras(short_run, real_data_dir, tmp_path):
+    test = load_mnist_family("mnist", real_data_dir)
+    images, labels = test.x_test[:256], test.y_test[:256]
+    predictor = pipelines.load(short_run.report_dir)
+    proba = predictor.predict_proba(images)
+    logits = short_run.model.predict(images[..., None].astype("float32") / 255, verbose=0).astype("float64")
+    np.testing.assert_allclose(proba, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), atol=1e-6)
+    assert (predictor.predict(images) == labels.astype(str)).mean() > 0.85  # the run's bar on all 10k
+    inputs = {"images": images[..., None]}
+    assert_exports_match(short_run.report_dir, tmp_path, inputs, {"probabilities": proba})
+    assert_loads_in_a_fresh_process(short_run.report_dir / "model.keras", short_run.model)
 
 
 @pytest.mark.realdata

@@ -10,11 +10,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving import assert_exports_match, assert_loads_in_a_fresh_process
 
 import pipelines
+from pipelines.errors import ConfigError
+from pipelines.export import export_run
+from pipelines.inputs.text.mr import load_mr
 from pipelines.models import load_model
 from pipelines.nets.snapshots import snapshot_members
-from pipelines.recipes.text_classifier import EXAMPLE_TEXTS
+from pipelines.recipes.text_classifier import EXAMPLE_TEXTS, predict_raw_texts
 
 
 @pytest.mark.realdata
@@ -36,6 +40,23 @@ def test_mr_cross_validation_on_real_data(real_data_dir, tmp_path):
     # Measured over seeds 1337, 1 and 2: the RNN 0.710, 0.710, 0.712; the TF-IDF baseline 0.760 each.
     assert result.metrics["baseline_cv_accuracy_mean"] > 0.745
     assert result.metrics["cv_accuracy_mean"] > 0.69
+    # Used and shipped: the saved model (the last fold's) on real snippets through the predictor, the
+    # SavedModel export taking raw strings, ONNX refused with the reason, plain Keras in a fresh process.
+    data = load_mr(real_data_dir)
+    texts = data.texts_train[::50]  # 214 snippets of both classes, seen and unseen by the last fold
+    predictor = pipelines.load(result.report_dir)
+    proba = predictor.predict_proba(list(texts))
+    np.testing.assert_allclose(proba[:, 1], predict_raw_texts(result.model, texts), atol=1e-6)
+    assert np.mean(proba.argmax(axis=1) == data.y_train[::50]) > 0.69
+    assert_exports_match(
+        result.report_dir, tmp_path / "export", {"texts": texts}, {"probabilities": proba}, formats=("saved_model",)
+    )
+    with pytest.raises(
+        ConfigError, match="cannot be exported to onnx: the model reads raw strings.*exports to: saved_model"
+    ):
+        export_run(result.report_dir, "onnx", tmp_path / "onnx")
+    assert not (tmp_path / "onnx").exists()
+    assert_loads_in_a_fresh_process(result.report_dir / "model.keras", result.model)
 
 
 @pytest.mark.realdata

@@ -9,9 +9,11 @@ import keras
 import numpy as np
 import pytest
 from browser import assert_report_renders
+from serving import assert_exports_match, assert_loads_in_a_fresh_process
 
 import pipelines
 from pipelines.errors import ConfigError
+from pipelines.inputs.mnist import load_mnist_family
 from pipelines.models import load_model
 
 # The plain ViT. A small stem net scored 0.36 after these 2 epochs on 3,000 MNIST images
@@ -80,3 +82,11 @@ def test_vit_short_run_on_real_mnist(real_data_dir, tmp_path):
     # (On 3,000 images the same two epochs scattered from 0.44 to 0.58: too few steps to be a bar.)
     assert result.metrics["accuracy"] > 0.78
     assert result.metrics["roc_auc_ovr_macro"] > 0.97
+    # Used and shipped: the predictor on real test digits, each export format against it (ONNX
+    # through the GELU rewrite), and the README's plain-Keras load in a fresh process.
+    images = load_mnist_family("mnist", real_data_dir).x_test[:128]
+    proba = pipelines.load(result.report_dir).predict_proba(images)
+    assert_exports_match(
+        result.report_dir, tmp_path / "export", {"images": images[..., None]}, {"probabilities": proba}
+    )
+    assert_loads_in_a_fresh_process(result.report_dir / "model.keras", result.model)
