@@ -53,6 +53,18 @@ def test_cluster_code_draws_each_cluster_at_its_share_and_never_an_empty_one():
             ClusterCode(bad)
 
 
+def test_cluster_code_draws_the_same_codes_without_erf_for_litert():
+    # Export to LiteRT (no erf there) compares the noise with Phi^-1 of the cumulative shares.
+    shares = np.array([0.5, 0.0, 0.2, 0.3])
+    z = np.random.default_rng(1).standard_normal((40_000, 3)).astype("float32")
+    layer = ClusterCode(shares)
+    with_erf = keras.ops.convert_to_numpy(layer(z))
+    layer.freeze_thresholds()
+    without = keras.ops.convert_to_numpy(layer(z))
+    assert np.bincount(without, minlength=4)[1] == 0  # the empty cluster stays empty
+    assert np.mean(without != with_erf) < 1e-4  # float32 round-off at a boundary at most
+
+
 def test_nearest_cluster_layer_agrees_with_the_fitted_assignment():
     images, _ = _three_blobs()
     c = fit_pixel_clusters(images, 3, seed=0, components=5)

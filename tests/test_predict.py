@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 
 import numpy as np
@@ -17,7 +18,8 @@ from two_replica_runs import PIPELINE_RUNS
 import pipelines
 from pipelines.calibration import temperature_of
 from pipelines.cli import main
-from pipelines.errors import DataValidationError, ModelLoadError
+from pipelines.errors import ConfigError, DataValidationError, ModelLoadError, OutputDirError
+from pipelines.export import export_run
 from pipelines.inputs.raw_images import read_images
 from pipelines.tasks import denoising_autoencoder
 
@@ -97,6 +99,42 @@ def test_a_run_folder_must_be_complete_and_consistent(digits_run, tmp_path):
         pipelines.load(mixed)
 
 
+def test_export_refuses_bad_requests_before_any_work(digits_run, tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="expected a format in saved_model, onnx, litert. Received: 'tflite'"):
+        export_run(tmp_path / "no-such-run", "tflite", tmp_path / "out")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(OutputDirError, match="expected a new or empty folder"):
+        export_run(digits_run, "saved_model", tmp_path / "full")
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real_find_spec(name)
+    )
+    with pytest.raises(
+        ConfigError, match=r"needs onnxruntime, which is not installed: pip install 'keras-pipelines\[export\]'"
+    ):
+        export_run(digits_run, "onnx", tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+
+
+def test_an_artifact_that_differs_from_keras_is_not_kept(digits_run, tmp_path, monkeypatch, capsys):
+    from pipelines import export
+
+    real = export.run_artifact
+    monkeypatch.setattr(export, "run_artifact", lambda path, x: {k: v + 1e-3 for k, v in real(path, x).items()})
+    assert main(["export", str(digits_run), "--format", "saved_model", "--out", str(tmp_path / "e" / "out")]) == 1
+    assert "differs from the Keras model's by up to 0.001" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()  # neither the folder nor the parent made for it
+    monkeypatch.undo()
+    assert main(["export", str(digits_run), "--format", "saved_model", "--out", str(tmp_path / "ok")]) == 0
+    manifest = json.loads((tmp_path / "ok" / "export.json").read_text())
+    assert manifest["inputs"] == {"images": {"dtype": "uint8", "shape": [None, 28, 28, 1]}}
+    assert manifest["class_names"] == [str(d) for d in range(10)]
+    assert manifest["check"]["max_abs_difference"]["probabilities"] < 1e-5
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == ["export.json", "saved_model"]
+
+
 def test_read_images_refuses_arrays_of_another_kind():
     with pytest.raises(DataValidationError, match="expected uint8 images"):
         read_images(np.zeros((2, 28, 28), "float32"))
@@ -157,4 +195,25 @@ def test_the_autoencoder_scores_unusual_images_higher(tmp_path, monkeypatch):
     usual = predictor.anomaly_scores(data.x_test[:50])
     noise = predictor.anomaly_scores(np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype="uint8"))
     assert np.median(noise) > 2 * np.median(usual)
-    assert predictor.predict(data.x_test[:3]).shape == (3, 28, 28, 1)
+    denoised = predictor.predict(data.x_test[:3])
+    assert denoised.shape == (3, 28, 28, 1)
+    # The CLI: scores per file, and with --denoised the denoised images as PNGs; bad input writes nothing.
+    for i in range(3):
+        Image.fromarray(data.x_test[i]).save(tmp_path / f"in{i}.png")
+    inputs = [str(tmp_path / f"in{i}.png") for i in range(3)]
+    out, folder = tmp_path / "scores.csv", tmp_path / "denoised"
+    assert main(["predict", str(tmp_path / "d"), *inputs, "--denoised", str(folder), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["denoised"] for r in rows] == [str(folder / f"{i:05d}_in{i}.png") for i in range(3)]
+    assert [r["conversion"] for r in rows] == ["none"] * 3
+    np.testing.assert_allclose([float(r["anomaly_score"]) for r in rows], usual[:3], rtol=1e-6)
+    written = np.stack([np.asarray(Image.open(r["denoised"])) for r in rows])
+    np.testing.assert_array_equal(written, np.round(denoised[..., 0] * 255).astype("uint8"))
+    bad = [*inputs, str(tmp_path / "missing.png")]
+    assert (
+        main(
+            ["predict", str(tmp_path / "d"), *bad, "--denoised", str(tmp_path / "d2"), "--out", str(tmp_path / "x.csv")]
+        )
+        == 2
+    )
+    assert not (tmp_path / "d2").exists() and not (tmp_path / "x.csv").exists()
