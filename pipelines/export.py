@@ -29,6 +29,7 @@ import importlib.util
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from pipelines.errors import ConfigError, ExportError
 
-__all__ = ["EXPORT_FORMATS", "REFUSED", "ARTIFACTS", "export_run", "serving_model", "run_artifact"]
+__all__ = ["EXPORT_FORMATS", "REFUSED", "ARTIFACTS", "export_run", "serving_model", "run_artifact", "load_artifact"]
 
 FORMATS = ("saved_model", "onnx", "litert")
 ARTIFACTS = {"saved_model": "saved_model", "onnx": "model.onnx", "litert": "model.tflite"}
@@ -155,20 +156,35 @@ def run_artifact(artifact: str | os.PathLike, inputs: dict[str, np.ndarray]) -> 
         artifact: A `saved_model/` folder, a `.onnx` or a `.tflite` file written by `export_run`.
         inputs: The serving model's inputs by name (see the module docstring).
     """
+    return load_artifact(artifact)(inputs)
+
+
+def load_artifact(artifact: str | os.PathLike) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Loads an exported artifact once; the result maps named inputs to named outputs.
+
+    SavedModel through `tf.saved_model.load` and its `serving_default` signature, ONNX through
+    onnxruntime (CPU), LiteRT through the `ai_edge_litert` interpreter (TensorFlow's own
+    `tf.lite.Interpreter` without it) and its signature runner.
+    """
     path = Path(artifact)
     if path.suffix == ".onnx":
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         names = [o.name for o in session.get_outputs()]
-        return dict(zip(names, session.run(names, inputs)))
+        return lambda inputs: dict(zip(names, session.run(names, inputs)))
     if path.suffix == ".tflite":
         runner = _litert_interpreter(path).get_signature_runner()
-        return {k: np.asarray(v) for k, v in runner(**inputs).items()}
+        return lambda inputs: {k: np.asarray(v) for k, v in runner(**inputs).items()}
     import tensorflow as tf
 
-    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-    return {k: v.numpy() for k, v in serve(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+    loaded = tf.saved_model.load(str(path))  # held by the closure: its variables die with it
+
+    def serve(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    return serve
 
 
 def _litert_interpreter(path: Path) -> Any:
