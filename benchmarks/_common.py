@@ -83,3 +83,11 @@ def append_section(title: str, body: str, command: str | None = None) -> None:
     with BENCHMARKS_MD.open("a") as f:
         f.write(text)
     print(text)
+
+
+def publish(title: str, body: str, *, smoke: bool) -> None:
+    """Appends the section to BENCHMARKS.md, or only prints it for a smoke run (tiny settings)."""
+    if smoke:
+        print(body)
+    else:
+        append_section(title, body)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import append_section, markdown_table  # noqa: E402
+from _common import markdown_table, publish  # noqa: E402
 
 QUICK: dict[str, dict[str, Any]] = {
     "mnist": dict(epochs=1, max_train_samples=6000),
@@ -156,10 +156,7 @@ def main() -> None:
         "includes loading the run (model and card) and decoding the files on each call. `refused`: the format "
         "cannot carry the pipeline (README, Export for serving)."
     )
-    if args.smoke:
-        print(body + "\n\n" + note)
-    else:
-        append_section("Predict throughput per pipeline", body + "\n\n" + note)
+    publish("Predict throughput per pipeline", body + "\n\n" + note, smoke=args.smoke)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import tempfile
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import append_section, markdown_table, run_script  # noqa: E402
+from _common import markdown_table, publish, run_script  # noqa: E402
 
 RUN = textwrap.dedent(
     """
@@ -124,10 +124,7 @@ def main() -> None:
         f"Fashion-MNIST training images without their labels (test PSNR {dae_psnr:.2f} dB). freeze=backbone trains "
         "the new head alone for 2 epochs first, then everything at a tenth of the learning rate."
     )
-    if args.smoke:
-        print(table + "\n\n" + note)
-    else:
-        append_section("Transfer learning: 1,000 Fashion-MNIST labels", table + "\n\n" + note)
+    publish("Transfer learning: 1,000 Fashion-MNIST labels", table + "\n\n" + note, smoke=args.smoke)
 
 
 if __name__ == "__main__":
