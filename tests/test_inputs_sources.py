@@ -374,6 +374,22 @@ def test_download_reads_members_of_a_tar_archive_once(online, server):
     assert sorted(p.name for p in resolved.directory.iterdir()) == ["a.bin.gz", "b.txt"]
 
 
+def test_a_plain_archive_member_of_a_gzip_entry_is_cached_gzipped(online, server):
+    # CIFAR-10's .tar.gz holds plain .bin files; the manifest (and the shared copy) has them gzip'd.
+    root, url, _ = server
+    with tarfile.open(root / "bundle.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("pkg/a.bin")
+        info.size = len(A_CONTENT)
+        tar.addfile(info, io.BytesIO(A_CONTENT))
+    manifest = _toy_manifest(urls_a=[f"{url}/bundle.tar.gz"], archive_member="pkg/a.bin", urls_b=[f"{url}/b.txt"])
+    (root / "b.txt").write_bytes(B_CONTENT)
+
+    resolved = resolve_dataset("toy", manifest=manifest)
+
+    assert gzip.decompress(resolved.files["a.bin.gz"].read_bytes()) == A_CONTENT
+    assert read_verified(resolved.files["a.bin.gz"], _entry()) == A_CONTENT
+
+
 def test_download_with_wrong_content_raises_and_leaves_nothing(online, server):
     root, url, _ = server
     (root / "b.txt").write_bytes(b"a different version\n")
