@@ -50,7 +50,7 @@ WORKER = textwrap.dedent(
     data = load_mnist_family("mnist")
     x, y = data.x_train[:limit], data.y_train[:limit]
     with strategy.scope():
-        model = make_model(config, 10)
+        model = make_model(config, (28, 28, 1), 10)
         model.compile(optimizer=make_optimizer(**schedule_of(config), steps_per_epoch=len(y) // config.batch_size),
                       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     make_dataset = make_worker_dataset_fn(x, y, config, 10)
@@ -95,7 +95,7 @@ FIT = textwrap.dedent(
     x, y = data.x_train[:limit], data.y_train[:limit]
     ds = make_image_dataset(x, y, batch_size=config.batch_size, training=True, augment=config.augment,
                             seed=config.seed, num_classes=10).repeat()
-    model = make_model(config, 10)
+    model = make_model(config, (28, 28, 1), 10)
     model.compile(optimizer=make_optimizer(**schedule_of(config), steps_per_epoch=len(y) // config.batch_size),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   steps_per_execution=config.steps_per_execution)

@@ -56,7 +56,7 @@ MEASURE = textwrap.dedent(
     with devices.precision_policy(precision):
         if net == "mnist":
             from pipelines.tasks.mnist import make_model
-            model = make_model(config, 10)
+            model = make_model(config, (28, 28, 1), 10)
         else:
             from pipelines.nets.vit import make_vit
             model = make_vit((28, 28, 1), 10, **config.net_kwargs())

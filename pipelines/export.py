@@ -5,7 +5,7 @@ user has, not what the net was trained on, and gives what a user wants:
 
 | pipeline | inputs | outputs |
 |---|---|---|
-| mnist, vit | `images`: uint8 (n, 28, 28, 1) | `probabilities`: (n, classes), in `class_names` order |
+| mnist, vit | `images`: uint8 (n, h, w, c) as trained | `probabilities`: (n, classes), in `class_names` order |
 | denoising_autoencoder | `images`: uint8 (n, 28, 28, 1) | `denoised`: float32 in [0, 1]; `anomaly_score`: (n,) |
 | advertising | `features`: float32 (n, k), the training columns in order | `prediction`: (n,) |
 | sentiment | `texts`: string (n,) | `probabilities`: (n, 2), NaN for a text without a known word |
@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.errors import ConfigError, ExportError
+from pipelines.predictor import image_shape
 
 __all__ = ["EXPORT_FORMATS", "REFUSED", "ARTIFACTS", "export_run", "serving_model", "run_artifact", "load_artifact"]
 
@@ -127,7 +128,7 @@ def serving_model(predictor: Any) -> Any:
 
     name, net = predictor.pipeline, predictor.model
     if name in ("mnist", "vit", "denoising_autoencoder"):
-        images = keras.Input((28, 28, 1), dtype="uint8", name="images")
+        images = keras.Input(image_shape(net), dtype="uint8", name="images")
         x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(ops.cast(images, "float32"))
         y = net(x)
         if name == "denoising_autoencoder":
@@ -242,7 +243,7 @@ def _probe_inputs(predictor: Any, model: Any) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     name = predictor.pipeline
     if name in ("mnist", "vit", "denoising_autoencoder"):
-        return {"images": rng.integers(0, 256, (_PROBES, 28, 28, 1), dtype="uint8")}
+        return {"images": rng.integers(0, 256, (_PROBES, *image_shape(predictor.model)), dtype="uint8")}
     if name == "advertising":
         return {"features": rng.uniform(0, 100, (_PROBES, len(predictor.config["features"]))).astype("float32")}
     if name == "sentiment":

@@ -46,7 +46,7 @@ def predict_rows(
     """
     from pipelines.atomic import check_new_folder
     from pipelines.inputs.raw_images import read_images
-    from pipelines.predictor import load
+    from pipelines.predictor import image_shape, load
 
     if denoised_dir is not None:
         check_new_folder(denoised_dir)
@@ -57,7 +57,7 @@ def predict_rows(
     if not inputs:
         raise DataValidationError("expected at least one input. Received none")
     if name in _IMAGE_PIPELINES:
-        batch = read_images(inputs)
+        batch = read_images(inputs, image_shape(predictor.model))
         if name == "denoising_autoencoder":
             rows = _denoised_rows(predictor, batch, batch_size, denoised_dir)
         else:
@@ -85,7 +85,8 @@ def _denoised_rows(predictor: Any, batch: Any, batch_size: int, denoised_dir: st
     if denoised_dir is None:
         return rows
     denoised = predictor.predict(batch.images, batch_size)
-    pixels = np.clip(np.round(denoised[..., 0] * 255.0), 0, 255).astype("uint8")
+    pixels = np.clip(np.round(denoised * 255.0), 0, 255).astype("uint8")
+    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
     files = [f"{i:05d}_{Path(name).stem}.png" for i, name in enumerate(batch.names)]
     _write_pngs(denoised_dir, dict(zip(files, pixels)))
     return [{**row, "denoised": str(Path(denoised_dir) / f)} for row, f in zip(rows, files)]

@@ -31,7 +31,7 @@ import numpy as np
 
 from pipelines.errors import ConfigError, DataValidationError, ModelLoadError
 
-__all__ = ["Predictor", "load", "RUN_FILES"]
+__all__ = ["Predictor", "load", "image_shape", "RUN_FILES"]
 
 RUN_FILES = ("model.keras", "model_card.json", "report.json")
 _IMAGE_PIPELINES = ("mnist", "vit", "denoising_autoencoder")
@@ -124,7 +124,7 @@ class Predictor:
             return np.column_stack([1 - p, p])
         if self.pipeline not in ("mnist", "vit"):
             raise ConfigError(f"predict_proba is for classifiers. Received a {self.pipeline!r} run")
-        logits = self.model.predict(_model_images(inputs), batch_size=batch_size, verbose=0)
+        logits = self.model.predict(_model_images(self.model, inputs), batch_size=batch_size, verbose=0)
         z = logits.astype("float64") - logits.max(axis=1, keepdims=True)
         return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
@@ -136,14 +136,14 @@ class Predictor:
         if self.pipeline == "advertising":
             return self.model.predict(self._features(inputs), batch_size=batch_size, verbose=0)[:, 0].astype("float64")
         if self.pipeline == "denoising_autoencoder":
-            return self.model.predict(_model_images(inputs), batch_size=batch_size, verbose=0)
+            return self.model.predict(_model_images(self.model, inputs), batch_size=batch_size, verbose=0)
         raise ConfigError(f"a {self.pipeline!r} run generates images: use sample(n)")
 
     def anomaly_scores(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
         """The autoencoder's reconstruction error (mean squared, per image): high for unusual images."""
         if self.pipeline != "denoising_autoencoder":
             raise ConfigError(f"anomaly_scores is for denoising_autoencoder runs. Received a {self.pipeline!r} run")
-        images = _model_images(inputs)
+        images = _model_images(self.model, inputs)
         denoised = self.model.predict(images, batch_size=batch_size, verbose=0)
         return ((denoised - images) ** 2).reshape(len(images), -1).mean(axis=1).astype("float64")
 
@@ -224,9 +224,15 @@ class Predictor:
         return values.astype("float32")
 
 
-def _model_images(inputs: Any) -> np.ndarray:
-    # What the image pipelines train on: float32 (n, 28, 28, 1), uint8 pixels divided by 255.
+def _model_images(model: Any, inputs: Any) -> np.ndarray:
+    # What the image pipelines train on: float32 (n, height, width, channels), uint8 pixels / 255.
     from pipelines.inputs.images import to_float_images
     from pipelines.inputs.raw_images import read_images
 
-    return to_float_images(read_images(inputs).images)
+    return to_float_images(read_images(inputs, image_shape(model)).images)
+
+
+def image_shape(model: Any) -> tuple[int, int, int]:
+    """(height, width, channels) of the images an image model takes."""
+    height, width, channels = (int(d) for d in model.inputs[0].shape[1:])
+    return height, width, channels

@@ -139,7 +139,7 @@ def test_read_images_refuses_arrays_of_another_kind():
     with pytest.raises(DataValidationError, match="expected uint8 images"):
         read_images(np.zeros((2, 28, 28), "float32"))
     images, names, conversions = read_images(np.zeros((3, 10, 12, 4), "uint8"))
-    assert images.shape == (3, 28, 28) and names == ["0", "1", "2"] and conversions[0] == "RGBA 12x10 -> L 28x28"
+    assert images.shape == (3, 28, 28, 1) and names == ["0", "1", "2"] and conversions[0] == "RGBA 12x10 -> L 28x28"
     assert read_images(np.zeros((1, 28, 28, 1), "uint8")).conversions == ["none"]
 
 

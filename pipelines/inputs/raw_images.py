@@ -1,14 +1,18 @@
 """Raw images from users (files, folders, uint8 arrays) converted to what a model was trained on.
 
-The image pipelines train on 28x28 grayscale. Any other image is converted with Pillow:
-RGB(A) and palette images to luminance (ITU-R 601-2, Pillow's "L" mode), then resized with
-bilinear filtering. Each image's conversion is stated, so an output can say what was done.
+A model takes one shape, e.g. 28x28 grayscale (MNIST) or 32x32 RGB (CIFAR-10). Any other
+image is converted with Pillow: to luminance (ITU-R 601-2, Pillow's "L" mode) for a
+one-channel model or to RGB for a three-channel one (alpha dropped, grayscale repeated),
+then resized with bilinear filtering. Each image's conversion is stated, so an output can
+say what was done.
 
 Example:
     >>> import numpy as np
     >>> batch = read_images(np.zeros((2, 56, 40, 3), "uint8"))
     >>> batch.images.shape, batch.names, batch.conversions[0]
-    ((2, 28, 28), ['0', '1'], 'RGB 40x56 -> L 28x28')
+    ((2, 28, 28, 1), ['0', '1'], 'RGB 40x56 -> L 28x28')
+    >>> read_images(np.zeros((1, 28, 28), "uint8"), shape=(32, 32, 3)).conversions
+    ['L 28x28 -> RGB 32x32']
 """
 
 from __future__ import annotations
@@ -21,27 +25,28 @@ import numpy as np
 
 from pipelines.errors import DataValidationError
 
-__all__ = ["ImageBatch", "read_images", "IMAGE_SUFFIXES", "IMAGE_SIZE"]
+__all__ = ["ImageBatch", "read_images", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-IMAGE_SIZE = 28
+_MODES = {1: "L", 3: "RGB"}
 
 
 class ImageBatch(NamedTuple):
     """Images as the model takes them, with a name and the conversion done for each."""
 
-    images: np.ndarray  # uint8 (n, 28, 28)
+    images: np.ndarray  # uint8 (n, height, width, channels)
     names: list[str]  # the path, or the row number of an array
     conversions: list[str]  # e.g. "RGB 64x64 -> L 28x28", or "none"
 
 
-def read_images(inputs: Any) -> ImageBatch:
-    """Reads and converts images to uint8 `(n, 28, 28)` grayscale.
+def read_images(inputs: Any, shape: tuple[int, int, int] = (28, 28, 1)) -> ImageBatch:
+    """Reads and converts images to uint8 `(n, *shape)`.
 
     Args:
         inputs: A path (an image file or a folder, searched recursively for PNG, JPEG, BMP
             and GIF files), a list of paths, or a uint8 array `(n, H, W)` / `(n, H, W, C)`
-            with C of 1, 3 or 4.
+            with C of 1, 3 or 4 (a batch axis first, also for one image).
+        shape: (height, width, channels) the model takes; channels 1 or 3.
 
     Raises:
         DataValidationError: No image, a missing or unreadable file (named), or an array of
@@ -75,15 +80,14 @@ def read_images(inputs: Any) -> ImageBatch:
             names.append(str(path))
     if not pictures:
         raise DataValidationError("expected at least one image. Received none")
-    target = (IMAGE_SIZE, IMAGE_SIZE)
-    images = [np.asarray(p.convert("L").resize(target, Image.Resampling.BILINEAR), dtype=np.uint8) for p in pictures]
+    height, width, channels = shape
+    mode, size = _MODES[channels], (width, height)
+    images = [np.asarray(p.convert(mode).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8) for p in pictures]
     conversions = [
-        "none"
-        if p.mode == "L" and p.size == target
-        else f"{p.mode} {p.size[0]}x{p.size[1]} -> L {IMAGE_SIZE}x{IMAGE_SIZE}"
+        "none" if p.mode == mode and p.size == size else f"{p.mode} {p.size[0]}x{p.size[1]} -> {mode} {width}x{height}"
         for p in pictures
     ]
-    return ImageBatch(np.stack(images), names, conversions)
+    return ImageBatch(np.stack(images).reshape(len(images), height, width, channels), names, conversions)
 
 
 def _image_paths(inputs: Any) -> list[Path]:

@@ -1,5 +1,5 @@
 """The image classifier stages that `mnist` and `vit` share, in the order a task calls them:
-`prepare_images` (the MNIST-family data, a seeded validation split, the tf.data steps),
+`prepare_images` (a named image dataset, a seeded validation split, the tf.data steps),
 `compile_image_classifier` (under the device strategy), `train_image_classifier` (`fit()`,
 or the custom loop on a cluster), `calibrate_image_classifier` (temperature scaling on the
 validation split, when asked) and `evaluate_image_classifier` (the classification report
@@ -31,8 +31,9 @@ from pipelines.config import MAX_EPOCHS, AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
+from pipelines.inputs.image_sets import IMAGE_DATASETS, IMAGE_SHAPES, load_image_set, model_shape
 from pipelines.inputs.images import make_image_dataset
-from pipelines.inputs.mnist import DIGIT_CLASS_NAMES, ImageData, load_mnist_family
+from pipelines.inputs.mnist import ImageData
 from pipelines.inputs.splits import train_val_split
 from pipelines.models import check_model_io
 from pipelines.recipes.image_classifier_cluster import cluster_steps_per_epoch, fit_on_cluster, sparse_or_smoothed
@@ -54,7 +55,6 @@ __all__ = [
     "IMAGE_DATASETS",
     "ImageClassifierConfig",
     "load_images",
-    "to_28x28",
     "describe_dataset",
     "evaluate_model",
     "evaluate_saved_classifier",
@@ -67,14 +67,16 @@ __all__ = [
     "evaluate_image_classifier",
 ]
 
-IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
-
 
 @dataclass
 class ImageClassifierConfig(TrainConfig):
     """Data and input-step settings shared by the image classifier pipelines."""
 
-    dataset: str = param("mnist", "Which images: mnist, fashion_mnist or digits.", choices=IMAGE_DATASETS)
+    dataset: str = param(
+        "mnist",
+        "Which images: mnist, fashion_mnist, digits (8x8, upsampled to 28x28) or cifar10.",
+        choices=IMAGE_DATASETS,
+    )
     fallback_dataset: str | None = param(
         None,
         "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
@@ -105,26 +107,23 @@ class ImageClassifierConfig(TrainConfig):
         check_class_weight(self.class_weight)
         check_init_from(self.init_from, self.freeze)
 
+    def image_shapes(self) -> list[tuple[int, int, int]]:
+        """The image shapes a run may train on: its dataset's, and its fallback's (net checks use both)."""
+        names = [self.dataset] + ([self.fallback_dataset] if self.fallback_dataset else [])
+        return sorted({IMAGE_SHAPES[name] for name in names})
+
 
 def load_images(config: ImageClassifierConfig) -> ImageData:
     """Loads the configured dataset, or the fallback when its files are unavailable."""
     try:
-        return load_mnist_family(config.dataset, config.data_dir)
+        return load_image_set(config.dataset, config.data_dir)
     except DatasetUnavailable:
         if config.fallback_dataset is None or config.fallback_dataset == config.dataset:
             raise
         print(f"Dataset {config.dataset!r} is unavailable; running on the fallback {config.fallback_dataset!r}.")
-        data = load_mnist_family(config.fallback_dataset, None)
+        data = load_image_set(config.fallback_dataset, None)
         data.info["fallback_for"] = config.dataset
         return data
-
-
-def to_28x28(x: np.ndarray) -> np.ndarray:
-    """Bilinearly resizes uint8 images to 28x28 (for the 8x8 `digits`); others pass through."""
-    if x.shape[1:3] == (28, 28):
-        return x
-    resized = tf.image.resize(x[..., None].astype("float32"), (28, 28)).numpy()[..., 0]
-    return np.clip(np.round(resized), 0, 255).astype("uint8")
 
 
 def describe_dataset(data: ImageData, n_train: int | None, n_val: int | None) -> dict:
@@ -143,7 +142,7 @@ def describe_dataset(data: ImageData, n_train: int | None, n_val: int | None) ->
 
 def evaluate_model(model: keras.Model, data: ImageData, ctx: RunContext) -> dict:
     """Predicts the test set and adds the classification report; returns the metrics."""
-    x_test = to_28x28(data.x_test)
+    x_test = data.x_test
     with ctx.timer("eval_seconds"):
         test_ds = make_image_dataset(x_test, None, batch_size=512, training=False)
         logits = model.predict(test_ds, verbose=0)
@@ -166,15 +165,13 @@ def evaluate_saved_classifier(model: keras.Model, config: ImageClassifierConfig,
 
 
 def check_saved_classifier(model: keras.Model, config: ImageClassifierConfig) -> None:
-    """`evaluate`'s check of a saved model: 28x28x1 images in, one logit per class out.
+    """`evaluate`'s check of a saved model: the dataset's images in, one logit per class out.
 
     Raises:
         ModelLoadError: The model takes other inputs or gives another output.
     """
-    # Every dataset of the MNIST family (and digits, resized) has ten classes.
-    check_model_io(
-        model, [((28, 28, 1), "float")], (len(DIGIT_CLASS_NAMES),), task=f"{config.dataset} image classifier"
-    )
+    # Every named dataset has ten classes.
+    check_model_io(model, [(IMAGE_SHAPES[config.dataset], "float")], (10,), task=f"{config.dataset} image classifier")
 
 
 @dataclass
@@ -207,6 +204,11 @@ class ImageSplits:
     def num_classes(self) -> int:
         return len(self.data.class_names)
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of the images, as the net takes them."""
+        return model_shape(self.x_train)
+
 
 def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplits:
     """Loads the images, holds out a seeded, stratified validation split and builds the tf.data steps.
@@ -223,7 +225,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         raise ConfigError("overfit_batches is a one-machine sanity check: drop it, or train on one machine.")
     data = load_images(config)
     x_train, y_train, x_val, y_val = train_val_split(
-        to_28x28(data.x_train), data.y_train, config.validation_fraction, config.seed
+        data.x_train, data.y_train, config.validation_fraction, config.seed
     )
     if config.max_train_samples is not None and config.max_train_samples < len(y_train):
         x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
@@ -272,7 +274,7 @@ def compile_image_classifier(
     """
     transfer = None
     if config.init_from is not None:
-        transfer = load_source(config.init_from, splits.num_classes, (28, 28, 1))
+        transfer = load_source(config.init_from, splits.num_classes, splits.image_shape)
         phases = (
             f"the head alone for {config.head_epochs} epochs, then every layer for {config.epochs} epochs at "
             f"learning rate {finetune_learning_rate(config):g}"
@@ -406,7 +408,7 @@ def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunConte
         return False
     evaluate_model(model, data, ctx)
     ctx.model_card.update(
-        inputs="float32 images (n, 28, 28, 1) in [0, 1]: uint8 pixels divided by 255",
+        inputs=f"float32 images (n, {', '.join(map(str, model_shape(data.x_test)))}) in [0, 1]: uint8 pixels / 255",
         outputs=f"logits over {len(data.class_names)} classes; apply softmax for probabilities"
         + (
             ""

@@ -75,17 +75,19 @@ class MnistConfig(ImageClassifierConfig):
                 f"Received: filters={self.filters}, convs={self.convs}"
             )
         # Each stage shrinks the map (valid 3x3 convolutions, then 2x2 pooling): too many fail mid-build.
-        if cnn_feature_size(28, self.convs) < 1:
-            raise ConfigError(
-                f"28x28 images leave no feature map after {len(self.convs)} stages of {self.convs} convolutions "
-                f"(the stem and each stage shrink it). Received: filters={self.filters}, convs={self.convs}; "
-                "use fewer stages or fewer convolutions per stage, e.g. filters=(48,), convs=(2,)."
-            )
+        for height, width, _ in self.image_shapes():
+            if cnn_feature_size(min(height, width), self.convs) < 1:
+                raise ConfigError(
+                    f"{height}x{width} images leave no feature map after {len(self.convs)} stages of {self.convs} "
+                    f"convolutions (the stem and each stage shrink it). Received: filters={self.filters}, "
+                    f"convs={self.convs}; use fewer stages or fewer convolutions per stage, "
+                    "e.g. filters=(48,), convs=(2,)."
+                )
 
 
-def make_model(config: MnistConfig, num_classes: int) -> keras.Model:
+def make_model(config: MnistConfig, image_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
     return make_cnn(
-        (28, 28, 1),
+        image_shape,
         num_classes,
         stem_filters=config.stem_filters,
         filters=config.filters,
@@ -109,7 +111,9 @@ def train(config: MnistConfig, ctx: RunContext) -> keras.Model:
     splits = prepare_images(config, ctx)
 
     # Model: the CNN, compiled under the run's device strategy.
-    model = compile_image_classifier(lambda: make_model(config, splits.num_classes), config, ctx, splits)
+    model = compile_image_classifier(
+        lambda: make_model(config, splits.image_shape, splits.num_classes), config, ctx, splits
+    )
 
     # Train: fit() on one machine, the custom loop on a cluster.
     model = train_image_classifier(model, splits, config, ctx)

@@ -31,7 +31,6 @@ from pipelines.recipes.image_classifier import (
     evaluate_image_classifier,
     evaluate_saved_classifier,
     prepare_images,
-    to_28x28,
     train_image_classifier,
 )
 from pipelines.registry import register
@@ -81,7 +80,8 @@ class VitConfig(ImageClassifierConfig):
     def validate(self) -> None:
         super().validate()
         # The net's own checks (patches divide the image, dim divides into heads), without building it.
-        check_vit_args((28, 28, 1), 10, **self.net_kwargs())
+        for shape in self.image_shapes():
+            check_vit_args(shape, 10, **self.net_kwargs())
 
     def net_kwargs(self) -> dict:
         return dict(
@@ -101,7 +101,7 @@ def add_attention_maps(model: keras.Model, data: ImageData, ctx: RunContext, n_i
     """Adds the attention-rollout overlays of the first `n_images` test images to the report."""
     if n_images == 0:
         return
-    images = to_28x28(data.x_test[:n_images])
+    images = data.x_test[:n_images]
     x = to_float_images(images)
     # predict returns a bare array for a single block, a list otherwise; rollout takes both.
     maps = attention_rollout(make_attention_model(model).predict(x, verbose=0))
@@ -135,7 +135,7 @@ def train(config: VitConfig, ctx: RunContext) -> keras.Model:
 
     # Model: the ViT, compiled under the run's device strategy (AdamW when weight_decay > 0).
     model = compile_image_classifier(
-        lambda: make_vit((28, 28, 1), splits.num_classes, **config.net_kwargs()), config, ctx, splits
+        lambda: make_vit(splits.image_shape, splits.num_classes, **config.net_kwargs()), config, ctx, splits
     )
 
     # Train: fit() on one machine, the custom loop on a cluster.
