@@ -475,8 +475,12 @@ def test_shipped_manifest_lists_the_datasets():
         "advertising": "advertising",
         "sentiment_mr": "sentiment",
         "imdb": "sentiment/imdb",
+        "cifar10": "cifar10",
     }
     assert all(f.urls for f in manifest["mnist"].files)
+    # CIFAR-10's files are members of one archive; the .bin files are kept gzip'd.
+    assert {f.archive_member for f in manifest["cifar10"].files} >= {"cifar-10-batches-bin/test_batch.bin"}
+    assert [f.is_gzip for f in manifest["cifar10"].files] == [True] * 6 + [False]
     assert all(len(f.urls) == 2 for f in manifest["mnist"].files)
     assert not any(f.urls for f in manifest["imdb"].files)
     assert "imdb_reviews" in manifest["imdb"].notes
@@ -508,7 +512,7 @@ DATA_DIR = os.environ.get("PIPELINES_DATA_DIR")
     not DATA_DIR,
     reason="PIPELINES_DATA_DIR is not set; point it at a folder with one subfolder per dataset (e.g. shared/datasets)",
 )
-@pytest.mark.parametrize("name", ["mnist", "advertising", "sentiment_mr", "imdb"])
+@pytest.mark.parametrize("name", ["mnist", "advertising", "sentiment_mr", "imdb", "cifar10"])
 def test_real_files_match_the_manifest(name, monkeypatch, tmp_path):
     monkeypatch.setenv("PIPELINES_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PIPELINES_OFFLINE", "1")

@@ -73,7 +73,10 @@ def _cli_refuses(argv: list[str], out: Path, message: str, capsys: pytest.Captur
         (["run", "mnist", "--set", "batch_size=big"], "batch_size must be of type int. Received: batch_size='big'"),
         (["run", "mnist", "--set", "learning_rate=nan"], "learning_rate must be of type float"),
         (["run", "mnist", "--set", "noequals"], "expected key=value. Received: 'noequals'"),
-        (["run", "mnist", "--set", "dataset=../../etc"], "dataset must be one of 'mnist', 'fashion_mnist', 'digits'"),
+        (
+            ["run", "mnist", "--set", "dataset=../../no/such/images"],
+            "dataset must be one of mnist, fashion_mnist, digits, cifar10 or a folder of class folders",
+        ),
         (["run", "sentiment", "--set", "dataset=custom"], "dataset='custom' reads custom_csv: pass custom_csv=PATH"),
     ],
     ids=[

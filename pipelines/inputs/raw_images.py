@@ -25,7 +25,7 @@ import numpy as np
 
 from pipelines.errors import DataValidationError
 
-__all__ = ["ImageBatch", "read_images", "IMAGE_SUFFIXES"]
+__all__ = ["ImageBatch", "read_images", "convert_picture", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _MODES = {1: "L", 3: "RGB"}
@@ -80,14 +80,21 @@ def read_images(inputs: Any, shape: tuple[int, int, int] = (28, 28, 1)) -> Image
             names.append(str(path))
     if not pictures:
         raise DataValidationError("expected at least one image. Received none")
+    converted = [convert_picture(p, shape) for p in pictures]
+    images = np.stack([c[0] for c in converted])
+    return ImageBatch(images, names, [c[1] for c in converted])
+
+
+def convert_picture(picture: Any, shape: tuple[int, int, int]) -> tuple[np.ndarray, str]:
+    """A Pillow image as uint8 `shape` (see the module docstring), and what was done to it."""
+    from PIL import Image
+
     height, width, channels = shape
     mode, size = _MODES[channels], (width, height)
-    images = [np.asarray(p.convert(mode).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8) for p in pictures]
-    conversions = [
-        "none" if p.mode == mode and p.size == size else f"{p.mode} {p.size[0]}x{p.size[1]} -> {mode} {width}x{height}"
-        for p in pictures
-    ]
-    return ImageBatch(np.stack(images).reshape(len(images), height, width, channels), names, conversions)
+    pixels = np.asarray(picture.convert(mode).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+    same = picture.mode == mode and picture.size == size
+    conversion = "none" if same else f"{picture.mode} {picture.size[0]}x{picture.size[1]} -> {mode} {width}x{height}"
+    return pixels.reshape(shape), conversion
 
 
 def _image_paths(inputs: Any) -> list[Path]:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,10 +59,12 @@ def train_val_split(
         return _group_split(x, y, val_fraction, seed, np.asarray(groups))
     from sklearn.model_selection import train_test_split  # heavy; only when splitting
 
+    # A small dataset still gets one example of each class in the held-out part (scikit-learn
+    # refuses a stratified part smaller than the class count); larger ones get exactly the fraction.
+    n_classes = len(np.unique(y))
+    test_size: float | int = val_fraction if math.ceil(val_fraction * len(y)) >= n_classes else n_classes
     try:
-        x_train, x_val, y_train, y_val = train_test_split(
-            x, y, test_size=val_fraction, random_state=int(seed), stratify=y
-        )
+        x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=test_size, random_state=int(seed), stratify=y)
     except ValueError as err:  # e.g. a class with one member, or too few examples
         raise DataValidationError(
             f"Cannot split {len(y)} examples stratified with val_fraction={val_fraction}: {err}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -31,6 +32,7 @@ from pipelines.config import MAX_EPOCHS, AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError, DatasetUnavailable
 from pipelines.evaluation.classifier_report import add_classification_evaluation
+from pipelines.inputs.image_folders import load_image_folder, scan_folder
 from pipelines.inputs.image_sets import IMAGE_DATASETS, IMAGE_SHAPES, load_image_set, model_shape
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData
@@ -74,13 +76,27 @@ class ImageClassifierConfig(TrainConfig):
 
     dataset: str = param(
         "mnist",
-        "Which images: mnist, fashion_mnist, digits (8x8, upsampled to 28x28) or cifar10.",
-        choices=IMAGE_DATASETS,
+        "Which images: mnist, fashion_mnist, digits (8x8, upsampled to 28x28), cifar10, or a folder of "
+        "class folders (ROOT/<class>/<images>, or ROOT/train/ and ROOT/test/ with the same classes).",
     )
     fallback_dataset: str | None = param(
         None,
         "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
         choices=(None, *IMAGE_DATASETS),
+    )
+    image_size: tuple[int, int] | None = param(
+        None, "A folder's images resized to (height, width); None: their own size, when they share one.", ge=1
+    )
+    channels: int | None = param(
+        None,
+        "A folder's images as 1 (grayscale) or 3 (RGB) channels; None: their own, when all are alike.",
+        choices=(None, 1, 3),
+    )
+    test_fraction: float = param(
+        0.2, "A folder without train/ and test/: the stratified share held out for testing (seed 0).", gt=0, lt=1
+    )
+    skip_bad_images: bool = param(
+        False, "A folder's undecodable images: leave them out and count them in the report (else refuse the run)."
     )
     augment: AugmentConfig = param(doc="Training-only augmentation.", factory=AugmentConfig)
     use_cache: bool = param(True, "Cache the images in memory before augmentation.")
@@ -106,15 +122,48 @@ class ImageClassifierConfig(TrainConfig):
     def validate(self) -> None:
         check_class_weight(self.class_weight)
         check_init_from(self.init_from, self.freeze)
+        if self.dataset in IMAGE_DATASETS:
+            given = [k for k in ("image_size", "channels") if getattr(self, k) is not None]
+            if given:
+                raise ConfigError(
+                    f"{' and '.join(given)} apply to a folder of images; {self.dataset} has its own "
+                    f"{'x'.join(map(str, IMAGE_SHAPES[self.dataset]))} images. Drop {', '.join(given)}"
+                )
+        elif not Path(self.dataset).is_dir():
+            raise ConfigError(
+                f"dataset must be one of {', '.join(IMAGE_DATASETS)} or a folder of class folders. "
+                f"Received: {self.dataset!r}, which is neither"
+            )
+
+    @property
+    def is_folder(self) -> bool:
+        return self.dataset not in IMAGE_DATASETS
 
     def image_shapes(self) -> list[tuple[int, int, int]]:
-        """The image shapes a run may train on: its dataset's, and its fallback's (net checks use both)."""
-        names = [self.dataset] + ([self.fallback_dataset] if self.fallback_dataset else [])
-        return sorted({IMAGE_SHAPES[name] for name in names})
+        """The image shapes a run may train on: its dataset's, and its fallback's (net checks use both).
+
+        A folder's shape is read from its images' headers (refused if they disagree with no setting to choose).
+        """
+        shapes = {IMAGE_SHAPES[name] for name in (self.dataset, self.fallback_dataset) if name in IMAGE_SHAPES}
+        if self.is_folder:
+            shapes.add(scan_folder(self.dataset).shape(self.image_size, self.channels))
+        return sorted(shapes)
+
+    def num_classes(self) -> int:
+        """The classes of the dataset: ten for each named one, a folder's class folders."""
+        return len(scan_folder(self.dataset).class_names) if self.is_folder else 10
 
 
 def load_images(config: ImageClassifierConfig) -> ImageData:
     """Loads the configured dataset, or the fallback when its files are unavailable."""
+    if config.is_folder:
+        return load_image_folder(
+            config.dataset,
+            image_size=config.image_size,
+            channels=config.channels,
+            test_fraction=config.test_fraction,
+            skip_bad_images=config.skip_bad_images,
+        )
     try:
         return load_image_set(config.dataset, config.data_dir)
     except DatasetUnavailable:
@@ -170,8 +219,8 @@ def check_saved_classifier(model: keras.Model, config: ImageClassifierConfig) ->
     Raises:
         ModelLoadError: The model takes other inputs or gives another output.
     """
-    # Every named dataset has ten classes.
-    check_model_io(model, [(IMAGE_SHAPES[config.dataset], "float")], (10,), task=f"{config.dataset} image classifier")
+    shape = config.image_shapes()[0] if config.is_folder else IMAGE_SHAPES[config.dataset]
+    check_model_io(model, [(shape, "float")], (config.num_classes(),), task=f"{config.dataset} image classifier")
 
 
 @dataclass
