@@ -32,11 +32,11 @@ class InMemoryData:
         value: What the pipeline's train function reads as `ctx.data`.
         file_name: The copy's name in the run folder; written with the report (or the
             failed report of a diverged run), never before.
-        content: The copy's text, e.g. CSV.
+        content: The copy's text (e.g. CSV) or bytes (e.g. an image classifier's `input.npz`).
         path_field: The config field set to the copy's path.
     """
 
     value: Any
     file_name: str
-    content: str
+    content: str | bytes
     path_field: str

@@ -215,7 +215,8 @@ def _check_data(task: registry.Task, config: Any, data: Any) -> tuple[Any, InMem
 def _keep_data(kept: InMemoryData | None, run_dir: Path) -> None:
     """Writes the copy of in-memory data into the run folder (with the report, never before)."""
     if kept is not None:
-        atomic.write_text(run_dir / kept.file_name, kept.content)
+        content = kept.content.encode("utf-8") if isinstance(kept.content, str) else kept.content
+        atomic.write_bytes(run_dir / kept.file_name, content)
 
 
 def _new_report(task: registry.Task, config: Any) -> Report:

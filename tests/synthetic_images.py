@@ -28,3 +28,20 @@ def bar_digits(n_train: int, n_test: int = 200, seed: int = 0) -> ImageData:
         list(DIGIT_CLASS_NAMES),
         {"name": "synthetic", "source": "test", "checksum_verified": False},
     )
+
+
+def colour_squares(per_class: int = 20, size: int = 18, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes of uint8 RGB images (n, size, size, 3): speckle with one channel raised by 150.
+
+    Returns:
+        `(images, labels)`, labels the names "red", "green", "blue" (in that order, repeated per image).
+    """
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
+        for _ in range(per_class):
+            pixels = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            pixels[..., channel] += 150
+            images.append(pixels)
+            labels.append(name)
+    return np.stack(images), np.array(labels)

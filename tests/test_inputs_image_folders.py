@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic_images import colour_squares
 
 import pipelines
 from pipelines.cli import main
@@ -94,13 +95,10 @@ def test_a_corrupt_image_is_named_or_skipped_and_counted(tmp_path):
 
 def test_a_run_on_a_folder_names_its_classes_and_refuses_bad_settings_before_work(tmp_path, capsys):
     root = tmp_path / "shapes"
-    rng = np.random.default_rng(0)
-    for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
-        for i in range(20):
-            pixels = rng.integers(0, 60, (18, 18, 3), dtype=np.uint8)
-            pixels[..., channel] += 150
-            (root / name).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    images, labels = colour_squares()
+    for i, (pixels, name) in enumerate(zip(images, labels)):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(root / name / f"{i}.png")
     tiny = dict(epochs=6, batch_size=8, filters=(8,), convs=(1,), stem_filters=8, dense_units=16, verbose=0)
     result = pipelines.run("mnist", dataset=str(root), out=str(tmp_path / "run"), learning_rate=3e-3, **tiny)
     assert result.report["dataset"]["image_shape"] == [18, 18, 3]
@@ -114,7 +112,7 @@ def test_a_run_on_a_folder_names_its_classes_and_refuses_bad_settings_before_wor
     assert predictor.class_names == ["blue", "green", "red"]
     assert list(predictor.predict(root / "red")).count("red") >= 8
     for bad, message in [
-        (["--set", f"dataset={tmp_path / 'nowhere'}"], "a folder of class folders. Received"),
+        (["--set", f"dataset={tmp_path / 'nowhere'}"], "a folder of class folders or an .npz of x and y. Received"),
         (["--set", "dataset=mnist", "--set", "image_size=32,32"], "image_size apply to a folder of images"),
         (["--set", f"dataset={root}", "--set", "channels=2"], "channels must be one of"),
     ]:

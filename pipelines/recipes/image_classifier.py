@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -30,15 +29,15 @@ from pipelines.calibration import (
 from pipelines.class_weights import CLASS_WEIGHT_DOC, check_class_weight, class_weights
 from pipelines.config import MAX_EPOCHS, AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
-from pipelines.errors import ConfigError, DatasetUnavailable
+from pipelines.errors import ConfigError
 from pipelines.evaluation.classifier_report import add_classification_evaluation
-from pipelines.inputs.image_folders import load_image_folder, scan_folder
-from pipelines.inputs.image_sets import IMAGE_DATASETS, IMAGE_SHAPES, load_image_set, model_shape
+from pipelines.inputs.image_sets import IMAGE_SHAPES, model_shape
 from pipelines.inputs.images import make_image_dataset
 from pipelines.inputs.mnist import ImageData
 from pipelines.inputs.splits import train_val_split
 from pipelines.models import check_model_io
 from pipelines.recipes.image_classifier_cluster import cluster_steps_per_epoch, fit_on_cluster, sparse_or_smoothed
+from pipelines.recipes.image_sources import check_dataset, image_shapes, load_images, num_classes
 from pipelines.recipes.transfer import (
     FREEZES,
     SOURCE_HELP,
@@ -54,9 +53,7 @@ if TYPE_CHECKING:
     from pipelines.runner import RunContext
 
 __all__ = [
-    "IMAGE_DATASETS",
     "ImageClassifierConfig",
-    "load_images",
     "describe_dataset",
     "evaluate_model",
     "evaluate_saved_classifier",
@@ -76,13 +73,14 @@ class ImageClassifierConfig(TrainConfig):
 
     dataset: str = param(
         "mnist",
-        "Which images: mnist, fashion_mnist, digits (8x8, upsampled to 28x28), cifar10, or a folder of "
-        "class folders (ROOT/<class>/<images>, or ROOT/train/ and ROOT/test/ with the same classes).",
+        "Which images: mnist, fashion_mnist, digits (8x8, upsampled to 28x28), cifar10, a folder of class "
+        "folders (ROOT/<class>/<images>, or ROOT/train/ and ROOT/test/ with the same classes), or an .npz "
+        "of x and y (a run's input.npz).",
     )
     fallback_dataset: str | None = param(
         None,
         "Dataset to run instead when `dataset`'s files are unavailable (the report says so).",
-        choices=(None, *IMAGE_DATASETS),
+        choices=(None, *IMAGE_SHAPES),
     )
     image_size: tuple[int, int] | None = param(
         None, "A folder's images resized to (height, width); None: their own size, when they share one.", ge=1
@@ -93,7 +91,10 @@ class ImageClassifierConfig(TrainConfig):
         choices=(None, 1, 3),
     )
     test_fraction: float = param(
-        0.2, "A folder without train/ and test/: the stratified share held out for testing (seed 0).", gt=0, lt=1
+        0.2,
+        "A folder without train/ and test/, or arrays: the stratified share held out for testing (seed 0).",
+        gt=0,
+        lt=1,
     )
     skip_bad_images: bool = param(
         False, "A folder's undecodable images: leave them out and count them in the report (else refuse the run)."
@@ -122,57 +123,11 @@ class ImageClassifierConfig(TrainConfig):
     def validate(self) -> None:
         check_class_weight(self.class_weight)
         check_init_from(self.init_from, self.freeze)
-        if self.dataset in IMAGE_DATASETS:
-            given = [k for k in ("image_size", "channels") if getattr(self, k) is not None]
-            if given:
-                raise ConfigError(
-                    f"{' and '.join(given)} apply to a folder of images; {self.dataset} has its own "
-                    f"{'x'.join(map(str, IMAGE_SHAPES[self.dataset]))} images. Drop {', '.join(given)}"
-                )
-        elif not Path(self.dataset).is_dir():
-            raise ConfigError(
-                f"dataset must be one of {', '.join(IMAGE_DATASETS)} or a folder of class folders. "
-                f"Received: {self.dataset!r}, which is neither"
-            )
-
-    @property
-    def is_folder(self) -> bool:
-        return self.dataset not in IMAGE_DATASETS
+        check_dataset(self)
 
     def image_shapes(self) -> list[tuple[int, int, int]]:
-        """The image shapes a run may train on: its dataset's, and its fallback's (net checks use both).
-
-        A folder's shape is read from its images' headers (refused if they disagree with no setting to choose).
-        """
-        shapes = {IMAGE_SHAPES[name] for name in (self.dataset, self.fallback_dataset) if name in IMAGE_SHAPES}
-        if self.is_folder:
-            shapes.add(scan_folder(self.dataset).shape(self.image_size, self.channels))
-        return sorted(shapes)
-
-    def num_classes(self) -> int:
-        """The classes of the dataset: ten for each named one, a folder's class folders."""
-        return len(scan_folder(self.dataset).class_names) if self.is_folder else 10
-
-
-def load_images(config: ImageClassifierConfig) -> ImageData:
-    """Loads the configured dataset, or the fallback when its files are unavailable."""
-    if config.is_folder:
-        return load_image_folder(
-            config.dataset,
-            image_size=config.image_size,
-            channels=config.channels,
-            test_fraction=config.test_fraction,
-            skip_bad_images=config.skip_bad_images,
-        )
-    try:
-        return load_image_set(config.dataset, config.data_dir)
-    except DatasetUnavailable:
-        if config.fallback_dataset is None or config.fallback_dataset == config.dataset:
-            raise
-        print(f"Dataset {config.dataset!r} is unavailable; running on the fallback {config.fallback_dataset!r}.")
-        data = load_image_set(config.fallback_dataset, None)
-        data.info["fallback_for"] = config.dataset
-        return data
+        """The image shapes a run may train on (see `recipes.image_sources.image_shapes`)."""
+        return image_shapes(self)
 
 
 def describe_dataset(data: ImageData, n_train: int | None, n_val: int | None) -> dict:
@@ -219,8 +174,8 @@ def check_saved_classifier(model: keras.Model, config: ImageClassifierConfig) ->
     Raises:
         ModelLoadError: The model takes other inputs or gives another output.
     """
-    shape = config.image_shapes()[0] if config.is_folder else IMAGE_SHAPES[config.dataset]
-    check_model_io(model, [(shape, "float")], (config.num_classes(),), task=f"{config.dataset} image classifier")
+    shape = IMAGE_SHAPES.get(config.dataset) or config.image_shapes()[0]
+    check_model_io(model, [(shape, "float")], (num_classes(config),), task=f"{config.dataset} image classifier")
 
 
 @dataclass
@@ -272,7 +227,7 @@ def prepare_images(config: ImageClassifierConfig, ctx: RunContext) -> ImageSplit
         raise ConfigError("init_from is not supported on several workers yet: drop it, or train on one machine.")
     if ctx.cluster is not None and config.overfit_batches:
         raise ConfigError("overfit_batches is a one-machine sanity check: drop it, or train on one machine.")
-    data = load_images(config)
+    data = load_images(config, ctx.data)
     x_train, y_train, x_val, y_val = train_val_split(
         data.x_train, data.y_train, config.validation_fraction, config.seed
     )

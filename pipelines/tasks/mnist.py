@@ -31,6 +31,7 @@ from pipelines.recipes.image_classifier import (
     prepare_images,
     train_image_classifier,
 )
+from pipelines.recipes.image_sources import check_images_data
 from pipelines.registry import register
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def make_model(config: MnistConfig, image_shape: tuple[int, int, int], num_class
     evaluate=evaluate_saved_classifier,
     multi_worker=True,
     check_model=check_saved_classifier,
+    data=check_images_data,
     summary="MNIST-family digit classification with a small CNN.",
 )
 def train(config: MnistConfig, ctx: RunContext) -> keras.Model:

@@ -33,6 +33,7 @@ from pipelines.recipes.image_classifier import (
     prepare_images,
     train_image_classifier,
 )
+from pipelines.recipes.image_sources import check_images_data
 from pipelines.registry import register
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> No
     evaluate=evaluate_saved,
     multi_worker=True,
     check_model=check_saved_classifier,
+    data=check_images_data,
     summary="MNIST-family classification with a small Vision Transformer.",
 )
 def train(config: VitConfig, ctx: RunContext) -> keras.Model:
