@@ -366,7 +366,11 @@ def test_a_diverged_in_memory_run_keeps_its_data_beside_the_failed_report(tmp_pa
 
 
 def test_in_memory_data_is_refused_by_pipelines_that_read_files(tmp_path):
-    with pytest.raises(ConfigError, match="'mnist' reads its data from files.*taken by: advertising, sentiment"):
+    with pytest.raises(
+        ConfigError, match="'dcgan' reads its data from files.*taken by: advertising, mnist, sentiment, vit"
+    ):
+        pipelines.run("dcgan", data=np.zeros((4, 28, 28)), out=str(tmp_path / "r"))
+    with pytest.raises(ConfigError, match=r"expected data=\(images, labels\). Received: ndarray"):
         pipelines.run("mnist", data=np.zeros((4, 28, 28)), out=str(tmp_path / "r"))
     assert not (tmp_path / "r").exists()
 

@@ -12,6 +12,7 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+from synthetic_images import colour_squares
 
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.sklearn import DenoisingAutoencoder, ImageClassifier, KerasClassifier, TabularRegressor, TextClassifier
@@ -85,6 +86,24 @@ def test_image_classifier_learns_from_every_layout(net, extra) -> None:
     np.testing.assert_allclose(clf.predict_proba(X[..., None]), clf.predict_proba(X))
     with pytest.raises(DataValidationError, match=r"images of shape \(28, 28, 1\) as in fit"):
         clf.predict(np.zeros((2, 14, 14), "uint8"))
+
+
+@pytest.mark.parametrize(
+    "net, extra",
+    [
+        ("cnn", dict(TINY_CNN, optimizer__learning_rate=0.01)),
+        ("vit", dict(model__dim=16, model__depth=1, model__heads=2, model__mlp_dim=16, optimizer__learning_rate=0.003)),
+    ],
+)
+def test_image_classifier_takes_colour_images(net, extra) -> None:
+    X, y = colour_squares(per_class=16, size=16)  # the classes differ by colour alone
+    clf = ImageClassifier(net=net, epochs=6, batch_size=16, random_state=0, **extra).fit(X, y)
+    assert clf.image_shape_ == (16, 16, 3) and list(clf.classes_) == ["blue", "green", "red"]
+    assert clf.score(X, y) >= 0.9
+    # Flat rows of the fitted colour shape give the same numbers; grayscale images are refused.
+    np.testing.assert_allclose(clf.predict_proba(X.reshape(len(X), -1)), clf.predict_proba(X), rtol=1e-6)
+    with pytest.raises(DataValidationError, match=r"images of shape \(16, 16, 3\) as in fit"):
+        clf.predict(X[..., 0])
 
 
 def test_image_classifier_rejects_an_unknown_net() -> None:

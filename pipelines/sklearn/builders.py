@@ -76,13 +76,16 @@ def make_cnn_net(input_shape: tuple[int, ...], n_outputs: int, task: str, **kwar
 def make_vit_net(input_shape: tuple[int, ...], n_outputs: int, task: str, **kwargs: Any) -> keras.Model:
     """The vit pipeline's Vision Transformer (`pipelines.nets.vit.make_vit`) for images `(h, w, c)`.
 
-    The patch size defaults to the pipeline's 7 (16 patches on 28x28): make_vit's own
-    default of 4 costs about 4.5x more time per epoch on CPU.
+    The patch size defaults to the pipeline's 7 (16 patches on 28x28), or to the first of
+    8, 6, 4, 3, 2 that divides the image (8 on CIFAR's 32x32): make_vit's own default of 4
+    costs about 4.5x more time per epoch on CPU.
     """
     from pipelines.nets.vit import make_vit
 
     _check_image_net("vit", input_shape, task)
-    return make_vit(input_shape, n_outputs, **{"patch_size": 7, **kwargs})
+    height, width = input_shape[:2]
+    patch = next(p for p in (7, 8, 6, 4, 3, 2, 1) if height % p == 0 and width % p == 0)
+    return make_vit(input_shape, n_outputs, **{"patch_size": patch, **kwargs})
 
 
 def _check_image_net(name: str, input_shape: tuple[int, ...], task: str) -> None:
@@ -91,7 +94,7 @@ def _check_image_net(name: str, input_shape: tuple[int, ...], task: str) -> None
     if len(input_shape) != 3:
         raise ConfigError(
             f"net {name!r} needs images X of shape (n, height, width, channels). Received: one sample "
-            f"of shape {input_shape}. ImageClassifier accepts (n, 28, 28) and flat (n, 784) rows."
+            f"of shape {input_shape}. ImageClassifier accepts (n, h, w), (n, h, w, c) and flat (n, h * w) rows."
         )
 
 

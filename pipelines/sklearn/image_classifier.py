@@ -1,7 +1,7 @@
 """`ImageClassifier`: the mnist pipeline's CNN or the vit pipeline's ViT as a scikit-learn classifier.
 
 It takes grayscale images given as `(n, h, w)`, `(n, h, w, 1)` or flat `(n, h * w)`
-rows (`pipelines.sklearn.image_input`).
+rows, and colour images `(n, h, w, 3)` (`pipelines.sklearn.image_input`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class ImageClassifier(KerasClassifier):
     """The mnist pipeline's CNN (or the vit pipeline's ViT) as a scikit-learn classifier.
 
     Accepts grayscale images as `(n, h, w)`, `(n, h, w, 1)` or flat `(n, h * w)` rows
-    (MNIST's 784 columns), in uint8 or integers 0..255, or floats in [0, 1]. The
+    (MNIST's 784 columns), and colour images `(n, h, w, 3)` (CIFAR-10's 32x32x3; flat
+    rows of them once fitted), in uint8 or integers 0..255, or floats in [0, 1]. The
     architecture's arguments are routed with `model__` (see `make_cnn`, `make_vit`).
 
     Args:
@@ -49,7 +50,7 @@ class ImageClassifier(KerasClassifier):
     Attributes:
         model_: The trained `keras.Model` (images in [0, 1] -> logits).
         classes_: The class labels.
-        image_shape_: `(h, w, 1)` of the training images.
+        image_shape_: `(h, w, c)` of the training images (c: 1 grayscale, 3 colour).
         n_features_in_: Pixels per image.
 
     Example:
@@ -107,7 +108,7 @@ class ImageClassifier(KerasClassifier):
         return tags
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
-        images, _ = to_images(X, None if reset else self.image_shape_)
+        images, _ = to_images(X, None if reset else self.image_shape_, colour=True)
         if reset:
             self.image_shape_ = tuple(images.shape[1:])
             self.n_features_in_ = int(np.prod(images.shape[1:]))
