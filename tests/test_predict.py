@@ -141,6 +141,10 @@ def test_read_images_refuses_arrays_of_another_kind():
     images, names, conversions = read_images(np.zeros((3, 10, 12, 4), "uint8"))
     assert images.shape == (3, 28, 28, 1) and names == ["0", "1", "2"] and conversions[0] == "RGBA 12x10 -> L 28x28"
     assert read_images(np.zeros((1, 28, 28, 1), "uint8")).conversions == ["none"]
+    # For a colour model, one (H, W, 3) image without its batch axis is refused, not read as H images.
+    with pytest.raises(DataValidationError, match=r"Received shape \(32, 32, 3\): for one colour image add"):
+        read_images(np.zeros((32, 32, 3), "uint8"), shape=(32, 32, 3))
+    assert read_images(np.zeros((1, 32, 32, 3), "uint8"), shape=(32, 32, 3)).images.shape == (1, 32, 32, 3)
 
 
 @pytest.mark.slow

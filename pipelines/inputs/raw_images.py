@@ -64,6 +64,13 @@ def read_images(inputs: Any, shape: tuple[int, int, int] = (28, 28, 1)) -> Image
                 f"expected uint8 images (n, H, W) or (n, H, W, C) with C in 1, 3, 4. "
                 f"Received {inputs.dtype} of shape {inputs.shape}"
             )
+        if inputs.ndim == 3 and shape[2] == 3 and inputs.shape[2] in (3, 4):
+            # For a colour model, (H, W, 3) is one image missing its batch axis far more often
+            # than H grayscale images of W x 3 pixels.
+            raise DataValidationError(
+                f"expected a batch of images (n, H, W, C). Received shape {inputs.shape}: for one colour "
+                "image add the batch axis, images[None]"
+            )
         pictures = [
             Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image) for image in inputs
         ]
