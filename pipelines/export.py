@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.errors import ConfigError, ExportError
-from pipelines.predictor import image_shape
+from pipelines.predictor import IMAGE_PIPELINES, image_shape
 
 __all__ = ["EXPORT_FORMATS", "REFUSED", "ARTIFACTS", "export_run", "serving_model", "run_artifact", "load_artifact"]
 
@@ -127,7 +127,7 @@ def serving_model(predictor: Any) -> Any:
     from keras import ops
 
     name, net = predictor.pipeline, predictor.model
-    if name in ("mnist", "vit", "denoising_autoencoder"):
+    if name in IMAGE_PIPELINES:
         images = keras.Input(image_shape(net), dtype="uint8", name="images")
         x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit_range")(ops.cast(images, "float32"))
         y = net(x)
@@ -242,7 +242,7 @@ def _probe_inputs(predictor: Any, model: Any) -> dict[str, np.ndarray]:
     # Seeded inputs of the right kind: the check is that two runtimes agree, not that they are right.
     rng = np.random.default_rng(0)
     name = predictor.pipeline
-    if name in ("mnist", "vit", "denoising_autoencoder"):
+    if name in IMAGE_PIPELINES:
         return {"images": rng.integers(0, 256, (_PROBES, *image_shape(predictor.model)), dtype="uint8")}
     if name == "advertising":
         return {"features": rng.uniform(0, 100, (_PROBES, len(predictor.config["features"]))).astype("float32")}

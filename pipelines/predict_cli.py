@@ -28,8 +28,6 @@ from pipelines.errors import ConfigError, DataValidationError
 
 __all__ = ["predict_rows", "write_rows", "write_samples"]
 
-_IMAGE_PIPELINES = ("mnist", "vit", "denoising_autoencoder")
-
 
 def predict_rows(
     run_dir: str,
@@ -46,7 +44,7 @@ def predict_rows(
     """
     from pipelines.atomic import check_new_folder
     from pipelines.inputs.raw_images import read_images
-    from pipelines.predictor import image_shape, load
+    from pipelines.predictor import IMAGE_PIPELINES, image_shape, load
 
     if denoised_dir is not None:
         check_new_folder(denoised_dir)
@@ -56,7 +54,7 @@ def predict_rows(
         raise ConfigError(f"--denoised is for denoising_autoencoder runs. Received a {name!r} run")
     if not inputs:
         raise DataValidationError("expected at least one input. Received none")
-    if name in _IMAGE_PIPELINES:
+    if name in IMAGE_PIPELINES:
         batch = read_images(inputs, image_shape(predictor.model))
         if name == "denoising_autoencoder":
             rows = _denoised_rows(predictor, batch, batch_size, denoised_dir)
@@ -80,11 +78,10 @@ def predict_rows(
 
 
 def _denoised_rows(predictor: Any, batch: Any, batch_size: int, denoised_dir: str | None) -> list[dict[str, Any]]:
-    scores = predictor.anomaly_scores(batch.images, batch_size)
+    denoised, scores = predictor.denoise(batch.images, batch_size)  # one pass for both
     rows: list[dict[str, Any]] = [{"input": n, "anomaly_score": float(s)} for n, s in zip(batch.names, scores)]
     if denoised_dir is None:
         return rows
-    denoised = predictor.predict(batch.images, batch_size)
     pixels = np.clip(np.round(denoised * 255.0), 0, 255).astype("uint8")
     pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
     files = [f"{i:05d}_{Path(name).stem}.png" for i, name in enumerate(batch.names)]

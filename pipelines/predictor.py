@@ -31,10 +31,10 @@ import numpy as np
 
 from pipelines.errors import ConfigError, DataValidationError, ModelLoadError
 
-__all__ = ["Predictor", "load", "image_shape", "RUN_FILES"]
+__all__ = ["Predictor", "load", "image_shape", "RUN_FILES", "IMAGE_PIPELINES"]
 
 RUN_FILES = ("model.keras", "model_card.json", "report.json")
-_IMAGE_PIPELINES = ("mnist", "vit", "denoising_autoencoder")
+IMAGE_PIPELINES = ("mnist", "vit", "denoising_autoencoder")
 _CLASSIFIERS = ("mnist", "vit", "sentiment")
 
 
@@ -141,11 +141,15 @@ class Predictor:
 
     def anomaly_scores(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
         """The autoencoder's reconstruction error (mean squared, per image): high for unusual images."""
+        return self.denoise(inputs, batch_size)[1]
+
+    def denoise(self, inputs: Any, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """The autoencoder's denoised images and their anomaly scores, from one pass of the model."""
         if self.pipeline != "denoising_autoencoder":
-            raise ConfigError(f"anomaly_scores is for denoising_autoencoder runs. Received a {self.pipeline!r} run")
+            raise ConfigError(f"denoise is for denoising_autoencoder runs. Received a {self.pipeline!r} run")
         images = _model_images(self.model, inputs)
         denoised = self.model.predict(images, batch_size=batch_size, verbose=0)
-        return ((denoised - images) ** 2).reshape(len(images), -1).mean(axis=1).astype("float64")
+        return denoised, ((denoised - images) ** 2).reshape(len(images), -1).mean(axis=1).astype("float64")
 
     def sample(self, n: int, *, labels: Sequence[int] | None = None, seed: int = 0) -> np.ndarray:
         """`n` generated images of a `dcgan` run, uint8 `(n, 28, 28, 1)`.
