@@ -46,11 +46,41 @@ def run_script(script: str, *args: str) -> dict:
     """
     import json
 
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    # The package, and these helpers (`from _common import forward_flops`), importable.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]))
     done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# The machine's float32 matmul rate (2048^3 on all cores), the yardstick of the FLOP/s shares.
+PEAK_SCRIPT = """
+import json, time
+import tensorflow as tf
+n = 2048
+a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+mm = tf.function(lambda a, b: tf.matmul(a, b))
+mm(a, b).numpy()
+best = 0.0
+for _ in range(5):
+    start = time.perf_counter()
+    for _ in range(10):
+        c = mm(a, b)
+    c.numpy()
+    best = max(best, 10 * 2 * n**3 / (time.perf_counter() - start))
+print(json.dumps({"peak_flops": best}))
+"""
+
+
+def forward_flops(model: object, image_shape: Sequence[int]) -> int:
+    """Forward FLOPs of one image through `model`, from TensorFlow's profiler on the traced graph."""
+    import tensorflow as tf
+
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(tf.TensorSpec((1, *image_shape)))
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return int(tf.compat.v1.profiler.profile(graph=fn.graph, options=opts).total_float_ops)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -19,50 +19,26 @@ import sys
 import textwrap
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import append_section, markdown_table, run_script  # noqa: E402
+from _common import PEAK_SCRIPT, append_section, markdown_table, run_script  # noqa: E402
 
 BUDGET_SECONDS = 600
 
 RUN = textwrap.dedent(
     """
     import json, sys, tempfile
-    import tensorflow as tf
     import pipelines
     from pipelines.nets.vit import make_vit
+    from _common import forward_flops
 
     dataset, seed = sys.argv[1], int(sys.argv[2])
     r = pipelines.run("vit", dataset=dataset, seed=seed, out=tempfile.mkdtemp(), verbose=2)
-    # Forward FLOPs of one image, from the profiler's per-op counts on the traced graph.
-    net = make_vit((28, 28, 1), 10, **r.config.net_kwargs())
-    fn = tf.function(lambda x: net(x, training=False)).get_concrete_function(tf.TensorSpec((1, 28, 28, 1)))
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    forward = tf.compat.v1.profiler.profile(graph=fn.graph, options=opts).total_float_ops
+    forward = forward_flops(make_vit((28, 28, 1), 10, **r.config.net_kwargs()), (28, 28, 1))
     n_train = r.report["dataset"]["splits"]["train"]
     epochs = len(r.history["loss"])
     print(json.dumps({"accuracy": r.metrics["accuracy"], "train_seconds": r.report["timings"]["train_seconds"],
                       "epochs": epochs, "params": r.model.count_params(), "forward_flops": forward,
                       "train_flops": 3 * forward * n_train * epochs,
                       "epoch_seconds": r.history.get("epoch_seconds")}))
-    """
-)
-
-PEAK = textwrap.dedent(
-    """
-    import json, time
-    import tensorflow as tf
-    n = 2048
-    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
-    mm = tf.function(lambda a, b: tf.matmul(a, b))
-    mm(a, b).numpy()
-    best = 0.0
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(10):
-            c = mm(a, b)
-        c.numpy()
-        best = max(best, 10 * 2 * n**3 / (time.perf_counter() - start))
-    print(json.dumps({"peak_flops": best}))
     """
 )
 
@@ -75,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("PIPELINES_DATA_DIR"):
         raise SystemExit("set PIPELINES_DATA_DIR to the folder holding mnist/")
-    peak = run_script(PEAK)["peak_flops"]
+    peak = run_script(PEAK_SCRIPT)["peak_flops"]
     print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
     rows = []
     for dataset in args.datasets:

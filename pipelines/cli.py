@@ -43,6 +43,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("config", help="print a pipeline's config fields and defaults")
     show.add_argument("name")
+    show.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings to resolve the values for (e.g. dataset=cifar10: that data's own defaults)",
+    )
 
     run = sub.add_parser("run", help="train and evaluate a pipeline")
     run.add_argument("name")
@@ -213,17 +221,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"Index: {write_index(args.directory).resolve()}")
         return 0
     registry.check_name(args.name)  # fail fast, before TensorFlow loads
-    from pipelines.config import apply_overrides, field_docs
+    from pipelines.data_defaults import resolve_config
     from pipelines.quiet_import import load_tensorflow
 
     load_tensorflow(list_devices=args.command != "config")
 
     task = registry.get_task(args.name)
+    config = resolve_config(task, _overrides(args), from_strings=True)
     if args.command == "config":
-        for key, type_name, default, doc in field_docs(task.config_cls):
-            print(f"{key:28} {type_name:18} {default!r:20} {doc}")
+        _print_config(task, config)
         return 0
-    config = apply_overrides(task.config_cls(), _overrides(args), from_strings=True)
     from pipelines import runner
 
     if args.command == "run":
@@ -237,6 +244,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     else:
         print(f"Report: {(result.report_dir / 'report.html').resolve()}")
     return 0
+
+
+def _print_config(task: registry.Task, config: Any) -> None:
+    """One line per field: key, type, value (the default, unless --set or the data chose it), doc."""
+    from pipelines.config import config_to_dict, field_docs
+
+    values = config_to_dict(config)
+    for key, type_name, default, doc in field_docs(task.config_cls):
+        value = values
+        for part in key.split("."):
+            value = value[part]
+        mark = "" if value == default else f" (default {default!r})"
+        print(f"{key:28} {type_name:18} {value!r:20} {doc}{mark}")
 
 
 def _config_fields(config: Any) -> dict[str, Any]:

@@ -87,7 +87,8 @@ class AugmentConfig:
     """Training-only image augmentation (Keras preprocessing layers).
 
     Rotation is a fraction of a full turn, as in `keras.layers.RandomRotation`; translation
-    and zoom are fractions of the image size. No flips: they turn digits into other digits.
+    and zoom are fractions of the image size. Flips and pad-and-crop are off by default, for
+    digits (a flipped 2 is no digit); the image classifiers turn them on for colour images.
     """
 
     use_augmentation: bool = param(True, "Apply augmentation to the training split.")
@@ -96,6 +97,13 @@ class AugmentConfig:
     zoom: float = param(0.08, "RandomZoom height/width factor.", ge=0, lt=1)
     strength: float = param(
         1.0, "RandAugment-style global magnitude: multiplies rotation, translation and zoom.", ge=0, le=4
+    )
+    flip: bool = param(False, "Random horizontal flips (each image its own draw).")
+    pad_crop: int = param(
+        0,
+        "Pad-and-crop: shift each image by up to this many whole pixels, the border reflected (0: off).",
+        ge=0,
+        le=64,
     )
 
 
@@ -192,7 +200,9 @@ class TrainConfig(OptimizerSettings, RunConfig):
 # ----------------------------------------------------------------------------- overrides
 
 
-def apply_overrides(config: Any, overrides: Mapping[str, Any], *, from_strings: bool = False) -> Any:
+def apply_overrides(
+    config: Any, overrides: Mapping[str, Any], *, from_strings: bool = False, validate: bool = True
+) -> Any:
     """Returns a copy of `config` with `overrides` applied, then validated.
 
     Args:
@@ -200,6 +210,7 @@ def apply_overrides(config: Any, overrides: Mapping[str, Any], *, from_strings: 
         overrides: Field names to values. Dotted names reach nested sections; a dict value
             for a nested section updates several of its fields.
         from_strings: Parse string values against the field type (command-line input).
+        validate: Validate the result (off for a step towards a config validated later).
 
     Returns:
         A new, validated config.
@@ -210,7 +221,8 @@ def apply_overrides(config: Any, overrides: Mapping[str, Any], *, from_strings: 
     new = _deep_copy(config)
     for key, value in overrides.items():
         _assign(new, str(key), value, from_strings, path=str(key))
-    validate_config(new)
+    if validate:
+        validate_config(new)
     return new
 
 
@@ -417,7 +429,9 @@ def _parse_string(name: str, text: str, tp: Any) -> Any:
             return text
         if origin is tuple:
             args = typing.get_args(tp)
-            parts = [p.strip() for p in text.split(",") if p.strip()]
+            # "64,128" and the Python spelling "(64, 128)" both read as a tuple.
+            bare = text.strip().removeprefix("(").removesuffix(")").removeprefix("[").removesuffix("]")
+            parts = [p.strip() for p in bare.split(",") if p.strip()]
             if len(args) == 2 and args[1] is Ellipsis:
                 return tuple(_parse_string(name, p, args[0]) for p in parts)
             return tuple(_parse_string(name, p, t) for p, t in zip(parts, args))

@@ -55,6 +55,9 @@ class Task:
         check_data: `check_data(config, data) -> (config, InMemoryData)`, for pipelines that
             accept data in memory (`run(name, data=...)`): checks it before any work starts
             (see `pipelines.in_memory`). `None`: the pipeline reads its data from files only.
+        data_defaults: `data_defaults(config, data) -> {key: value}`: the defaults measured
+            for the configured data (or `data` passed in memory), applied to the fields the
+            caller did not set (see `pipelines.data_defaults`). `None`: one set of defaults.
     """
 
     name: str
@@ -66,6 +69,7 @@ class Task:
     prepare: Callable[[Any], Any] | None = None
     check_data: Callable[[Any, Any], Any] | None = None
     check_model: Callable[[Any, Any], None] | None = None
+    data_defaults: Callable[[Any, Any], dict[str, Any]] | None = None
 
 
 def register(
@@ -78,6 +82,7 @@ def register(
     prepare: Callable[[Any], Any] | None = None,
     data: Callable[[Any, Any], Any] | None = None,
     check_model: Callable[[Any, Any], None] | None = None,
+    data_defaults: Callable[[Any, Any], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a pipeline's train function under `name`.
 
@@ -85,7 +90,8 @@ def register(
     other pipelines with `--workers` or `TF_CONFIG` are refused before any work. `prepare`
     resolves a run's outside needs before it starts (see `Task.prepare`); `data` checks data
     passed in memory (see `Task.check_data`); `check_model` checks a saved model's inputs and
-    outputs for `evaluate` (see `Task.check_model`).
+    outputs for `evaluate` (see `Task.check_model`); `data_defaults` gives the defaults
+    measured for other data (see `Task.data_defaults`).
 
     Raises:
         ValueError: `name` is already registered.
@@ -104,6 +110,7 @@ def register(
             prepare=prepare,
             check_data=data,
             check_model=check_model,
+            data_defaults=data_defaults,
         )
         return train
 

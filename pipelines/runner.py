@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines import atomic, registry
 from pipelines.config import apply_overrides, config_to_dict, validate_config
+from pipelines.data_defaults import resolve_config
 from pipelines.errors import ConfigError, ModelLoadError, TrainingDivergedError
 from pipelines.run_dir import existing_dir, lock_run_dir, make_run_dir, missing_parents, remove_empty_dirs
 from pipelines.run_outputs import (
@@ -104,9 +105,7 @@ def get_config(name: str, **overrides: Any) -> Any:
         UnknownPipelineError: `name` is not registered.
         ConfigError: An unknown key or a bad value.
     """
-    task = registry.get_task(name)
-    config = task.config_cls()
-    return apply_overrides(config, overrides) if overrides else _validated(config)
+    return resolve_config(registry.get_task(name), overrides)
 
 
 def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult:
@@ -134,7 +133,7 @@ def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult
         OutputDirError: The run directory cannot be written, or `out` holds a finished run.
         TrainingDivergedError: The loss became non-finite; the failed report is written.
     """
-    task, config = _resolve(name_or_config, overrides)
+    task, config = _resolve(name_or_config, overrides, data)
     config, kept = _check_data(task, config, data)
     cluster = _resolve_cluster(task, config)
     if cluster is not None and not cluster.is_chief:
@@ -296,11 +295,11 @@ def _result(
     )
 
 
-def _resolve(name_or_config: Any, overrides: Mapping[str, Any]) -> tuple[registry.Task, Any]:
+def _resolve(name_or_config: Any, overrides: Mapping[str, Any], data: Any = None) -> tuple[registry.Task, Any]:
     if isinstance(name_or_config, str):
         task = registry.get_task(registry.check_name(name_or_config))
-        config = task.config_cls()
-    elif dataclasses.is_dataclass(name_or_config) and not isinstance(name_or_config, type):
+        return task, resolve_config(task, overrides, data=data)  # with the data's own defaults
+    if dataclasses.is_dataclass(name_or_config) and not isinstance(name_or_config, type):
         config = name_or_config
         matches = [n for n in registry.list_pipelines() if type(config) is registry.get_task(n).config_cls]
         if not matches:

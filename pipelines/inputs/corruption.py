@@ -188,7 +188,7 @@ def make_denoising_dataset(
     """
     x = np.asarray(x)
     x = x[..., None] if x.ndim == 3 else x
-    augmenter = make_augmenter(augment, seed) if (training and augment is not None) else None
+    augmenter = make_augmenter(augment, seed, x.shape[1:3]) if (training and augment is not None) else None
     if training and epoch_seeds is not None:
         # Batch i of epoch e: its rows and noise drawn from (seed, e, i).
         if augmenter is not None:

@@ -90,11 +90,27 @@ def check_images(x: np.ndarray, y: np.ndarray | None = None, num_classes: int | 
             )
 
 
-def make_augmenter(config: AugmentConfig, seed: int) -> keras.Sequential | None:
-    """A Sequential of the enabled random layers, or None when augmentation is off."""
+def make_augmenter(
+    config: AugmentConfig, seed: int, image_size: tuple[int, int] | None = None
+) -> keras.Sequential | None:
+    """A Sequential of the enabled random layers, or None when augmentation is off.
+
+    `image_size` (height, width) is needed for `pad_crop`, which is counted in pixels.
+    """
     if not config.use_augmentation:
         return None
-    layers = []
+    layers: list[keras.layers.Layer] = []
+    if config.flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 3))
+    if config.pad_crop > 0:
+        if image_size is None:
+            raise ValueError("pad_crop is counted in pixels: pass image_size=(height, width)")
+        # Keras's RandomCrop draws one window per batch; a nearest-neighbour translation
+        # draws whole-pixel shifts per image, which is pad-and-crop with the border reflected.
+        height, width = (min(config.pad_crop / side, 1.0) for side in image_size)
+        layers.append(
+            keras.layers.RandomTranslation(height, width, fill_mode="reflect", interpolation="nearest", seed=seed + 4)
+        )
     # One magnitude scales every transform (as RandAugment's M does), kept inside each
     # layer's valid range.
     rotation = min(config.rotation * config.strength, 0.5)
@@ -145,7 +161,7 @@ def make_image_dataset(
     """
     check_images(x, y, num_classes)
     x = _with_channel(x)
-    augmenter = make_augmenter(augment, seed) if (training and augment is not None) else None
+    augmenter = make_augmenter(augment, seed, x.shape[1:3]) if (training and augment is not None) else None
 
     def prepare(images: tf.Tensor) -> tf.Tensor:
         images = tf.cast(images, tf.float32) / 255.0

@@ -22,7 +22,15 @@ from pipelines.inputs.image_folders import load_image_folder, scan_folder
 from pipelines.inputs.image_sets import IMAGE_DATASETS, IMAGE_SHAPES, load_image_set, model_shape
 from pipelines.inputs.mnist import ImageData
 
-__all__ = ["dataset_kind", "check_dataset", "image_shapes", "num_classes", "load_images", "check_images_data"]
+__all__ = [
+    "dataset_kind",
+    "check_dataset",
+    "image_shapes",
+    "data_shape",
+    "num_classes",
+    "load_images",
+    "check_images_data",
+]
 
 
 def dataset_kind(dataset: str) -> str:
@@ -68,6 +76,20 @@ def image_shapes(config: Any) -> list[tuple[int, int, int]]:
     elif kind == "npz":
         shapes.add(model_shape(_npz(config).x_train))
     return sorted(shapes)
+
+
+def data_shape(config: Any, data: Any = None) -> tuple[int, int, int] | None:
+    """The shape the run's images will have: `data=` arrays', else the dataset's (not its
+    fallback's); None when neither says (bad settings, refused later with their own error)."""
+    if data is not None:
+        images = np.asarray(data[0]) if isinstance(data, (tuple, list)) and len(data) == 2 else None
+        return model_shape(images) if images is not None and images.ndim in (3, 4) else None
+    kind = dataset_kind(config.dataset)
+    if kind == "named":
+        return IMAGE_SHAPES[config.dataset]
+    if kind == "folder":
+        return scan_folder(config.dataset).shape(config.image_size, config.channels)
+    return model_shape(_npz(config).x_train) if kind == "npz" else None
 
 
 def num_classes(config: Any) -> int:
