@@ -13,7 +13,6 @@ Usage (trains on MNIST):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -99,10 +98,10 @@ class MnistConfig(ImageClassifierConfig):
 def colour_defaults(config: MnistConfig, data: Any = None) -> dict[str, Any]:
     """The defaults for colour images, measured on CIFAR-10 (BENCHMARKS.md); none for grayscale.
 
-    A deeper, wider net with `same` padding (three stages of two 3x3 convolutions on 32x32,
-    one more stage per doubling of the side, so the last map is at most 4x4), SGD with
-    Nesterov momentum on a one-cycle schedule, flips and pad-and-crop by an eighth of the
-    side instead of the digits' rotation and zoom.
+    A deeper, wider net with `same` padding (three stages of two 3x3 convolutions, 64, 128
+    and 256 wide: 32x32 images end in a 2x2 map), SGD with Nesterov momentum on a one-cycle
+    schedule, flips and pad-and-crop by an eighth of the side instead of the digits'
+    rotation and zoom.
 
     Example:
         >>> colour_defaults(MnistConfig(dataset="cifar10"))["filters"]
@@ -114,12 +113,13 @@ def colour_defaults(config: MnistConfig, data: Any = None) -> dict[str, Any]:
     if shape is None or shape[2] != 3:
         return {}
     side = min(shape[:2])
-    extra_stages = max(0, math.ceil(math.log2(side / 32)))
+    # The caller's stages, if given (two convolutions each, unless given too).
+    filters = config.filters if config.filters != MnistConfig().filters else (64, 128, 256)
     return {
         "stem_kernel_size": 3,
         "padding": "same",
-        "filters": (64, 128, 256) + (256,) * extra_stages,
-        "convs": (2,) * (3 + extra_stages),
+        "filters": filters,
+        "convs": (2,) * len(filters),
         "optimizer": "sgd",
         "nesterov": True,
         "learning_rate": 0.1,
