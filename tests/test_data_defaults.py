@@ -20,7 +20,12 @@ MNIST = MnistConfig()
 
 def test_a_colour_dataset_gets_the_colour_defaults_and_a_grayscale_one_keeps_the_mnist_ones():
     colour = pipelines.get_config("mnist", dataset="cifar10")
-    assert (colour.filters, colour.convs, colour.padding, colour.stem_kernel_size) == ((64, 128, 256), (2, 2, 2), "same", 3)
+    assert (colour.filters, colour.convs, colour.padding, colour.stem_kernel_size) == (
+        (64, 128, 256),
+        (2, 2, 2),
+        "same",
+        3,
+    )
     assert (colour.optimizer, colour.nesterov, colour.schedule) == ("sgd", True, "one_cycle")
     assert (colour.augment.flip, colour.augment.pad_crop, colour.augment.rotation, colour.augment.zoom) == (
         True,

@@ -74,8 +74,8 @@ class ImageClassifierConfig(TrainConfig):
     dataset: str = param(
         "mnist",
         "Which images: mnist, fashion_mnist, digits (8x8, upsampled to 28x28), cifar10, a folder of class "
-        "folders (ROOT/<class>/<images>, or ROOT/train/ and ROOT/test/ with the same classes), or an .npz "
-        "of x and y (a run's input.npz).",
+        "folders (ROOT/<class>/<images>, or ROOT/train/ and ROOT/test/ with the same classes), tfds:NAME "
+        "(a prepared TensorFlow Datasets set), or an .npz of x and y (a run's input.npz).",
     )
     fallback_dataset: str | None = param(
         None,
@@ -83,11 +83,13 @@ class ImageClassifierConfig(TrainConfig):
         choices=(None, *IMAGE_SHAPES),
     )
     image_size: tuple[int, int] | None = param(
-        None, "A folder's images resized to (height, width); None: their own size, when they share one.", ge=1
+        None,
+        "A folder's or tfds set's images resized to (height, width); None: their own size, when they share one.",
+        ge=1,
     )
     channels: int | None = param(
         None,
-        "A folder's images as 1 (grayscale) or 3 (RGB) channels; None: their own, when all are alike.",
+        "A folder's or tfds set's images as 1 (grayscale) or 3 (RGB) channels; None: their own, when all are alike.",
         choices=(None, 1, 3),
     )
     test_fraction: float = param(

@@ -1,8 +1,9 @@
 """Where an image classifier's images come from: the `dataset` setting, and `data=` arrays.
 
 `dataset` is a named set (`mnist`, `fashion_mnist`, `digits`, `cifar10`), a folder of class
-folders (`pipelines.inputs.image_folders`) or an `.npz` of `x` and `y` (a run's kept
-`input.npz`, `pipelines.inputs.image_arrays`). `run("mnist", data=(images, labels))` checks
+folders (`pipelines.inputs.image_folders`), a TensorFlow Datasets set `tfds:NAME`
+(`pipelines.inputs.tfds_images`) or an `.npz` of `x` and `y` (a run's kept `input.npz`,
+`pipelines.inputs.image_arrays`). `run("mnist", data=(images, labels))` checks
 the arrays before any work and keeps them as `input.npz`. Each source gives its image
 shape and class count before loading, so the nets are checked before any work too.
 """
@@ -21,6 +22,7 @@ from pipelines.inputs.image_arrays import INPUT_NPZ, image_arrays, load_image_np
 from pipelines.inputs.image_folders import load_image_folder, scan_folder
 from pipelines.inputs.image_sets import IMAGE_DATASETS, IMAGE_SHAPES, load_image_set, model_shape
 from pipelines.inputs.mnist import ImageData
+from pipelines.inputs.tfds_images import find_tfds_images, load_tfds_images, tfds_name
 
 __all__ = [
     "dataset_kind",
@@ -34,9 +36,11 @@ __all__ = [
 
 
 def dataset_kind(dataset: str) -> str:
-    """`"named"`, `"folder"` or `"npz"`; `"unknown"` for a setting that is none of them."""
+    """`"named"`, `"folder"`, `"tfds"` or `"npz"`; `"unknown"` for a setting that is none of them."""
     if dataset in IMAGE_DATASETS:
         return "named"
+    if tfds_name(dataset) is not None:
+        return "tfds"
     path = Path(dataset)
     if path.is_dir():
         return "folder"
@@ -52,14 +56,14 @@ def check_dataset(config: Any) -> None:
     kind = dataset_kind(config.dataset)
     if kind == "unknown":
         raise ConfigError(
-            f"dataset must be one of {', '.join(IMAGE_DATASETS)}, a folder of class folders or an .npz of "
-            f"x and y. Received: {config.dataset!r}, which is none of them"
+            f"dataset must be one of {', '.join(IMAGE_DATASETS)}, a folder of class folders, tfds:NAME or an "
+            f".npz of x and y. Received: {config.dataset!r}, which is none of them"
         )
     given = [k for k in ("image_size", "channels") if getattr(config, k) is not None]
-    if given and kind != "folder":
+    if given and kind not in ("folder", "tfds"):
         raise ConfigError(
-            f"{' and '.join(given)} apply to a folder of images; the dataset {config.dataset!r} has its own "
-            f"images. Drop {', '.join(given)}"
+            f"{' and '.join(given)} apply to a folder of images or tfds:NAME; the dataset {config.dataset!r} "
+            f"has its own images. Drop {', '.join(given)}"
         )
 
 
@@ -73,6 +77,8 @@ def image_shapes(config: Any) -> list[tuple[int, int, int]]:
     kind = dataset_kind(config.dataset)
     if kind == "folder":
         shapes.add(scan_folder(config.dataset).shape(config.image_size, config.channels))
+    elif kind == "tfds":
+        shapes.add(_tfds(config).model_shape(config.image_size, config.channels))
     elif kind == "npz":
         shapes.add(model_shape(_npz(config).x_train))
     return sorted(shapes)
@@ -89,6 +95,8 @@ def data_shape(config: Any, data: Any = None) -> tuple[int, int, int] | None:
         return IMAGE_SHAPES[config.dataset]
     if kind == "folder":
         return scan_folder(config.dataset).shape(config.image_size, config.channels)
+    if kind == "tfds":
+        return _tfds(config).model_shape(config.image_size, config.channels)
     return model_shape(_npz(config).x_train) if kind == "npz" else None
 
 
@@ -97,6 +105,8 @@ def num_classes(config: Any) -> int:
     kind = dataset_kind(config.dataset)
     if kind == "folder":
         return len(scan_folder(config.dataset).class_names)
+    if kind == "tfds":
+        return len(_tfds(config).class_names)
     return len(_npz(config).class_names) if kind == "npz" else 10
 
 
@@ -113,6 +123,14 @@ def load_images(config: Any, given: ImageData | None = None) -> ImageData:
             channels=config.channels,
             test_fraction=config.test_fraction,
             skip_bad_images=config.skip_bad_images,
+        )
+    if kind == "tfds":
+        return load_tfds_images(
+            str(tfds_name(config.dataset)),
+            config.data_dir,
+            image_size=config.image_size,
+            channels=config.channels,
+            test_fraction=config.test_fraction,
         )
     if kind == "npz":
         return _npz(config)
@@ -139,7 +157,7 @@ def check_images_data(config: Any, data: Any) -> tuple[Any, InMemoryData]:
     """
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise ConfigError(f"expected data=(images, labels). Received: {type(data).__name__}")
-    if dataset_kind(config.dataset) in ("folder", "npz"):
+    if dataset_kind(config.dataset) in ("folder", "tfds", "npz"):
         raise ConfigError(
             f"pass either data=(images, labels) or a dataset to read, not both. Received: dataset={config.dataset!r}"
         )
@@ -151,3 +169,7 @@ def check_images_data(config: Any, data: Any) -> tuple[Any, InMemoryData]:
 
 def _npz(config: Any) -> ImageData:
     return load_image_npz(config.dataset, test_fraction=config.test_fraction)
+
+
+def _tfds(config: Any) -> Any:
+    return find_tfds_images(str(tfds_name(config.dataset)), config.data_dir)

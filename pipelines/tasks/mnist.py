@@ -99,7 +99,7 @@ def colour_defaults(config: MnistConfig, data: Any = None) -> dict[str, Any]:
     """The defaults for colour images, measured on CIFAR-10 (BENCHMARKS.md); none for grayscale.
 
     A deeper, wider net with `same` padding (three stages of two 3x3 convolutions, 64, 128
-    and 256 wide: 32x32 images end in a 2x2 map), SGD with Nesterov momentum on a one-cycle
+    and 256 wide: 32x32 images end in a 2x2 map; fewer stages below 16x16), SGD with Nesterov momentum on a one-cycle
     schedule, flips and pad-and-crop by an eighth of the side instead of the digits'
     rotation and zoom.
 
@@ -114,7 +114,9 @@ def colour_defaults(config: MnistConfig, data: Any = None) -> dict[str, Any]:
         return {}
     side = min(shape[:2])
     # The caller's stages, if given (two convolutions each, unless given too).
-    filters = config.filters if config.filters != MnistConfig().filters else (64, 128, 256)
+    # Three stages, fewer for images too small to halve that often (8x8: two).
+    stages = max(1, min(3, side.bit_length() - 2))
+    filters = config.filters if config.filters != MnistConfig().filters else (64, 128, 256)[:stages]
     return {
         "stem_kernel_size": 3,
         "padding": "same",
