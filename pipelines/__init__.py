@@ -29,6 +29,7 @@ from pipelines.errors import (
 from pipelines.predictor import Predictor, load
 from pipelines.registry import list_pipelines, register
 from pipelines.runner import RunResult, evaluate, get_config, run
+from pipelines.tuning.study import TuneResult, tune
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,8 @@ __all__ = [
     "get_config",
     "run",
     "evaluate",
+    "tune",
+    "TuneResult",
     "load",
     "Predictor",
     "register",

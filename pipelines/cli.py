@@ -110,6 +110,26 @@ def _build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", required=True, choices=("saved_model", "onnx", "litert"))
     exp.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
 
+    tn = sub.add_parser("tune", help="search a pipeline's config with Optuna: each trial a run, the best run again")
+    tn.add_argument("name")
+    tn.add_argument("--trials", type=int, default=20, help="trials the study should have finished (default: 20)")
+    tn.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this long")
+    tn.add_argument(
+        "--space",
+        dest="spaces",
+        action="append",
+        default=[],
+        metavar="KEY=SPEC",
+        help="search a field: log:LOW:HIGH, float:LOW:HIGH, int:LOW:HIGH or choice:A,B,... (repeatable)",
+    )
+    tn.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="fix a field")
+    tn.add_argument("--metric", help="NAME or NAME:maximize|minimize (default: the pipeline's)")
+    tn.add_argument("--out", metavar="DIR", help="the study folder (resumed if it holds this study)")
+    tn.add_argument(
+        "--storage", metavar="URL", help="an Optuna RDB URL several processes share (default: DIR/study.db)"
+    )
+    tn.add_argument("--quiet", action="store_true", help="no line per trial")
+
     idx = sub.add_parser("reports", help="write an index page of every run under a reports directory")
     idx.add_argument("directory", nargs="?", default="reports", metavar="DIR")
     return parser
@@ -215,6 +235,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         load_tensorflow(list_devices=False)
         print(f"Exported: {export_run(args.run_dir, args.format, args.out).resolve()}")
         return 0
+    if args.command == "tune":
+        return _tune(args)
     if args.command == "reports":
         from pipelines.evaluation.runs_index import write_index
 
@@ -243,6 +265,42 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("Worker done; the chief writes the report.")
     else:
         print(f"Report: {(result.report_dir / 'report.html').resolve()}")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    """`pipelines tune`: the settings parsed by field type, then the study; prints where its report is."""
+    from pipelines.config import parse_assignment
+    from pipelines.data_defaults import resolve_config
+    from pipelines.quiet_import import load_tensorflow
+    from pipelines.tuning.study import tune
+
+    registry.check_name(args.name)
+    sets = dict(parse_assignment(text) for text in args.sets)
+    spaces = dict(parse_assignment(text) for text in args.spaces)
+    if args.quiet:
+        sets["verbose"] = "0"
+    load_tensorflow(list_devices=False)
+    config = resolve_config(registry.get_task(args.name), sets, from_strings=True)
+    typed = {}
+    for key in sets:
+        value = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        typed[key] = value
+    result = tune(
+        args.name,
+        trials=args.trials,
+        timeout=args.timeout,
+        space=spaces,
+        metric=args.metric,
+        out=args.out,
+        storage=args.storage,
+        **typed,
+    )
+    metric, _ = result.metric
+    print(f"Best {metric}: {result.best_value:.6g} with {result.best_params}")
+    print(f"Study report: {(result.study_dir / 'report.html').resolve()}")
     return 0
 
 

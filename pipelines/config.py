@@ -40,6 +40,7 @@ __all__ = [
     "parse_assignment",
     "config_to_dict",
     "validate_config",
+    "check_field",
     "field_docs",
     "MAX_EPOCHS",
 ]
@@ -223,6 +224,27 @@ def apply_overrides(
         _assign(new, str(key), value, from_strings, path=str(key))
     if validate:
         validate_config(new)
+    return new
+
+
+def check_field(config: Any, key: str, value: Any, *, from_strings: bool = False) -> Any:
+    """`value` for the dotted field `key` of `config`, parsed and checked against that field
+    alone (its type, bounds and choices; not the config's cross-field rules).
+
+    Raises:
+        ConfigError: An unknown key, or a value the field does not take.
+
+    Example:
+        >>> @dataclass
+        ... class Toy(RunConfig):
+        ...     epochs: int = param(3, "Training epochs.", ge=1)
+        >>> check_field(Toy(), "epochs", "5", from_strings=True)
+        5
+    """
+    new = apply_overrides(config, {key: value}, from_strings=from_strings, validate=False)
+    _validate(new, prefix="")
+    for part in key.split("."):
+        new = getattr(new, part)
     return new
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import UnknownPipelineError
+from pipelines.tuning.objective import TuneSpec
 
 __all__ = ["Task", "register", "get_task", "list_pipelines", "multi_worker_pipelines", "BUILTIN_MODULES"]
 
@@ -55,6 +56,8 @@ class Task:
         check_data: `check_data(config, data) -> (config, InMemoryData)`, for pipelines that
             accept data in memory (`run(name, data=...)`): checks it before any work starts
             (see `pipelines.in_memory`). `None`: the pipeline reads its data from files only.
+        tune: The tuning objective, default search space and trial settings
+            (`pipelines.tuning.objective.TuneSpec`); `None`: `pipelines tune` refuses it.
         data_defaults: `data_defaults(config, data) -> {key: value}`: the defaults measured
             for the configured data (or `data` passed in memory), applied to the fields the
             caller did not set (see `pipelines.data_defaults`). `None`: one set of defaults.
@@ -70,6 +73,7 @@ class Task:
     check_data: Callable[[Any, Any], Any] | None = None
     check_model: Callable[[Any, Any], None] | None = None
     data_defaults: Callable[[Any, Any], dict[str, Any]] | None = None
+    tune: TuneSpec | None = None
 
 
 def register(
@@ -83,6 +87,7 @@ def register(
     data: Callable[[Any, Any], Any] | None = None,
     check_model: Callable[[Any, Any], None] | None = None,
     data_defaults: Callable[[Any, Any], dict[str, Any]] | None = None,
+    tune: TuneSpec | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers a pipeline's train function under `name`.
 
@@ -91,7 +96,8 @@ def register(
     resolves a run's outside needs before it starts (see `Task.prepare`); `data` checks data
     passed in memory (see `Task.check_data`); `check_model` checks a saved model's inputs and
     outputs for `evaluate` (see `Task.check_model`); `data_defaults` gives the defaults
-    measured for other data (see `Task.data_defaults`).
+    measured for other data (see `Task.data_defaults`); `tune` its tuning objective (see
+    `Task.tune`).
 
     Raises:
         ValueError: `name` is already registered.
@@ -111,6 +117,7 @@ def register(
             check_data=data,
             check_model=check_model,
             data_defaults=data_defaults,
+            tune=tune,
         )
         return train
 

@@ -106,6 +106,9 @@ class ImageClassifierConfig(TrainConfig):
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
     class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
     calibrate: str = param("none", CALIBRATE_DOC, choices=CALIBRATIONS)
+    test_evaluation: bool = param(
+        True, "Evaluate on the test set at the end; off for tuning trials, which are scored on the validation split."
+    )
     init_from: str | None = param(
         None,
         f"Start from a trained model: {SOURCE_HELP} (a classifier, or a denoising_autoencoder's encoder); "
@@ -403,16 +406,24 @@ def calibrate_image_classifier(
         return with_temperature(model, fit_temperature(logits, splits.y_val))
 
 
-def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunContext) -> bool:
-    """The classification report on the canonical test set, and the model card.
+def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunContext, *, test: bool = True) -> bool:
+    """The classification report on the canonical test set (unless `test` is off: a tuning
+    trial, scored on the validation split), and the model card.
 
     Returns:
-        Whether this process evaluated: on a cluster, evaluation and the report are the
-        chief's, and the other workers return `False` at once.
+        Whether this process evaluated on the test set: on a cluster, evaluation and the
+        report are the chief's, and the other workers return `False` at once.
     """
     if ctx.cluster is not None and not ctx.cluster.is_chief:
         return False
-    evaluate_model(model, data, ctx)
+    if test:
+        evaluate_model(model, data, ctx)
+    else:
+        ctx.report.add_text(
+            "Test set",
+            "Not evaluated (test_evaluation=false): this run is a tuning trial, scored on its validation split. "
+            "The study runs its best configuration once more with the test evaluation on.",
+        )
     ctx.model_card.update(
         inputs=f"float32 images (n, {', '.join(map(str, model_shape(data.x_test)))}) in [0, 1]: uint8 pixels / 255",
         outputs=f"logits over {len(data.class_names)} classes; apply softmax for probabilities"
@@ -424,4 +435,4 @@ def evaluate_image_classifier(model: keras.Model, data: ImageData, ctx: RunConte
         class_names=list(data.class_names),
         parameters=int(model.count_params()),
     )
-    return True
+    return test

@@ -45,6 +45,7 @@ from pipelines.inputs.tabular import validate_frame
 from pipelines.models import check_model_io
 from pipelines.recipes.fold_regression import fit_folds, load_table, view_threshold
 from pipelines.registry import register
+from pipelines.tuning.objective import TuneSpec
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -136,12 +137,29 @@ def check_dataframe(config: AdvertisingConfig, frame: Any) -> tuple[AdvertisingC
     return config, InMemoryData(data, INPUT_FILE, table.to_csv(index=False), path_field="csv")
 
 
+# `pipelines tune advertising`: the MLP's cross-validated R^2 (no test set: every row is
+# held out once by the folds).
+TUNE = TuneSpec(
+    "cv_r2_mean",
+    "maximize",
+    source="metrics",
+    space={
+        "learning_rate": "log:3e-4:1e-2",
+        "activation": "choice:silu,gelu,relu,tanh",
+        "input_noise": "float:0:0.2",
+        "widths": "choice:64,64,64|128,128|32,32,32,32|128,128,128",
+        "epochs": "int:1000:8000",
+    },
+)
+
+
 @register(
     "advertising",
     config=AdvertisingConfig,
     evaluate=evaluate_saved,
     check_model=check_saved,
     data=check_dataframe,
+    tune=TUNE,
     summary="Regression of sales on TV, radio and newspaper budgets (Keras MLP, K-fold CV, OLS table).",
 )
 def train(config: AdvertisingConfig, ctx: RunContext) -> keras.Model:

@@ -35,6 +35,7 @@ from pipelines.recipes.image_classifier import (
 )
 from pipelines.recipes.image_sources import check_images_data
 from pipelines.registry import register
+from pipelines.tuning.objective import TuneSpec
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -122,6 +123,22 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> No
     add_attention_maps(model, data, ctx, config.attention_images)
 
 
+# `pipelines tune vit`: as mnist's, quick trials scored on the validation split.
+TUNE = TuneSpec(
+    "val_accuracy",
+    "maximize",
+    source="history",
+    space={
+        "learning_rate": "log:5e-4:5e-3",
+        "weight_decay": "log:1e-3:1e-1",
+        "label_smoothing": "float:0:0.2",
+        "drop_path": "float:0:0.2",
+    },
+    trial_settings={"test_evaluation": False, "epochs": 3, "max_train_samples": 12000, "attention_images": 0},
+    final_settings={"test_evaluation": True},
+)
+
+
 @register(
     "vit",
     config=VitConfig,
@@ -129,6 +146,7 @@ def evaluate_saved(model: keras.Model, config: VitConfig, ctx: RunContext) -> No
     multi_worker=True,
     check_model=check_saved_classifier,
     data=check_images_data,
+    tune=TUNE,
     summary="MNIST-family classification with a small Vision Transformer.",
 )
 def train(config: VitConfig, ctx: RunContext) -> keras.Model:
@@ -145,6 +163,6 @@ def train(config: VitConfig, ctx: RunContext) -> keras.Model:
     model = calibrate_image_classifier(model, splits, config, ctx)  # when calibrate="temperature"
 
     # Evaluate on the canonical test set, then show where the class token looks.
-    if evaluate_image_classifier(model, splits.data, ctx):
+    if evaluate_image_classifier(model, splits.data, ctx, test=config.test_evaluation):
         add_attention_maps(model, splits.data, ctx, config.attention_images)
     return model

@@ -1,0 +1,272 @@
+"""`pipelines.tune`: an Optuna study over a pipeline's config, whose trials are ordinary runs.
+
+Each trial is a run in `DIR/trials/NNNN/` (its own report and model) with the pipeline's
+trial settings (`TuneSpec.trial_settings`: for the image classifiers no test-set
+evaluation, so trials are scored on the validation split only). Once the trials are done,
+the best configuration is run again in `DIR/best-NNNN/` (NNNN: its trial) with the test evaluation on: the test
+set is read once, by that run. `DIR/report.html` shows the trials, the optimization
+history and the parameter importances, and links every run.
+
+The study lives in `DIR/study.db` (SQLite) unless `storage` names another Optuna RDB URL;
+the same call resumes it (a killed trial is failed once its heartbeat is stale and run
+again), and several processes given the same `storage` share one study.
+
+Example (a few seconds per trial):
+    >>> import pipelines  # doctest: +SKIP
+    >>> result = pipelines.tune("advertising", trials=20)  # doctest: +SKIP
+    >>> result.best_params, result.best_value  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines import registry
+from pipelines.errors import ConfigError, OutputDirError, PipelinesError
+from pipelines.tuning.space import parse_space
+
+__all__ = ["tune", "TuneResult", "STUDY_DB", "tunable_pipelines"]
+
+STUDY_DB = "study.db"
+_HEARTBEAT_SECONDS = 5  # a killed trial is failed (and retried) 4 heartbeats after its last
+_MINIMIZED = ("loss", "error", "rmse", "mae", "fid", "ece")
+
+
+@dataclass
+class TuneResult:
+    """A finished study.
+
+    Attributes:
+        study_dir: The study's folder (`report.html`, `tune.json`, `trials/`, `best-NNNN/`).
+        metric: The optimized metric and its direction, e.g. `("cv_r2_mean", "maximize")`.
+        best_params: The best trial's values of the searched fields.
+        best_value: Its score.
+        best_run_dir: The final run of the best configuration.
+        best_metrics: That run's metrics (with the test set, for pipelines that have one).
+        trials: One dict per trial: number, state, value, params, seconds, run folder.
+    """
+
+    study_dir: Path
+    metric: tuple[str, str]
+    best_params: dict[str, Any]
+    best_value: float
+    best_run_dir: Path
+    best_metrics: dict[str, Any]
+    trials: list[dict[str, Any]]
+
+
+def tunable_pipelines() -> list[str]:
+    """The registered pipelines with a tuning objective."""
+    return [name for name in registry.list_pipelines() if registry.get_task(name).tune is not None]
+
+
+def tune(
+    name: str,
+    *,
+    trials: int = 20,
+    timeout: float | None = None,
+    space: Mapping[str, str] | None = None,
+    metric: str | None = None,
+    out: str | None = None,
+    storage: str | None = None,
+    sampler_seed: int = 0,
+    **overrides: Any,
+) -> TuneResult:
+    """Searches pipeline `name`'s config for the best validation score, then runs the best once more.
+
+    Args:
+        name: A tunable pipeline (`tunable_pipelines()`).
+        trials: Trials the study should have finished (a resumed study runs the rest).
+        timeout: Stop starting trials after this many seconds.
+        space: `{key: SPEC}` over the pipeline's default space (see `pipelines.tuning.space`);
+            a key set in `overrides` leaves the default space.
+        metric: `NAME` or `NAME:maximize|minimize` from the trial runs' history (best epoch)
+            or metrics; default the pipeline's.
+        out: The study folder; default `reports/tune/<name>-<timestamp>/`. An existing
+            study of the same pipeline and space there is resumed.
+        storage: An Optuna RDB URL shared by several processes; default SQLite in `out`.
+        sampler_seed: Seed of the TPE sampler.
+        **overrides: Config settings of every trial (and of the final run), as for `run`.
+
+    Raises:
+        ConfigError: An unknown pipeline or one without an objective, a bad setting or
+            SPEC, Optuna missing, or `out` holding a different study; before any trial.
+        OutputDirError: `out` is not a study folder and not empty.
+    """
+    task = registry.get_task(registry.check_name(name))
+    spec = task.tune
+    if spec is None:
+        raise ConfigError(f"pipeline {name!r} cannot be tuned yet. Tunable: {', '.join(tunable_pipelines())}")
+    if trials < 1 or (timeout is not None and timeout <= 0):
+        raise ConfigError(f"expected trials >= 1 and a positive timeout. Received trials={trials}, timeout={timeout}")
+    optuna = _import_optuna()
+    from pipelines import runner
+
+    settings = {**spec.trial_settings, **overrides}
+    base = runner.get_config(name, **settings)  # every setting checked before any work
+    space = dict(space or {})
+    fixed = sorted(set(space) & set(overrides))
+    if fixed:
+        raise ConfigError(f"{', '.join(fixed)} are both searched (--space) and set (--set); choose one")
+    dims = parse_space(base, {**{k: v for k, v in spec.space.items() if k not in overrides}, **space})
+    if not dims:
+        raise ConfigError("nothing to search: every field of the default space is set; add --space KEY=SPEC")
+    metric_name, direction = _metric(spec.metric, spec.direction, metric)
+    study_dir = _study_dir(out, name)
+    record = {
+        "pipeline": name,
+        "space": {k: d.spec for k, d in dims.items()},
+        "settings": {k: _jsonable(v) for k, v in settings.items()},
+        "metric": [metric_name, direction],
+    }
+    study = _open_study(optuna, study_dir, storage, name, direction, sampler_seed, record)
+    verbose = bool(getattr(base, "verbose", 1))
+
+    def objective(trial: Any) -> float:
+        params = {key: dim.suggest(trial, base) for key, dim in dims.items()}
+        run_dir = study_dir / "trials" / f"{trial.number:04d}"
+        trial.set_user_attr("run_dir", str(run_dir.relative_to(study_dir)))
+        trial.set_user_attr("config", {k: _jsonable(v) for k, v in params.items()})
+        start = time.perf_counter()
+        result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        return spec.score_of(result.history, result.metrics, metric_name, direction)
+
+    done = _finished(optuna, study)
+    remaining = max(0, trials - done)
+    if remaining:
+        callbacks = [_progress(trials, metric_name)] if verbose else []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(PipelinesError,), callbacks=callbacks)
+    best = _best_trial(optuna, study)
+    best_params = {key: dims[key].parse(best.params[key], base) for key in dims if key in best.params}
+    # One final run per best trial: a resumed study whose best did not change reuses it.
+    final_dir = study_dir / f"best-{best.number:04d}"
+    if (final_dir / "report.json").is_file():
+        final_metrics = json.loads((final_dir / "report.json").read_text())["metrics"]
+    else:
+        final_settings = {**settings, **best_params, **spec.final_settings, "out": str(final_dir)}
+        final_metrics = dict(runner.run(name, **final_settings).metrics)
+    rows = _trial_rows(optuna, study)
+    result = TuneResult(
+        study_dir, (metric_name, direction), best_params, float(best.value), final_dir, final_metrics, rows
+    )
+    from pipelines.tuning.report import write_study_report
+
+    write_study_report(study, result, record)
+    return result
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as err:
+        raise ConfigError(f"tuning needs Optuna ({err}): pip install 'keras-pipelines[tune]'") from err
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def _metric(default: str, default_direction: str, given: str | None) -> tuple[str, str]:
+    if given is None:
+        return default, default_direction
+    name, _, direction = given.partition(":")
+    if not name or direction not in ("", "maximize", "minimize"):
+        raise ConfigError(f"expected --metric NAME or NAME:maximize|minimize. Received: {given!r}")
+    if not direction:
+        direction = "minimize" if any(word in name.lower() for word in _MINIMIZED) else "maximize"
+    return name, direction
+
+
+def _study_dir(out: str | None, name: str) -> Path:
+    if out is None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return Path("reports") / "tune" / f"{name}-{stamp}"
+    path = Path(out)
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / STUDY_DB).exists())):
+        raise OutputDirError(
+            f"expected a new or empty folder, or a study folder to resume (with {STUDY_DB}). Received: {out!r}"
+        )
+    return path
+
+
+def _open_study(
+    optuna: Any, study_dir: Path, storage: str | None, name: str, direction: str, seed: int, record: dict
+) -> Any:
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputDirError(f"cannot create the study folder {str(study_dir)!r}: {err}") from err
+    url = storage or f"sqlite:///{(study_dir / STUDY_DB).resolve()}"
+    rdb = optuna.storages.RDBStorage(
+        url,
+        heartbeat_interval=_HEARTBEAT_SECONDS,
+        grace_period=4 * _HEARTBEAT_SECONDS,
+        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+    )
+    study = optuna.create_study(
+        storage=rdb,
+        study_name=name,
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        load_if_exists=True,
+    )
+    previous = study.user_attrs.get("record")
+    if previous is None:
+        study.set_user_attr("record", record)
+    elif previous != record:
+        raise ConfigError(
+            f"{study_dir} holds another study ({json.dumps(previous)}); resume it with the same settings, "
+            "or pass another --out"
+        )
+    return study
+
+
+def _finished(optuna: Any, study: Any) -> int:
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _best_trial(optuna: Any, study: Any) -> Any:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        why = failed[-1].system_attrs.get("fail_reason", "") if failed else ""
+        raise PipelinesError(f"no trial of the study finished. {why}".strip())
+    return study.best_trial
+
+
+def _trial_rows(optuna: Any, study: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value,
+            "params": t.user_attrs.get("config", {}),
+            "seconds": t.user_attrs.get("seconds"),
+            "run_dir": t.user_attrs.get("run_dir"),
+        }
+        for t in study.get_trials(deepcopy=False)
+    ]
+
+
+def _progress(trials: int, metric: str) -> Any:
+    def report(study: Any, trial: Any) -> None:
+        shown = ", ".join(f"{k}={v!r}" for k, v in trial.user_attrs.get("config", {}).items())
+        value = "failed" if trial.value is None else f"{metric}={trial.value:.6g}"
+        seconds = trial.user_attrs.get("seconds")
+        took = f", {seconds:.1f} s" if seconds is not None else ""
+        print(f"trial {trial.number + 1}/{trials}: {value} ({shown}{took})", flush=True)
+
+    return report
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,120 @@
+"""`pipelines tune`: search spaces checked before any work, studies of runs that resume, and the final run."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+import pipelines
+from pipelines.cli import main
+from pipelines.errors import ConfigError, OutputDirError
+from pipelines.tasks.advertising import AdvertisingConfig
+from pipelines.tasks.mnist import MnistConfig
+from pipelines.tuning.space import parse_dimension, parse_space
+from pipelines.tuning.study import STUDY_DB, tunable_pipelines
+
+# Quick advertising trials: three folds, a few hundred full-batch steps.
+QUICK = {"folds": 3, "epochs": 300, "linear_epochs": 50, "steps_per_execution": 100, "verbose": 0}
+
+
+def test_specs_become_dimensions_of_the_fields_type():
+    config = AdvertisingConfig()
+    space = parse_space(
+        config,
+        {
+            "learning_rate": "log:1e-4:1e-2",
+            "input_noise": "float:0:0.3",
+            "epochs": "int:100:900",
+            "activation": "choice:silu,tanh",
+            "widths": "choice:64,64|32,32,32",
+        },
+    )
+    assert [d.kind for d in space.values()] == ["log", "float", "int", "choice", "choice"]
+    assert (space["epochs"].low, space["epochs"].high) == (100, 900)
+    assert space["widths"].choices == ("64,64", "32,32,32")
+    trial = optuna.trial.FixedTrial({"widths": "32,32,32", "learning_rate": 0.003, "epochs": 200})
+    assert space["widths"].suggest(trial, config) == (32, 32, 32)
+    assert space["learning_rate"].suggest(trial, config) == 0.003 and space["epochs"].suggest(trial, config) == 200
+    nested = parse_dimension(MnistConfig(), "augment.strength", "float:0:2")
+    assert (nested.low, nested.high) == (0.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "spec", "message"),
+    [
+        ("learning_rat", "log:1e-4:1e-2", "unknown config key 'learning_rat'"),
+        ("learning_rate", "uniform:0:1", "expected log:LOW:HIGH, float:LOW:HIGH"),
+        ("input_noise", "log:0:0.1", "a log scale needs LOW > 0"),
+        ("learning_rate", "log:1e-2:1e-4", "expected LOW < HIGH"),
+        ("learning_rate", "float:-1:1", "learning_rate must be > 0"),
+        ("learning_rate", "int:1:5", "learning_rate is a float"),
+        ("activation", "float:0:1", "activation is not a number; search it with choice"),
+        ("activation", "choice:silu,swish", "activation must be one of"),
+        ("activation", "choice:silu", "at least two choices"),
+        ("epochs", "int:1:x", "epochs must be of type int"),
+        ("input_noise", "log:1e-3", "expected log:LOW:HIGH"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_spec(key, spec, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_dimension(AdvertisingConfig(), key, spec)
+    assert key in str(caught.value)
+
+
+def test_a_study_is_refused_before_any_work(tmp_path):
+    assert set(tunable_pipelines()) == {"advertising", "mnist", "vit"}
+    with pytest.raises(ConfigError, match="cannot be tuned yet. Tunable: advertising, mnist, vit"):
+        pipelines.tune("dcgan", out=str(tmp_path / "a"))
+    with pytest.raises(ConfigError, match="both searched .* and set"):
+        pipelines.tune("advertising", space={"epochs": "int:100:200"}, epochs=300, out=str(tmp_path / "b"))
+    with pytest.raises(ConfigError, match="expected --metric NAME or NAME:maximize"):
+        pipelines.tune("advertising", metric="cv_r2_mean:up", out=str(tmp_path / "c"))
+    with pytest.raises(ConfigError, match="folds must be >= 2"):
+        pipelines.tune("advertising", folds=1, out=str(tmp_path / "d"))
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputDirError, match="a study folder to resume"):
+        pipelines.tune("advertising", out=str(tmp_path / "e"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]  # nothing made for the refused studies
+
+
+def test_cli_tune_refuses_a_bad_spec_with_one_line_and_exit_2(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["tune", "advertising", "--space", "learning_rate=log:0:1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--space learning_rate=log:0:1: learning_rate must be > 0" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.realdata
+def test_a_study_runs_resumes_and_runs_its_best_configuration_again(real_data_dir, tmp_path):
+    out = tmp_path / "study"
+    space = {"learning_rate": "log:1e-3:3e-2", "activation": "choice:silu,relu"}
+    first = pipelines.tune("advertising", trials=2, space=space, out=str(out), data_dir=str(real_data_dir), **QUICK)
+    assert (out / STUDY_DB).is_file() and len(first.trials) == 2
+    # Resumed: the two finished trials stay, one more runs.
+    second = pipelines.tune("advertising", trials=3, space=space, out=str(out), data_dir=str(real_data_dir), **QUICK)
+    assert [t["number"] for t in second.trials] == [0, 1, 2]
+    assert sorted(p.name for p in (out / "trials").iterdir()) == ["0000", "0001", "0002"]
+    values = [t["value"] for t in second.trials if t["state"] == "complete"]
+    assert second.best_value == max(values) and second.metric == ("cv_r2_mean", "maximize")
+    # Each trial is an ordinary run, scored by its own report's metric.
+    for trial in second.trials:
+        report = json.loads((out / trial["run_dir"] / "report.json").read_text())
+        assert report["metrics"]["cv_r2_mean"] == pytest.approx(trial["value"])
+        assert report["config"]["learning_rate"] == pytest.approx(trial["params"]["learning_rate"])
+    # The best configuration ran again, as its own run, with the same score (same seed and folds).
+    assert second.best_run_dir.name == f"best-{max(second.trials, key=lambda t: t['value'] or -9)['number']:04d}"
+    best = json.loads((second.best_run_dir / "report.json").read_text())
+    assert best["config"]["activation"] == second.best_params["activation"]
+    assert best["metrics"]["cv_r2_mean"] == pytest.approx(second.best_value, abs=1e-6)
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["best_value"] == second.best_value and len(summary["trials"]) == 3
+    html = (out / "report.html").read_text()
+    assert "trials/0002/report.html" in html and f"{second.best_run_dir.name}/report.html" in html
+    assert "data:image/png;base64" in html
+    # Another space in the same folder is another study: refused.
+    with pytest.raises(ConfigError, match="holds another study"):
+        pipelines.tune("advertising", trials=3, space={"input_noise": "float:0:0.1"}, out=str(out), **QUICK)
