@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import optuna
 import pytest
@@ -118,3 +122,56 @@ def test_a_study_runs_resumes_and_runs_its_best_configuration_again(real_data_di
     # Another space in the same folder is another study: refused.
     with pytest.raises(ConfigError, match="holds another study"):
         pipelines.tune("advertising", trials=3, space={"input_noise": "float:0:0.1"}, out=str(out), **QUICK)
+
+
+def _tune_command(out, data_dir, trials):
+    sets = [f"--set={k}={v}" for k, v in {**QUICK, "data_dir": data_dir}.items() if k != "verbose"]
+    return [sys.executable, "-m", "pipelines", "tune", "advertising", f"--trials={trials}", f"--out={out}", *sets]
+
+
+def _wait_for(path, process, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.2)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_study_killed_mid_trial_resumes_and_retries_the_killed_trial(real_data_dir, tmp_path):
+    out = tmp_path / "study"
+    command = _tune_command(out, real_data_dir, 2)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "trials" / "0000", first)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    # The same command, with a fast heartbeat so the killed trial is found stale within the resumed study.
+    result = pipelines.tune(
+        "advertising", trials=2, out=str(out), data_dir=str(real_data_dir), heartbeat_seconds=1, **QUICK
+    )
+    states = {t["number"]: t["state"] for t in result.trials}
+    assert states[0] == "fail", states  # the killed one: failed once stale
+    assert list(states.values()).count("complete") >= 2
+    killed = next(t for t in result.trials if t["number"] == 0)
+    retried = [t for t in result.trials if t["number"] > 0 and t["params"] == killed["params"]]
+    assert retried and retried[0]["state"] == "complete"  # tried again with the same values
+    assert (result.best_run_dir / "report.json").is_file()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_two_processes_share_one_study(real_data_dir, tmp_path):
+    out = tmp_path / "study"
+    command = _tune_command(out, real_data_dir, 4)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out / STUDY_DB, first)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], [o[1][-2000:] for o in outputs]
+    summary = json.loads((out / "tune.json").read_text())
+    complete = [t for t in summary["trials"] if t["state"] == "complete"]
+    assert 4 <= len(complete) <= 5  # a process stops once the study has 4; one may finish a 5th
+    assert len({t["worker"] for t in complete}) == 2  # both worked on it
+    best_lines = [line for out_, _ in outputs for line in out_.splitlines() if line.startswith("Best ")]
+    assert len(best_lines) == 2 and best_lines[0] == best_lines[1]  # one study, one answer

@@ -51,6 +51,7 @@ def write_study_report(study: Any, result: Any, record: dict[str, Any]) -> None:
                 metric: "" if row["value"] is None else f"{row['value']:.6g}",
                 **_shown(row["params"]),
                 "seconds": "" if row["seconds"] is None else f"{row['seconds']:.1f}",
+                "process": row["worker"] or "",
                 "run": Link(f"{row['run_dir']}/report.html", row["run_dir"]) if row["run_dir"] else "",
             }
             for row in result.trials

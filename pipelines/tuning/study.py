@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import time
 import warnings
 from collections.abc import Mapping
@@ -35,7 +37,7 @@ from pipelines.tuning.space import parse_space
 __all__ = ["tune", "TuneResult", "STUDY_DB", "tunable_pipelines"]
 
 STUDY_DB = "study.db"
-_HEARTBEAT_SECONDS = 5  # a killed trial is failed (and retried) 4 heartbeats after its last
+_FINAL_RUN_WAIT_SECONDS = 3600
 _MINIMIZED = ("loss", "error", "rmse", "mae", "fid", "ece")
 
 
@@ -77,6 +79,7 @@ def tune(
     out: str | None = None,
     storage: str | None = None,
     sampler_seed: int = 0,
+    heartbeat_seconds: int = 5,
     **overrides: Any,
 ) -> TuneResult:
     """Searches pipeline `name`'s config for the best validation score, then runs the best once more.
@@ -93,6 +96,8 @@ def tune(
             study of the same pipeline and space there is resumed.
         storage: An Optuna RDB URL shared by several processes; default SQLite in `out`.
         sampler_seed: Seed of the TPE sampler.
+        heartbeat_seconds: How often a running trial says it is alive; one silent for four
+            times as long (its process was killed) is failed and tried again.
         **overrides: Config settings of every trial (and of the final run), as for `run`.
 
     Raises:
@@ -104,8 +109,11 @@ def tune(
     spec = task.tune
     if spec is None:
         raise ConfigError(f"pipeline {name!r} cannot be tuned yet. Tunable: {', '.join(tunable_pipelines())}")
-    if trials < 1 or (timeout is not None and timeout <= 0):
-        raise ConfigError(f"expected trials >= 1 and a positive timeout. Received trials={trials}, timeout={timeout}")
+    if trials < 1 or (timeout is not None and timeout <= 0) or heartbeat_seconds < 1:
+        raise ConfigError(
+            "expected trials >= 1, a positive timeout and heartbeat_seconds >= 1. "
+            f"Received trials={trials}, timeout={timeout}, heartbeat_seconds={heartbeat_seconds}"
+        )
     optuna = _import_optuna()
     from pipelines import runner
 
@@ -126,7 +134,7 @@ def tune(
         "settings": {k: _jsonable(v) for k, v in settings.items()},
         "metric": [metric_name, direction],
     }
-    study = _open_study(optuna, study_dir, storage, name, direction, sampler_seed, record)
+    study = _open_study(optuna, study_dir, storage, name, direction, sampler_seed, heartbeat_seconds, record)
     verbose = bool(getattr(base, "verbose", 1))
 
     def objective(trial: Any) -> float:
@@ -134,6 +142,7 @@ def tune(
         run_dir = study_dir / "trials" / f"{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir.relative_to(study_dir)))
         trial.set_user_attr("config", {k: _jsonable(v) for k, v in params.items()})
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         start = time.perf_counter()
         result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
         trial.set_user_attr("seconds", time.perf_counter() - start)
@@ -142,7 +151,10 @@ def tune(
     done = _finished(optuna, study)
     remaining = max(0, trials - done)
     if remaining:
-        callbacks = [_progress(trials, metric_name)] if verbose else []
+        # Several processes on one study stop together once it has `trials` finished ones.
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+        callbacks = [optuna.study.MaxTrialsCallback(trials, states=finished)]
+        callbacks += [_progress(trials, metric_name)] if verbose else []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
             study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(PipelinesError,), callbacks=callbacks)
@@ -150,11 +162,8 @@ def tune(
     best_params = {key: dims[key].parse(best.params[key], base) for key in dims if key in best.params}
     # One final run per best trial: a resumed study whose best did not change reuses it.
     final_dir = study_dir / f"best-{best.number:04d}"
-    if (final_dir / "report.json").is_file():
-        final_metrics = json.loads((final_dir / "report.json").read_text())["metrics"]
-    else:
-        final_settings = {**settings, **best_params, **spec.final_settings, "out": str(final_dir)}
-        final_metrics = dict(runner.run(name, **final_settings).metrics)
+    final_settings = {**settings, **best_params, **spec.final_settings, "out": str(final_dir)}
+    final_metrics = _final_run(runner, name, final_settings, final_dir)
     rows = _trial_rows(optuna, study)
     result = TuneResult(
         study_dir, (metric_name, direction), best_params, float(best.value), final_dir, final_metrics, rows
@@ -163,6 +172,22 @@ def tune(
 
     write_study_report(study, result, record)
     return result
+
+
+def _final_run(runner: Any, name: str, settings: dict[str, Any], final_dir: Path) -> dict[str, Any]:
+    """The best configuration's run, or the one already in `final_dir` (a resumed study, or
+    another process of the same study that got there first: waited for)."""
+    report = final_dir / "report.json"
+    deadline = time.monotonic() + _FINAL_RUN_WAIT_SECONDS
+    while True:
+        if report.is_file():
+            return dict(json.loads(report.read_text())["metrics"])
+        try:
+            return dict(runner.run(name, **settings).metrics)
+        except OutputDirError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)  # another process is running it: its report will appear
 
 
 def _import_optuna() -> Any:
@@ -198,7 +223,14 @@ def _study_dir(out: str | None, name: str) -> Path:
 
 
 def _open_study(
-    optuna: Any, study_dir: Path, storage: str | None, name: str, direction: str, seed: int, record: dict
+    optuna: Any,
+    study_dir: Path,
+    storage: str | None,
+    name: str,
+    direction: str,
+    seed: int,
+    heartbeat: int,
+    record: dict,
 ) -> Any:
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
@@ -207,8 +239,8 @@ def _open_study(
     url = storage or f"sqlite:///{(study_dir / STUDY_DB).resolve()}"
     rdb = optuna.storages.RDBStorage(
         url,
-        heartbeat_interval=_HEARTBEAT_SECONDS,
-        grace_period=4 * _HEARTBEAT_SECONDS,
+        heartbeat_interval=heartbeat,
+        grace_period=4 * heartbeat,
         failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
     )
     study = optuna.create_study(
@@ -252,6 +284,7 @@ def _trial_rows(optuna: Any, study: Any) -> list[dict[str, Any]]:
             "params": t.user_attrs.get("config", {}),
             "seconds": t.user_attrs.get("seconds"),
             "run_dir": t.user_attrs.get("run_dir"),
+            "worker": t.user_attrs.get("worker"),
         }
         for t in study.get_trials(deepcopy=False)
     ]
