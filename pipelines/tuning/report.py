@@ -52,6 +52,7 @@ def write_study_report(study: Any, result: Any, record: dict[str, Any]) -> None:
                 **_shown(row["params"]),
                 "seconds": "" if row["seconds"] is None else f"{row['seconds']:.1f}",
                 "process": row["worker"] or "",
+                "note": _note(row),
                 "run": Link(f"{row['run_dir']}/report.html", row["run_dir"]) if row["run_dir"] else "",
             }
             for row in result.trials
@@ -67,6 +68,12 @@ def write_study_report(study: Any, result: Any, record: dict[str, Any]) -> None:
         "trials": result.trials,
     }
     atomic.write_text(result.study_dir / TUNE_JSON, json.dumps(summary, indent=2) + "\n")
+
+
+def _note(row: dict[str, Any]) -> str:
+    if row["error"]:
+        return row["error"][:200]
+    return "its process stopped mid-trial; tried again" if row["state"] == "fail" else ""
 
 
 def _shown(params: dict[str, Any]) -> dict[str, str]:

@@ -144,7 +144,11 @@ def tune(
         trial.set_user_attr("config", {k: _jsonable(v) for k, v in params.items()})
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         start = time.perf_counter()
-        result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
+        try:
+            result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
+        except PipelinesError as err:  # this configuration fails: a finished trial (a killed one is not)
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            raise
         trial.set_user_attr("seconds", time.perf_counter() - start)
         return spec.score_of(result.history, result.metrics, metric_name, direction)
 
@@ -152,9 +156,11 @@ def tune(
     remaining = max(0, trials - done)
     if remaining:
         # Several processes on one study stop together once it has `trials` finished ones.
-        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
-        callbacks = [optuna.study.MaxTrialsCallback(trials, states=finished)]
-        callbacks += [_progress(trials, metric_name)] if verbose else []
+        def enough(study: Any, trial: Any) -> None:
+            if _finished(optuna, study) >= trials:
+                study.stop()
+
+        callbacks = [enough, *([_progress(trials, metric_name)] if verbose else [])]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
             study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(PipelinesError,), callbacks=callbacks)
@@ -262,15 +268,18 @@ def _open_study(
 
 
 def _finished(optuna: Any, study: Any) -> int:
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
-    return len(study.get_trials(deepcopy=False, states=states))
+    """Trials that count towards the study's number: complete, pruned, or failed by their
+    configuration; not those killed with their process (failed once stale, and retried)."""
+    state = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.FAIL))
+    return sum(t.state != state.FAIL or "error" in t.user_attrs for t in trials)
 
 
 def _best_trial(optuna: Any, study: Any) -> Any:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
         failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
-        why = failed[-1].system_attrs.get("fail_reason", "") if failed else ""
+        why = next((t.user_attrs["error"] for t in reversed(failed) if "error" in t.user_attrs), "")
         raise PipelinesError(f"no trial of the study finished. {why}".strip())
     return study.best_trial
 
@@ -285,6 +294,7 @@ def _trial_rows(optuna: Any, study: Any) -> list[dict[str, Any]]:
             "seconds": t.user_attrs.get("seconds"),
             "run_dir": t.user_attrs.get("run_dir"),
             "worker": t.user_attrs.get("worker"),
+            "error": t.user_attrs.get("error"),
         }
         for t in study.get_trials(deepcopy=False)
     ]
