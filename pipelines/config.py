@@ -125,6 +125,10 @@ class RunConfig:
     deterministic: bool = param(False, "Enable TensorFlow op determinism (slower).")
     verbose: int = param(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line/epoch.", choices=(0, 1, 2))
     tensorboard: bool = param(False, "Write TensorBoard logs into the run directory.")
+    track: str = param(
+        "none", "Log the finished run to an experiment tracker: none | mlflow.", choices=("none", "mlflow")
+    )
+    track_uri: str | None = param(None, "MLflow tracking URI; None: sqlite:///mlflow.db here (artifacts in ./mlruns).")
     workers: tuple[str, ...] = param(
         (), "Every worker's host:port, the same list on each host, for a multi-worker run (else TF_CONFIG is read)."
     )
@@ -297,6 +301,9 @@ def validate_config(config: Any) -> None:
                 "tensorboard=True writes TensorBoard logs, which needs the tensorboard package: "
                 "pip install 'keras-pipelines[tensorboard]'"
             )
+        from pipelines.tracking import check_tracking
+
+        check_tracking(config)
     if isinstance(config, OptimizerSettings):
         check_optimizer_settings(config)
     if getattr(config, "overfit_batches", 0) and config.workers:

@@ -153,6 +153,12 @@ def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult
         write_model_card(run_dir, task.name, config, report, ctx.model_card)
         _keep_data(kept, run_dir)
         _write_report(report, run_dir)
+        if config.track == "mlflow":
+            from pipelines.tracking import log_run
+
+            run_id = log_run(task.name, config, report, run_dir)
+            if config.verbose:
+                print(f"MLflow run {run_id} (experiment {task.name!r})", flush=True)
     if cluster is not None:
         from pipelines.multiworker import wait_for_all_workers
 

@@ -19,13 +19,14 @@ Example (a few seconds per trial):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import socket
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,32 +153,62 @@ def tune(
         trial.set_user_attr("seconds", time.perf_counter() - start)
         return spec.score_of(result.history, result.metrics, metric_name, direction)
 
-    done = _finished(optuna, study)
-    remaining = max(0, trials - done)
-    if remaining:
-        # Several processes on one study stop together once it has `trials` finished ones.
-        def enough(study: Any, trial: Any) -> None:
-            if _finished(optuna, study) >= trials:
-                study.stop()
+    # With track="mlflow" the study is a parent MLflow run and each trial's run its child.
+    with _tracked(base, name, study_dir, record) as log_best:
+        done = _finished(optuna, study)
+        remaining = max(0, trials - done)
+        if remaining:
+            # Several processes on one study stop together once it has `trials` finished ones.
+            def enough(study: Any, trial: Any) -> None:
+                if _finished(optuna, study) >= trials:
+                    study.stop()
 
-        callbacks = [enough, *([_progress(trials, metric_name)] if verbose else [])]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
-            study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(PipelinesError,), callbacks=callbacks)
-    best = _best_trial(optuna, study)
-    best_params = {key: dims[key].parse(best.params[key], base) for key in dims if key in best.params}
-    # One final run per best trial: a resumed study whose best did not change reuses it.
-    final_dir = study_dir / f"best-{best.number:04d}"
-    final_settings = {**settings, **best_params, **spec.final_settings, "out": str(final_dir)}
-    final_metrics = _final_run(runner, name, final_settings, final_dir)
-    rows = _trial_rows(optuna, study)
-    result = TuneResult(
-        study_dir, (metric_name, direction), best_params, float(best.value), final_dir, final_metrics, rows
-    )
+            callbacks = [enough, *([_progress(trials, metric_name)] if verbose else [])]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+                study.optimize(
+                    objective, n_trials=remaining, timeout=timeout, catch=(PipelinesError,), callbacks=callbacks
+                )
+        best = _best_trial(optuna, study)
+        best_params = {key: dims[key].parse(best.params[key], base) for key in dims if key in best.params}
+        # One final run per best trial: a resumed study whose best did not change reuses it.
+        final_dir = study_dir / f"best-{best.number:04d}"
+        final_settings = {**settings, **best_params, **spec.final_settings, "out": str(final_dir)}
+        final_metrics = _final_run(runner, name, final_settings, final_dir)
+        rows = _trial_rows(optuna, study)
+        result = TuneResult(
+            study_dir, (metric_name, direction), best_params, float(best.value), final_dir, final_metrics, rows
+        )
+        log_best(result)
     from pipelines.tuning.report import write_study_report
 
     write_study_report(study, result, record)
     return result
+
+
+@contextlib.contextmanager
+def _tracked(base: Any, name: str, study_dir: Path, record: dict[str, Any]) -> Iterator[Any]:
+    """With `track="mlflow"`: the study as a parent MLflow run; yields a function logging the result."""
+    if getattr(base, "track", "none") != "mlflow":
+        yield lambda result: None
+        return
+    import mlflow
+
+    from pipelines.tracking import tracking_uri, use_experiment
+
+    use_experiment(name, tracking_uri(base))
+    with mlflow.start_run(run_name=f"tune {study_dir.name}"):
+        mlflow.log_params({f"space.{k}": v for k, v in record["space"].items()})
+        mlflow.set_tags(
+            {"pipelines.study_dir": str(study_dir.resolve()), "pipelines.metric": ":".join(record["metric"])}
+        )
+
+        def log_best(result: TuneResult) -> None:
+            mlflow.log_metric(f"best_{result.metric[0]}", result.best_value)
+            best = {k: _jsonable(v) for k, v in result.best_params.items()}
+            mlflow.set_tag("pipelines.best_params", json.dumps(best))
+
+        yield log_best
 
 
 def _final_run(runner: Any, name: str, settings: dict[str, Any], final_dir: Path) -> dict[str, Any]:
