@@ -124,7 +124,9 @@ class RunConfig:
     jit_compile: bool = param(False, "XLA-compile the train step (slower for small CPU nets).")
     deterministic: bool = param(False, "Enable TensorFlow op determinism (slower).")
     verbose: int = param(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line/epoch.", choices=(0, 1, 2))
-    tensorboard: bool = param(False, "Write TensorBoard logs into the run directory.")
+    tensorboard: bool = param(
+        False, "Write TensorBoard logs into the run directory, with the config and final metrics as HParams."
+    )
     track: str = param(
         "none", "Log the finished run to an experiment tracker: none | mlflow.", choices=("none", "mlflow")
     )

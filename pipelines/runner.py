@@ -153,6 +153,10 @@ def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult
         write_model_card(run_dir, task.name, config, report, ctx.model_card)
         _keep_data(kept, run_dir)
         _write_report(report, run_dir)
+        if config.tensorboard:
+            from pipelines.tracking import write_hparams
+
+            write_hparams(config, report, run_dir)
         if config.track == "mlflow":
             from pipelines.tracking import log_run
 

@@ -26,7 +26,15 @@ from typing import Any
 from pipelines.config import config_to_dict
 from pipelines.errors import ConfigError
 
-__all__ = ["TRACKERS", "DEFAULT_TRACK_URI", "check_tracking", "log_run", "tracking_uri", "use_experiment"]
+__all__ = [
+    "TRACKERS",
+    "DEFAULT_TRACK_URI",
+    "check_tracking",
+    "log_run",
+    "tracking_uri",
+    "use_experiment",
+    "write_hparams",
+]
 
 TRACKERS = ("none", "mlflow")
 DEFAULT_TRACK_URI = "sqlite:///mlflow.db"
@@ -89,6 +97,27 @@ def log_run(pipeline: str, config: Any, report: Any, run_dir: Path) -> str:
             if path.is_file() and path.suffix in _ARTIFACT_SUFFIXES:
                 mlflow.log_artifact(str(path))
     return run_id
+
+
+def write_hparams(config: Any, report: Any, run_dir: Path) -> None:
+    """With `tensorboard=True`: the run's config and final metrics as a TensorBoard HParams
+    session in `run_dir/tensorboard`, so the HParams view compares runs (`tensorboard
+    --logdir` over several runs' folders). Values that are not numbers, strings or booleans
+    (tuples, None) are given as text."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    hparams = {
+        key: value if isinstance(value, (bool, int, float, str)) else str(value)
+        for key, value in _flat(config_to_dict(config)).items()
+    }
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    with writer.as_default():
+        hp.hparams(hparams, trial_id=run_dir.name)
+        for name, value in report.metrics.items():
+            if isinstance(value, (int, float)):
+                tf.summary.scalar(name, value, step=0)
+    writer.close()
 
 
 def use_experiment(name: str, uri: str) -> None:

@@ -8,6 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 import pipelines
 from pipelines.errors import ConfigError
@@ -44,6 +45,27 @@ def test_a_tracked_run_is_read_back_from_mlflow(tmp_path):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"report.html", "report.json", "model.keras", "model_card.json"} <= artifacts
     assert run.info.artifact_uri.startswith((tmp_path / "mlruns" / "advertising").as_uri())  # beside the database
+
+
+def test_tensorboard_runs_carry_their_config_and_metrics_as_hparams(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    result = pipelines.run(
+        "advertising",
+        data=_frame(),
+        features=("tv", "radio"),
+        target="units",
+        out=str(tmp_path / "run"),
+        tensorboard=True,
+        **QUICK,
+    )
+    events = EventAccumulator(str(result.report_dir / "tensorboard"), size_guidance={"tensors": 0}).Reload()
+    (content,) = events.PluginTagToContent("hparams").values()
+    session = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    assert session.hparams["folds"].number_value == 3 and session.hparams["widths"].string_value == "(8,)"
+    (cv_r2,) = events.Tensors("cv_r2_mean")
+    assert float(tf.make_ndarray(cv_r2.tensor_proto)) == pytest.approx(result.metrics["cv_r2_mean"], rel=1e-6)
 
 
 def test_tracking_settings_are_checked_before_any_work(tmp_path):
