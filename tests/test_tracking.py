@@ -68,11 +68,20 @@ def test_tensorboard_runs_carry_their_config_and_metrics_as_hparams(tmp_path):
     assert float(tf.make_ndarray(cv_r2.tensor_proto)) == pytest.approx(result.metrics["cv_r2_mean"], rel=1e-6)
 
 
-def test_tracking_settings_are_checked_before_any_work(tmp_path):
+def test_tracking_settings_are_checked_before_any_work(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="track_uri applies when tracking"):
         pipelines.get_config("advertising", track_uri="sqlite:///x.db")
     with pytest.raises(ConfigError, match="track must be one of 'none', 'mlflow'"):
         pipelines.get_config("advertising", track="wandb")
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real_find_spec(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r"keras-pipelines\[track\]"):
+        pipelines.run("advertising", track="mlflow", out=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.realdata
