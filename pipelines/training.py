@@ -8,6 +8,7 @@ directory (so a killed run resumes), optional TensorBoard, and a stop on NaN los
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import math
 import os
@@ -313,6 +314,22 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 os.unlink(tmp)
 
 
+_WATCHERS: contextvars.ContextVar[tuple[keras.callbacks.Callback, ...]] = contextvars.ContextVar(
+    "epoch_watchers", default=()
+)
+
+
+@contextlib.contextmanager
+def watching_epochs(*callbacks: keras.callbacks.Callback) -> Iterator[None]:
+    """Adds `callbacks` to every `fit` in the block: a tuning trial's pruner watches the
+    validation curve of whatever run the trial starts, without the run knowing of it."""
+    token = _WATCHERS.set(_WATCHERS.get() + callbacks)
+    try:
+        yield
+    finally:
+        _WATCHERS.reset(token)
+
+
 def make_callbacks(
     run_dir: Path,
     *,
@@ -363,6 +380,7 @@ def make_callbacks(
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     callbacks.extend(extra)
+    callbacks.extend(_WATCHERS.get())
     # Resumes a killed run from its last finished epoch, with the state of the callbacks
     # above; last, so it saves after they update and restores after they reset. Deleted
     # when training ends.

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import optuna
 import pytest
 
@@ -175,3 +176,32 @@ def test_two_processes_share_one_study(real_data_dir, tmp_path):
     assert len({t["worker"] for t in complete}) == 2  # both worked on it
     best_lines = [line for out_, _ in outputs for line in out_.splitlines() if line.startswith("Best ")]
     assert len(best_lines) == 2 and best_lines[0] == best_lines[1]  # one study, one answer
+
+
+def test_a_trial_reports_each_epoch_and_its_fit_stops_when_the_pruner_says(tmp_path):
+    import keras
+
+    from pipelines.training import make_callbacks, watching_epochs
+    from pipelines.tuning.study import _pruning_callback
+
+    class Trial:
+        def __init__(self):
+            self.reported = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return len(self.reported) == 2  # behind the others after its second epoch
+
+    trial = Trial()
+    pruner = _pruning_callback(trial, "val_accuracy")
+    with watching_epochs(pruner):
+        assert pruner in make_callbacks(tmp_path / "a")
+    assert pruner not in make_callbacks(tmp_path / "b")  # only inside the block
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = np.zeros((8, 2), "float32"), np.zeros(8, "int32")
+    history = model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[pruner], verbose=0)
+    assert len(history.history["loss"]) == 2 and pruner.pruned_at == 1
+    assert [step for step, _ in trial.reported] == [0, 1]

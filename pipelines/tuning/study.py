@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import socket
 import time
@@ -144,13 +145,19 @@ def tune(
         trial.set_user_attr("run_dir", str(run_dir.relative_to(study_dir)))
         trial.set_user_attr("config", {k: _jsonable(v) for k, v in params.items()})
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        from pipelines.training import watching_epochs  # Keras: only once a trial runs
+
         start = time.perf_counter()
+        pruner = _pruning_callback(trial, metric_name)
         try:
-            result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
+            with watching_epochs(pruner):
+                result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
         except PipelinesError as err:  # this configuration fails: a finished trial (a killed one is not)
             trial.set_user_attr("error", f"{type(err).__name__}: {err}")
             raise
         trial.set_user_attr("seconds", time.perf_counter() - start)
+        if pruner.pruned_at is not None:
+            raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at + 1}")
         return spec.score_of(result.history, result.metrics, metric_name, direction)
 
     # With track="mlflow" the study is a parent MLflow run and each trial's run its child.
@@ -209,6 +216,26 @@ def _tracked(base: Any, name: str, study_dir: Path, record: dict[str, Any]) -> I
             mlflow.set_tag("pipelines.best_params", json.dumps(best))
 
         yield log_best
+
+
+def _pruning_callback(trial: Any, metric: str) -> Any:
+    """A Keras callback reporting `metric` to the trial after each epoch, and stopping the
+    run's training once Optuna's pruner finds the trial behind the others at that epoch."""
+    import keras
+
+    class Pruner(keras.callbacks.Callback):
+        pruned_at: int | None = None
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            value = (logs or {}).get(metric)
+            if value is None or not math.isfinite(value):
+                return
+            trial.report(float(value), step=epoch)
+            if trial.should_prune():
+                self.pruned_at = epoch
+                self.model.stop_training = True
+
+    return Pruner()
 
 
 def _final_run(runner: Any, name: str, settings: dict[str, Any], final_dir: Path) -> dict[str, Any]:
@@ -285,6 +312,9 @@ def _open_study(
         study_name=name,
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
+        # A trial behind the median of the finished ones at the same epoch stops there
+        # (after three finished trials and its own first epoch).
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
         load_if_exists=True,
     )
     previous = study.user_attrs.get("record")
