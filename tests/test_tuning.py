@@ -69,8 +69,8 @@ def test_bad_specs_are_refused_naming_the_spec(key, spec, message):
 
 
 def test_a_study_is_refused_before_any_work(tmp_path):
-    assert set(tunable_pipelines()) == {"advertising", "mnist", "vit"}
-    with pytest.raises(ConfigError, match="cannot be tuned yet. Tunable: advertising, mnist, vit"):
+    assert set(tunable_pipelines()) == {"advertising", "denoising_autoencoder", "mnist", "vit"}
+    with pytest.raises(ConfigError, match="cannot be tuned yet. Tunable: advertising, denoising_autoencoder, mnist"):
         pipelines.tune("dcgan", out=str(tmp_path / "a"))
     with pytest.raises(ConfigError, match="both searched .* and set"):
         pipelines.tune("advertising", space={"epochs": "int:100:200"}, epochs=300, out=str(tmp_path / "b"))

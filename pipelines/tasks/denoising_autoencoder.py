@@ -37,6 +37,7 @@ from pipelines.nets.autoencoder import PSNRLoss, make_denoising_autoencoder
 from pipelines.recipes.denoising import describe_dataset, evaluate_model, split_data
 from pipelines.registry import register
 from pipelines.training import compile_scope, fit, fit_options, schedule_of
+from pipelines.tuning.objective import TuneSpec
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -74,6 +75,9 @@ class DenoisingAutoencoderConfig(TrainConfig):
     learning_rate: float = param(3e-3, "Peak learning rate (Adam, cosine decay to 0).", gt=0)
     warmup_epochs: float = param(0.3, "Linear warm-up length before cosine decay.", ge=0)
     steps_per_execution: int = param(16, "Training steps per compiled graph call.", ge=1)
+    test_evaluation: bool = param(
+        True, "Evaluate on the test set at the end; off for tuning trials, which are scored on the validation split."
+    )
     time_budget_seconds: float | None = param(
         None, "Train for this wall time: the cosine decay spans it (or `epochs`, if shorter), then stop.", gt=0
     )
@@ -119,11 +123,29 @@ def evaluate_saved(model: keras.Model, config: DenoisingAutoencoderConfig, ctx: 
     evaluate_model(model, data, split, make_corruption(config), config, ctx)
 
 
+# `pipelines tune denoising_autoencoder`: the best validation loss of quick trials (the
+# noise and the task stay as configured; the net and its training are searched).
+TUNE = TuneSpec(
+    "val_loss",
+    "minimize",
+    source="history",
+    space={
+        "learning_rate": "log:1e-3:1e-2",
+        "batch_size": "choice:64,128,256",
+        "stem_filters": "choice:8,16,32",
+        "latent_filters": "choice:16,32,64",
+    },
+    trial_settings={"test_evaluation": False, "epochs": 3, "max_train_samples": 12000},
+    final_settings={"test_evaluation": True},
+)
+
+
 @register(
     "denoising_autoencoder",
     config=DenoisingAutoencoderConfig,
     evaluate=evaluate_saved,
     check_model=check_saved,
+    tune=TUNE,
     summary="Convolutional denoising autoencoder (MNIST-family), with anomaly detection by reconstruction.",
 )
 def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
@@ -182,8 +204,12 @@ def train(config: DenoisingAutoencoderConfig, ctx: RunContext) -> keras.Model:
             model, train_ds, val_ds, ctx.run_dir, **fit_options(config), extra_callbacks=[*schedule, epoch_seeds]
         )
 
-    # Evaluate on the canonical test set.
-    metrics = evaluate_model(model, data, split, corruption, config, ctx)
+    # Evaluate on the canonical test set (not in a tuning trial, scored on the validation split).
+    metrics: dict = {}
+    if config.test_evaluation:
+        metrics = evaluate_model(model, data, split, corruption, config, ctx)
+    else:
+        ctx.report.add_text("Test set", "Not evaluated (test_evaluation=false): a tuning trial, scored on val_loss.")
     ctx.model_card.update(
         inputs="float32 noisy images (n, 28, 28, 1) in [0, 1]: uint8 pixels divided by 255",
         outputs="denoised images (n, 28, 28, 1) in [0, 1] (sigmoid)",
