@@ -22,18 +22,16 @@ def _frame(n: int = 40) -> pd.DataFrame:
     return pd.DataFrame({"tv": tv, "radio": radio, "units": 3 + 0.05 * tv + 0.1 * radio + rng.normal(0, 0.3, n)})
 
 
+def _run(out, **settings):
+    """A quick advertising run on a small synthetic frame."""
+    return pipelines.run(
+        "advertising", data=_frame(), features=("tv", "radio"), target="units", out=str(out), **QUICK, **settings
+    )
+
+
 def test_a_tracked_run_is_read_back_from_mlflow(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = pipelines.run(
-        "advertising",
-        data=_frame(),
-        features=("tv", "radio"),
-        target="units",
-        out=str(tmp_path / "run"),
-        track="mlflow",
-        track_uri=uri,
-        **QUICK,
-    )
+    result = _run(tmp_path / "run", track="mlflow", track_uri=uri)
     client = mlflow.MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("advertising").experiment_id])
     assert run.data.tags["pipelines.run_dir"] == str(result.report_dir.resolve())
@@ -51,15 +49,7 @@ def test_tensorboard_runs_carry_their_config_and_metrics_as_hparams(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    result = pipelines.run(
-        "advertising",
-        data=_frame(),
-        features=("tv", "radio"),
-        target="units",
-        out=str(tmp_path / "run"),
-        tensorboard=True,
-        **QUICK,
-    )
+    result = _run(tmp_path / "run", tensorboard=True)
     events = EventAccumulator(str(result.report_dir / "tensorboard"), size_guidance={"tensors": 0}).Reload()
     (content,) = events.PluginTagToContent("hparams").values()
     session = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
