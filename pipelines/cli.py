@@ -128,6 +128,13 @@ def _build_parser() -> argparse.ArgumentParser:
     tn.add_argument(
         "--storage", metavar="URL", help="an Optuna RDB URL several processes share (default: DIR/study.db)"
     )
+    tn.add_argument(
+        "--heartbeat",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="a trial silent for 4x this long (its process died) is failed and tried again (default: 5)",
+    )
     tn.add_argument("--quiet", action="store_true", help="no line per trial")
 
     idx = sub.add_parser("reports", help="write an index page of every run under a reports directory")
@@ -296,6 +303,7 @@ def _tune(args: argparse.Namespace) -> int:
         metric=args.metric,
         out=args.out,
         storage=args.storage,
+        heartbeat_seconds=args.heartbeat,
         **typed,
     )
     metric, _ = result.metric
