@@ -69,7 +69,7 @@ def test_bad_specs_are_refused_naming_the_spec(key, spec, message):
 
 
 def test_a_study_is_refused_before_any_work(tmp_path):
-    assert set(tunable_pipelines()) == {"advertising", "denoising_autoencoder", "mnist", "vit"}
+    assert set(tunable_pipelines()) == {"advertising", "denoising_autoencoder", "mnist", "sentiment", "vit"}
     with pytest.raises(ConfigError, match="cannot be tuned yet. Tunable: advertising, denoising_autoencoder, mnist"):
         pipelines.tune("dcgan", out=str(tmp_path / "a"))
     with pytest.raises(ConfigError, match="both searched .* and set"):
@@ -191,3 +191,31 @@ def test_a_trial_reports_each_epoch_and_its_fit_stops_when_the_pruner_says(tmp_p
     history = model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[pruner], verbose=0)
     assert len(history.history["loss"]) == 2 and pruner.pruned_at == 1
     assert [step for step, _ in trial.reported] == [0, 1]
+
+
+def test_trial_runs_of_the_classifiers_read_no_held_out_data(tmp_path):
+    from synthetic_images import colour_squares
+    from synthetic_texts import polar_texts
+
+    from pipelines.tasks.sentiment import run_texts
+
+    images, labels = colour_squares(per_class=12, size=12)
+    image_run = pipelines.run(
+        "mnist",
+        data=(images, labels),
+        test_evaluation=False,
+        epochs=2,
+        filters=(8,),
+        stem_filters=8,
+        out=str(tmp_path / "images"),
+        verbose=0,
+    )
+    assert "accuracy" not in image_run.metrics and image_run.history["val_accuracy"]  # scored on validation
+    assert json.loads((image_run.report_dir / "model_card.json").read_text())["class_names"]  # still usable
+    texts, text_labels = polar_texts(80)
+    text_run = run_texts(
+        texts, text_labels, class_names=["neg", "pos"], test_evaluation=False, epochs=1, out=str(tmp_path / "texts")
+    )
+    report = json.loads((text_run.report_dir / "report.json").read_text())
+    assert "Cross-validation folds" not in report["tables"] and "cv_accuracy_mean" not in report["metrics"]
+    assert text_run.history["val_accuracy"] and not (text_run.report_dir / "folds").exists()

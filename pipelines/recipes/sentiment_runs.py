@@ -3,8 +3,10 @@
 `train_with_test_split` (IMDB): validation on a held-out slice (by groups of related texts)
 chooses the epochs, threshold and ensemble weight; the refit model is tested on the test split.
 `train_cross_validated` (MR, your own texts): stratified K-fold, every text predicted out of
-fold, then the model to keep is trained on all of them. `check_texts_data` checks texts passed
-in memory against what the cross-validated run needs, before it starts.
+fold, then the model to keep is trained on all of them. `train_validation_only` (a tuning
+trial, `test_evaluation=false`): one model scored on a held-out slice, neither the test split
+nor the folds read. `check_texts_data` checks texts passed in memory against what the
+cross-validated run needs, before it starts.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from pipelines.runner import RunContext
     from pipelines.tasks.sentiment import SentimentConfig
 
-__all__ = ["train_with_test_split", "train_cross_validated", "check_texts_data"]
+__all__ = ["train_with_test_split", "train_cross_validated", "train_validation_only", "check_texts_data"]
 
 
 def limit_texts(texts: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +165,23 @@ def train_with_test_split(config: SentimentConfig, data: TextData, ctx: RunConte
     if final.temperature is not None:
         ctx.report.add_metrics(uncalibrated_metrics(y_test, p_test, final.temperature))
     return finish(final, data, ctx)
+
+
+def train_validation_only(config: SentimentConfig, data: TextData, ctx: RunContext) -> keras.Model:
+    """A tuning trial: the RNN trained on the training texts, its curves on a held-out slice of
+    them; the test split (or, without one, the cross-validation) is left for the final run."""
+    texts, y = limit_texts(data.texts_train, data.y_train, config.max_train_samples, config.seed)
+    x_fit, y_fit, x_val, y_val = train_val_split(texts, y, config.validation_fraction, config.seed)
+    ctx.report.dataset = {**data.info, "splits": {"train": len(y_fit), "validation": len(y_val)}}
+    with ctx.timer("train_seconds"):
+        trained = train_rnn(config, x_fit, y_fit, x_val, y_val, ctx, ctx.run_dir, load_pretrained(config))
+    ctx.report.history = trained.history
+    ctx.report.add_text(
+        "Held-out evaluation",
+        "Not run (test_evaluation=false): a tuning trial, scored on its validation slice. The study runs its "
+        "best configuration once more with the test split (or the cross-validation) on.",
+    )
+    return finish(trained, data, ctx)
 
 
 def train_cross_validated(config: SentimentConfig, data: TextData, ctx: RunContext) -> keras.Model:

@@ -47,9 +47,15 @@ from pipelines.inputs.text_dataset import TextAugmentConfig
 from pipelines.models import check_model_io
 from pipelines.nets.rnn import POOLINGS, RNN_CELLS
 from pipelines.recipes.sentiment_report import add_sentiment_evaluation
-from pipelines.recipes.sentiment_runs import check_texts_data, train_cross_validated, train_with_test_split
+from pipelines.recipes.sentiment_runs import (
+    check_texts_data,
+    train_cross_validated,
+    train_validation_only,
+    train_with_test_split,
+)
 from pipelines.recipes.text_classifier import predict_raw_texts, resolve_init_from
 from pipelines.registry import register
+from pipelines.tuning.objective import TuneSpec
 
 if TYPE_CHECKING:
     from pipelines.runner import RunContext
@@ -124,6 +130,11 @@ class SentimentConfig(TrainConfig):
         True,
         "Hold out validation texts in groups that share rare words (a movie's reviews), so that validation, "
         "like IMDB's test set, meets new subjects (runs with a test split: imdb).",
+    )
+    test_evaluation: bool = param(
+        True,
+        "Evaluate on the held-out data: the test split, or the cross-validation folds (data without one); off for "
+        "tuning trials, which are scored on a validation slice.",
     )
     n_errors: int = param(12, "Most confident test errors listed with their text.", ge=0)
 
@@ -211,6 +222,24 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
         ctx.report.add_metrics(uncalibrated_metrics(y[scored], p[scored], temperature))
 
 
+# `pipelines tune sentiment`: the best validation accuracy of quick trials (5k texts, two
+# epochs, no baseline); neither the test split nor the cross-validation is read by a trial.
+TUNE = TuneSpec(
+    "val_accuracy",
+    "maximize",
+    source="history",
+    space={
+        "learning_rate": "log:5e-4:5e-3",
+        "embed_dim": "choice:64,128,256",
+        "units": "choice:32|64|128",
+        "dropout": "float:0:0.5",
+        "embedding_dropout": "float:0:0.4",
+    },
+    trial_settings={"test_evaluation": False, "with_baseline": False, "epochs": 2, "max_train_samples": 5000},
+    final_settings={"test_evaluation": True},
+)
+
+
 @register(
     "sentiment",
     config=SentimentConfig,
@@ -218,11 +247,14 @@ def evaluate_saved(model: keras.Model, config: SentimentConfig, ctx: RunContext)
     check_model=check_saved,
     prepare=resolve_init_from,
     data=check_texts_data,
+    tune=TUNE,
     summary="Binary sentiment of raw text: BiLSTM over learned embeddings, with a TF-IDF baseline.",
 )
 def train(config: SentimentConfig, ctx: RunContext) -> keras.Model:
     # Data: the texts, with the canonical test split when the dataset has one.
     data = load_texts(config, ctx.data)
+    if not config.test_evaluation:  # a tuning trial: scored on a validation slice only
+        return train_validation_only(config, data, ctx)
     # Model, training and evaluation: validated on a held-out slice and tested on the test split
     # (IMDB), or cross-validated on every text (MR, your own texts). See pipelines.recipes.sentiment_runs.
     if data.texts_test is None:
