@@ -41,6 +41,7 @@ __all__ = [
     "config_to_dict",
     "validate_config",
     "check_field",
+    "check_fields",
     "field_docs",
     "MAX_EPOCHS",
 ]
@@ -130,7 +131,9 @@ class RunConfig:
     track: str = param(
         "none", "Log the finished run to an experiment tracker: none | mlflow.", choices=("none", "mlflow")
     )
-    track_uri: str | None = param(None, "MLflow tracking URI; None: sqlite:///mlflow.db here (artifacts in ./mlruns).")
+    track_uri: str | None = param(
+        None, "MLflow tracking URI; None: sqlite:///mlflow.db here (artifacts beside it in mlruns/<pipeline>/)."
+    )
     workers: tuple[str, ...] = param(
         (), "Every worker's host:port, the same list on each host, for a multi-worker run (else TF_CONFIG is read)."
     )
@@ -231,6 +234,15 @@ def apply_overrides(
     if validate:
         validate_config(new)
     return new
+
+
+def check_fields(config: Any) -> None:
+    """Checks every field's type, bounds and choices (not the config's cross-field rules).
+
+    Raises:
+        ConfigError: The first field at fault.
+    """
+    _validate(config, prefix="")
 
 
 def check_field(config: Any, key: str, value: Any, *, from_strings: bool = False) -> Any:

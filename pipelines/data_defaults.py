@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.config import apply_overrides
+from pipelines.config import apply_overrides, check_fields
 
 __all__ = ["resolve_config", "given"]
 
@@ -42,6 +42,7 @@ def resolve_config(task: Any, overrides: Mapping[str, Any], *, from_strings: boo
             settings alone are wrong).
     """
     config = apply_overrides(task.config_cls(), overrides, from_strings=from_strings, validate=False)
+    check_fields(config)  # the data defaults read fields such as `dataset`: typed and in range first
     defaults = {} if task.data_defaults is None else task.data_defaults(config, data)
     chosen = {key: value for key, value in defaults.items() if not given(key, overrides)}
     if not chosen:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -160,9 +161,16 @@ def run(name_or_config: Any, *, data: Any = None, **overrides: Any) -> RunResult
         if config.track == "mlflow":
             from pipelines.tracking import log_run
 
-            run_id = log_run(task.name, config, report, run_dir)
-            if config.verbose:
-                print(f"MLflow run {run_id} (experiment {task.name!r})", flush=True)
+            try:
+                run_id = log_run(task.name, config, report, run_dir)
+            except Exception as err:  # the run is complete on disk; the tracker's failure must not undo it
+                print(
+                    f"warning: MLflow logging failed ({type(err).__name__}: {err}); the run is in {run_dir}",
+                    file=sys.stderr,
+                )
+            else:
+                if config.verbose:
+                    print(f"MLflow run {run_id} (experiment {task.name!r})", flush=True)
     if cluster is not None:
         from pipelines.multiworker import wait_for_all_workers
 

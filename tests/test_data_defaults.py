@@ -45,9 +45,15 @@ def test_what_the_caller_sets_wins_over_the_data_defaults():
     assert pipelines.get_config("mnist", dataset="cifar10", augment={"pad_crop": 2}).augment.flip is True
     # The whole section given: all of it is the caller's.
     assert pipelines.get_config("mnist", dataset="cifar10", augment=AugmentConfig()).augment == AugmentConfig()
-    # Stages given without their convolutions: two each, as in the colour defaults.
+    # Stages given without their convolutions: two each, as in the colour defaults; and the other way round.
     stages = pipelines.get_config("mnist", dataset="cifar10", filters=(32, 64))
     assert (stages.filters, stages.convs) == ((32, 64), (2, 2))
+    convs = pipelines.get_config("mnist", dataset="cifar10", convs=(3,))
+    assert (convs.filters, convs.convs) == ((64,), (3,))
+    # The default search space follows the defaults: SGD's learning rates for colour images.
+    tune = registry.get_task("mnist").tune
+    assert tune.space_for(pipelines.get_config("mnist", dataset="cifar10"))["learning_rate"] == "log:2e-2:3e-1"
+    assert tune.space_for(pipelines.get_config("mnist"))["learning_rate"] == "log:1e-3:1e-2"
 
 
 def test_a_config_instance_is_run_as_it_is():
@@ -71,6 +77,8 @@ def test_the_defaults_follow_the_image_size_of_a_folder_and_of_arrays(tmp_path):
 def test_bad_settings_keep_their_own_errors():
     with pytest.raises(ConfigError, match="dataset must be one of"):
         pipelines.get_config("mnist", dataset="no-such-set")
+    with pytest.raises(ConfigError, match="dataset must be of type str"):
+        pipelines.get_config("mnist", dataset=None)  # typed before the data defaults read it
     with pytest.raises(ConfigError, match="unknown config key 'epoch'"):
         pipelines.get_config("mnist", dataset="cifar10", epoch=3)
     with pytest.raises(ConfigError, match="must be of type int"):

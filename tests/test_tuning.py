@@ -60,6 +60,7 @@ def test_specs_become_dimensions_of_the_fields_type():
         ("activation", "choice:silu", "at least two choices"),
         ("epochs", "int:1:x", "epochs must be of type int"),
         ("input_noise", "log:1e-3", "expected log:LOW:HIGH"),
+        ("epochs", "float:100:900", "epochs is an integer; use int:LOW:HIGH"),
     ],
 )
 def test_bad_specs_are_refused_naming_the_spec(key, spec, message):
@@ -74,6 +75,10 @@ def test_a_study_is_refused_before_any_work(tmp_path):
         pipelines.tune("dcgan", out=str(tmp_path / "a"))
     with pytest.raises(ConfigError, match="both searched .* and set"):
         pipelines.tune("advertising", space={"epochs": "int:100:200"}, epochs=300, out=str(tmp_path / "b"))
+    with pytest.raises(ConfigError, match="augment.strength are both searched"):
+        pipelines.tune(
+            "mnist", space={"augment.strength": "float:0:1"}, augment={"strength": 0.5}, out=str(tmp_path / "b")
+        )
     with pytest.raises(ConfigError, match="expected --metric NAME or NAME:maximize"):
         pipelines.tune("advertising", metric="cv_r2_mean:up", out=str(tmp_path / "c"))
     with pytest.raises(ConfigError, match="folds must be >= 2"):
@@ -120,6 +125,12 @@ def test_a_study_runs_resumes_and_runs_its_best_configuration_again(real_data_di
     html = (out / "report.html").read_text()
     assert "trials/0002/report.html" in html and f"{second.best_run_dir.name}/report.html" in html
     assert "data:image/png;base64" in html
+    # A metric the runs do not compute stops the study after one trial, naming the ones they do.
+    with pytest.raises(pipelines.PipelinesError, match="no finite 'nope'; choose --metric from: .*cv_r2_mean"):
+        pipelines.tune(
+            "advertising", trials=3, metric="nope", out=str(tmp_path / "nope"), data_dir=str(real_data_dir), **QUICK
+        )
+    assert [p.name for p in (tmp_path / "nope" / "trials").iterdir()] == ["0000"]
     # Another space in the same folder is another study: refused.
     with pytest.raises(ConfigError, match="holds another study"):
         pipelines.tune("advertising", trials=3, space={"input_noise": "float:0:0.1"}, out=str(out), **QUICK)

@@ -172,4 +172,5 @@ def _npz(config: Any) -> ImageData:
 
 
 def _tfds(config: Any) -> Any:
-    return find_tfds_images(str(tfds_name(config.dataset)), config.data_dir)
+    # Metadata only: a set that is not prepared is downloaded by the run's load, not by a config check.
+    return find_tfds_images(str(tfds_name(config.dataset)), config.data_dir, download=False)

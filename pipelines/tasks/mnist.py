@@ -115,14 +115,22 @@ def colour_defaults(config: MnistConfig, data: Any = None) -> dict[str, Any]:
         return {}
     side = min(shape[:2])
     # The caller's stages, if given (two convolutions each, unless given too).
-    # Three stages, fewer for images too small to halve that often (8x8: two).
+    # Three stages, fewer for images too small to halve that often (8x8: two). Stages the
+    # caller set (filters or convs) keep their number; the other field is sized to match.
     stages = max(1, min(3, side.bit_length() - 2))
-    filters = config.filters if config.filters != MnistConfig().filters else (64, 128, 256)[:stages]
+    widths = (64, 128, 256) + (256,) * 8
+    mnist = MnistConfig()
+    if config.filters != mnist.filters:
+        filters, convs = config.filters, config.convs if config.convs != mnist.convs else (2,) * len(config.filters)
+    elif config.convs != mnist.convs:
+        filters, convs = widths[: len(config.convs)], config.convs
+    else:
+        filters, convs = widths[:stages], (2,) * stages
     return {
         "stem_kernel_size": 3,
         "padding": "same",
         "filters": filters,
-        "convs": (2,) * len(filters),
+        "convs": convs,
         "optimizer": "sgd",
         "nesterov": True,
         "learning_rate": 0.1,
@@ -157,17 +165,20 @@ def make_model(config: MnistConfig, image_shape: tuple[int, int, int], num_class
 
 # `pipelines tune mnist`: the best validation accuracy of quick trials (three epochs on 12k
 # images, no test evaluation); the best configuration's final run reads the test set.
+def tune_space(config: MnistConfig) -> dict[str, str]:
+    """The default search space: around the MNIST defaults (Adam), or the colour defaults (SGD at 0.1,
+    flips and pad-and-crop, which `augment.strength` does not scale)."""
+    common = {"batch_size": "choice:64,128,256", "head_dropout": "float:0:0.5", "label_smoothing": "float:0:0.2"}
+    if config.optimizer == "sgd":
+        return {"learning_rate": "log:2e-2:3e-1", "weight_decay": "log:5e-4:2e-2", **common}
+    return {"learning_rate": "log:1e-3:1e-2", "augment.strength": "float:0:2", **common}
+
+
 TUNE = TuneSpec(
     "val_accuracy",
     "maximize",
     source="history",
-    space={
-        "learning_rate": "log:1e-3:1e-2",
-        "batch_size": "choice:64,128,256",
-        "head_dropout": "float:0:0.5",
-        "label_smoothing": "float:0:0.2",
-        "augment.strength": "float:0:2",
-    },
+    space=tune_space,
     trial_settings={"test_evaluation": False, "epochs": 3, "max_train_samples": 12000},
     final_settings={"test_evaluation": True},
 )

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,8 @@ class TuneSpec:
         direction: `maximize` or `minimize`.
         source: `history` (the best epoch of a validation curve) or `metrics` (a final
             metric the run computes without the test set, e.g. a cross-validated score).
-        space: The default search space, `{key: SPEC}` (see `pipelines.tuning.space`).
+        space: The default search space, `{key: SPEC}` (see `pipelines.tuning.space`), or a
+            function of the resolved config giving it (when the data change the defaults).
         trial_settings: Config settings of every trial, unless the caller sets them.
         final_settings: Settings of the best configuration's final run (e.g. the test
             evaluation turned back on), over the trials' own.
@@ -41,9 +42,13 @@ class TuneSpec:
     metric: str
     direction: str
     source: str = "history"
-    space: Mapping[str, str] = field(default_factory=dict)
+    space: Mapping[str, str] | Callable[[Any], Mapping[str, str]] = field(default_factory=dict)
     trial_settings: Mapping[str, Any] = field(default_factory=dict)
     final_settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def space_for(self, config: Any) -> dict[str, str]:
+        """The default search space for `config` (the trials' resolved config)."""
+        return dict(self.space(config) if callable(self.space) else self.space)
 
     def score_of(
         self,

@@ -102,6 +102,8 @@ def parse_dimension(config: Any, key: str, spec: str) -> Dimension:
         raise ConfigError(f"{where}: {key} is not a number; search it with choice:A,B,...")
     if kind == "int" and not _is_int(config, key):
         raise ConfigError(f"{where}: {key} is a float; use float:LOW:HIGH or log:LOW:HIGH")
+    if kind == "float" and _is_int(config, key):
+        raise ConfigError(f"{where}: {key} is an integer; use int:LOW:HIGH or log:LOW:HIGH")
     bounds = rest.split(":")
     if len(bounds) != 2:
         raise ConfigError(f"{where}: expected {kind}:LOW:HIGH")

@@ -32,13 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines import registry
+from pipelines import atomic, registry
+from pipelines.data_defaults import given
 from pipelines.errors import ConfigError, OutputDirError, PipelinesError
 from pipelines.tuning.space import parse_space
 
 __all__ = ["tune", "TuneResult", "STUDY_DB", "tunable_pipelines"]
 
 STUDY_DB = "study.db"
+STUDY_MARK = "study.url"  # the study's storage URL: marks a study folder
+# Settings that change how a process shows or logs its trials, not the study.
+_DISPLAY_KEYS = ("verbose", "track", "track_uri", "tensorboard")
 _FINAL_RUN_WAIT_SECONDS = 3600
 _MINIMIZED = ("loss", "error", "rmse", "mae", "fid", "ece")
 
@@ -122,19 +126,22 @@ def tune(
     settings = {**spec.trial_settings, **overrides}
     base = runner.get_config(name, **settings)  # every setting checked before any work
     space = dict(space or {})
-    fixed = sorted(set(space) & set(overrides))
+    fixed = sorted(k for k in space if given(k, overrides))
     if fixed:
         raise ConfigError(f"{', '.join(fixed)} are both searched (--space) and set (--set); choose one")
-    dims = parse_space(base, {**{k: v for k, v in spec.space.items() if k not in overrides}, **space})
+    defaults = spec.space_for(base)
+    dims = parse_space(base, {**{k: v for k, v in defaults.items() if not given(k, overrides)}, **space})
     if not dims:
         raise ConfigError("nothing to search: every field of the default space is set; add --space KEY=SPEC")
     metric_name, direction = _metric(spec.metric, spec.direction, metric)
     study_dir = _study_dir(out, name)
+    # What makes two calls the same study; how a process shows or logs its trials does not.
     record = {
         "pipeline": name,
         "space": {k: d.spec for k, d in dims.items()},
-        "settings": {k: _jsonable(v) for k, v in settings.items()},
+        "settings": {k: _jsonable(v) for k, v in settings.items() if k not in _DISPLAY_KEYS},
         "metric": [metric_name, direction],
+        "heartbeat_seconds": heartbeat_seconds,
     }
     study = _open_study(optuna, study_dir, storage, name, direction, sampler_seed, heartbeat_seconds, record)
     verbose = bool(getattr(base, "verbose", 1))
@@ -152,13 +159,20 @@ def tune(
         try:
             with watching_epochs(pruner):
                 result = runner.run(name, **{**settings, **params, "out": str(run_dir), "verbose": 0})
-        except PipelinesError as err:  # this configuration fails: a finished trial (a killed one is not)
+        except Exception as err:  # this configuration fails (a killed trial is not a finished one)
             trial.set_user_attr("error", f"{type(err).__name__}: {err}")
-            raise
+            if isinstance(err, PipelinesError):
+                raise
+            raise PipelinesError(f"trial {trial.number} failed: {type(err).__name__}: {err}") from err
         trial.set_user_attr("seconds", time.perf_counter() - start)
         if pruner.pruned_at is not None:
             raise optuna.TrialPruned(f"pruned after epoch {pruner.pruned_at + 1}")
-        return spec.score_of(result.history, result.metrics, metric_name, direction)
+        try:
+            return spec.score_of(result.history, result.metrics, metric_name, direction)
+        except ConfigError as err:  # the metric asked for is not one the runs compute: no trial will score
+            trial.set_user_attr("error", str(err))
+            trial.study.stop()
+            raise
 
     # With track="mlflow" the study is a parent MLflow run and each trial's run its child.
     with _tracked(base, name, study_dir, record) as log_best:
@@ -176,6 +190,7 @@ def tune(
                 study.optimize(
                     objective, n_trials=remaining, timeout=timeout, catch=(PipelinesError,), callbacks=callbacks
                 )
+        _wait_for_running_trials(optuna, study, heartbeat_seconds)
         best = _best_trial(optuna, study)
         best_params = {key: dims[key].parse(best.params[key], base) for key in dims if key in best.params}
         # One final run per best trial: a resumed study whose best did not change reuses it.
@@ -238,6 +253,14 @@ def _pruning_callback(trial: Any, metric: str) -> Any:
     return Pruner()
 
 
+def _wait_for_running_trials(optuna: Any, study: Any, heartbeat: int) -> None:
+    """Waits while other processes of the study still run trials (a better one may end), each
+    until it finishes or goes stale (its process died: failed by the heartbeat check)."""
+    while study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        optuna.storages.fail_stale_trials(study)
+        time.sleep(min(2.0, heartbeat))
+
+
 def _final_run(runner: Any, name: str, settings: dict[str, Any], final_dir: Path) -> dict[str, Any]:
     """The best configuration's run, or the one already in `final_dir` (a resumed study, or
     another process of the same study that got there first: waited for)."""
@@ -245,7 +268,13 @@ def _final_run(runner: Any, name: str, settings: dict[str, Any], final_dir: Path
     deadline = time.monotonic() + _FINAL_RUN_WAIT_SECONDS
     while True:
         if report.is_file():
-            return dict(json.loads(report.read_text())["metrics"])
+            finished = json.loads(report.read_text())
+            if finished.get("status") != "ok":
+                raise PipelinesError(
+                    f"the best configuration's final run in {final_dir} failed ({finished.get('status')}); "
+                    "see its report"
+                )
+            return dict(finished["metrics"])
         try:
             return dict(runner.run(name, **settings).metrics)
         except OutputDirError:
@@ -270,7 +299,8 @@ def _metric(default: str, default_direction: str, given: str | None) -> tuple[st
     if not name or direction not in ("", "maximize", "minimize"):
         raise ConfigError(f"expected --metric NAME or NAME:maximize|minimize. Received: {given!r}")
     if not direction:
-        direction = "minimize" if any(word in name.lower() for word in _MINIMIZED) else "maximize"
+        words = set(name.lower().replace("-", "_").split("_"))
+        direction = "minimize" if words & set(_MINIMIZED) else "maximize"
     return name, direction
 
 
@@ -279,9 +309,9 @@ def _study_dir(out: str | None, name: str) -> Path:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         return Path("reports") / "tune" / f"{name}-{stamp}"
     path = Path(out)
-    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / STUDY_DB).exists())):
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / STUDY_MARK).exists())):
         raise OutputDirError(
-            f"expected a new or empty folder, or a study folder to resume (with {STUDY_DB}). Received: {out!r}"
+            f"expected a new or empty folder, or a study folder to resume (with {STUDY_MARK}). Received: {out!r}"
         )
     return path
 
@@ -301,6 +331,11 @@ def _open_study(
     except OSError as err:
         raise OutputDirError(f"cannot create the study folder {str(study_dir)!r}: {err}") from err
     url = storage or f"sqlite:///{(study_dir / STUDY_DB).resolve()}"
+    # The folder says which study it holds, so the same command finds it again (also in a
+    # database elsewhere) and other folders' studies of the pipeline stay apart.
+    mark = study_dir / STUDY_MARK
+    if mark.exists() and mark.read_text().strip() != url:
+        raise ConfigError(f"{study_dir} holds the study in {mark.read_text().strip()}; pass that --storage")
     rdb = optuna.storages.RDBStorage(
         url,
         heartbeat_interval=heartbeat,
@@ -309,7 +344,7 @@ def _open_study(
     )
     study = optuna.create_study(
         storage=rdb,
-        study_name=name,
+        study_name=f"{name}/{study_dir.resolve().name}",
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
         # A trial behind the median of the finished ones at the same epoch stops there
@@ -317,6 +352,8 @@ def _open_study(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
         load_if_exists=True,
     )
+    if not mark.exists():
+        atomic.write_text(mark, url + "\n")
     previous = study.user_attrs.get("record")
     if previous is None:
         study.set_user_attr("record", record)
