@@ -82,10 +82,7 @@ def _shown(params: dict[str, Any]) -> dict[str, str]:
 
 def _plots(study: Any) -> list[tuple[str, Any]]:
     """Optuna's optimization history and parameter importances, when the study can draw them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import optuna
+    import optuna  # its plots draw with pyplot, on whatever backend the caller has (Agg without a display)
 
     plots = []
     with warnings.catch_warnings():
