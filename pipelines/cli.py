@@ -275,16 +275,27 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(texts: Sequence[str], flag: str) -> dict[str, str]:
+    """`KEY=VALUE` texts as a dict; a key given twice is refused rather than the last one winning."""
+    from pipelines.config import parse_assignment
+
+    pairs: dict[str, str] = {}
+    for text in texts:
+        key, value = parse_assignment(text)
+        if key in pairs:
+            raise ConfigError(f"{key} is given twice ({flag} {key}={pairs[key]} and {flag} {text}); give it once.")
+        pairs[key] = value
+    return pairs
+
+
 def _tune(args: argparse.Namespace) -> int:
     """`pipelines tune`: the settings parsed by field type, then the study; prints where its report is."""
-    from pipelines.config import parse_assignment
     from pipelines.data_defaults import resolve_config
     from pipelines.quiet_import import load_tensorflow
     from pipelines.tuning.study import tune
 
     registry.check_name(args.name)
-    sets = dict(parse_assignment(text) for text in args.sets)
-    spaces = dict(parse_assignment(text) for text in args.spaces)
+    sets, spaces = _pairs(args.sets, "--set"), _pairs(args.spaces, "--space")
     if args.quiet:
         sets["verbose"] = "0"
     load_tensorflow(list_devices=False)
