@@ -115,14 +115,26 @@ def test_the_cnn_trains_on_cifar10_colour_images_and_ships_them(real_data_dir, t
         out=str(tmp_path / "run"),
         epochs=2,
         max_train_samples=5000,
+        # The colour defaults' SGD at 0.1 in batches of 256 needs more than these 40 steps to get
+        # going (measured: chance level); smaller batches and half the rate train in 158.
+        batch_size=64,
+        learning_rate=0.05,
         verbose=0,
+    )
+    config = result.config  # the rest are the colour defaults
+    assert (config.filters, config.padding, config.optimizer, config.augment.flip, config.augment.pad_crop) == (
+        (64, 128, 256),
+        "same",
+        "sgd",
+        True,
+        4,
     )
     dataset = result.report["dataset"]
     assert dataset["name"] == "cifar10" and dataset["checksum_verified"] is True
     assert dataset["image_shape"] == [32, 32, 3] and dataset["splits"]["test"] == 10_000
-    # Measured over seeds 1337, 1 and 2: accuracy 0.380, 0.393, 0.379; ROC AUC 0.819, 0.834, 0.818
+    # Measured over seeds 1337, 1 and 2: accuracy 0.367, 0.346, 0.384; ROC AUC 0.832, 0.809, 0.836
     # (chance: 0.1 and 0.5). Two epochs on a tenth of the images: a smoke bar, not the issue's target.
-    assert result.metrics["accuracy"] > 0.33 and result.metrics["roc_auc_ovr_macro"] > 0.79
+    assert result.metrics["accuracy"] > 0.30 and result.metrics["roc_auc_ovr_macro"] > 0.77
     card = json.loads((result.report_dir / "model_card.json").read_text())
     assert card["class_names"][:3] == ["airplane", "automobile", "bird"] and "(n, 32, 32, 3)" in card["inputs"]
     # Used and shipped in colour: the predictor on real test images, a grayscale file converted to RGB,
