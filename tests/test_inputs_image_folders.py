@@ -112,7 +112,10 @@ def test_a_run_on_a_folder_names_its_classes_and_refuses_bad_settings_before_wor
     assert predictor.class_names == ["blue", "green", "red"]
     assert list(predictor.predict(root / "red")).count("red") >= 8
     for bad, message in [
-        (["--set", f"dataset={tmp_path / 'nowhere'}"], "a folder of class folders or an .npz of x and y. Received"),
+        (
+            ["--set", f"dataset={tmp_path / 'nowhere'}"],
+            "a folder of class folders, tfds:NAME or an .npz of x and y. Received",
+        ),
         (["--set", "dataset=mnist", "--set", "image_size=32,32"], "image_size apply to a folder of images"),
         (["--set", f"dataset={root}", "--set", "channels=2"], "channels must be one of"),
     ]:

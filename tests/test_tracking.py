@@ -13,7 +13,15 @@ import tensorflow as tf
 import pipelines
 from pipelines.errors import ConfigError
 
-QUICK = {"folds": 3, "epochs": 40, "linear_epochs": 40, "steps_per_execution": 20, "widths": (8,), "verbose": 0}
+QUICK = {
+    "folds": 3,
+    "epochs": 40,
+    "linear_epochs": 40,
+    "steps_per_execution": 20,
+    "widths": (8,),
+    "jit_compile": False,
+    "verbose": 0,
+}
 
 
 def _frame(n: int = 40) -> pd.DataFrame:

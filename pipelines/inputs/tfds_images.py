@@ -169,13 +169,15 @@ def _download(tfds: Any, name: str, folders: list[Path], download: bool) -> Any:
         f"Prepare it where there is internet (`tfds build {name} --data_dir DIR`), then copy DIR/{name} into "
         f"one of them, or pass data_dir=DIR."
     )
-    if not download or is_offline():
-        raise DatasetUnavailable(f"tfds:{name} is not prepared in any of: {searched}. {how}")
+    # TFDS's own catalogue (installed with it: no network) before the offline refusal, so a typo
+    # is named as one.
     if name.split("/")[0].split(":")[0] not in tfds.list_builders(with_community_datasets=False):
         raise DatasetUnavailable(
             f"tensorflow_datasets has no dataset {name!r}, and none of these folders holds one of that name: "
             f"{searched}. See https://www.tensorflow.org/datasets/catalog for the names."
         )
+    if not download or is_offline():
+        raise DatasetUnavailable(f"tfds:{name} is not prepared in any of: {searched}. {how}")
     target = default_cache_dir() / "tensorflow_datasets"
     try:
         builder = tfds.builder(name, data_dir=str(target))

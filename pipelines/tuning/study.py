@@ -11,10 +11,11 @@ The study lives in `DIR/study.db` (SQLite) unless `storage` names another Optuna
 the same call resumes it (a killed trial is failed once its heartbeat is stale and run
 again), and several processes given the same `storage` share one study.
 
-Example (a few seconds per trial):
-    >>> import pipelines  # doctest: +SKIP
-    >>> result = pipelines.tune("advertising", trials=20)  # doctest: +SKIP
-    >>> result.best_params, result.best_value  # doctest: +SKIP
+Usage (a few seconds per trial):
+
+    import pipelines
+    result = pipelines.tune("advertising", trials=20)
+    result.best_params, result.best_value, result.best_run_dir
 """
 
 from __future__ import annotations
@@ -340,7 +341,7 @@ def _open_study(
         url,
         heartbeat_interval=heartbeat,
         grace_period=4 * heartbeat,
-        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
     )
     study = optuna.create_study(
         storage=rdb,
