@@ -337,6 +337,9 @@ def _open_study(
     mark = study_dir / STUDY_MARK
     if mark.exists() and mark.read_text().strip() != url:
         raise ConfigError(f"{study_dir} holds the study in {mark.read_text().strip()}; pass that --storage")
+    # Optuna marks the heartbeat and its retry callback experimental; they are what resumes a killed study.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=__name__)
     rdb = optuna.storages.RDBStorage(
         url,
         heartbeat_interval=heartbeat,
