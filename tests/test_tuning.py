@@ -43,6 +43,10 @@ def test_specs_become_dimensions_of_the_fields_type():
     trial = optuna.trial.FixedTrial({"widths": "32,32,32", "learning_rate": 0.003, "epochs": 200})
     assert space["widths"].suggest(trial, config) == (32, 32, 32)
     assert space["learning_rate"].suggest(trial, config) == 0.003 and space["epochs"].suggest(trial, config) == 200
+    assert (
+        space["widths"].spelling_of((32, 32, 32), config) == "32,32,32"
+        and space["epochs"].spelling_of(4000, config) is None
+    )
     nested = parse_dimension(MnistConfig(), "augment.strength", "float:0:2")
     assert (nested.low, nested.high) == (0.0, 2.0)
 
@@ -105,6 +109,11 @@ def test_a_study_runs_resumes_and_runs_its_best_configuration_again(real_data_di
     space = {"learning_rate": "log:1e-3:3e-2", "activation": "choice:silu,relu"}
     first = pipelines.tune("advertising", trials=2, space=space, out=str(out), data_dir=str(real_data_dir), **QUICK)
     assert (out / STUDY_DB).is_file() and len(first.trials) == 2
+    # The first trial is the untuned configuration, so the best is never worse than not tuning.
+    # (the space given, over the default space less the epochs QUICK sets)
+    untuned = {"learning_rate": 0.001, "activation": "silu", "input_noise": 0.0, "widths": [64, 64, 64]}
+    assert first.trials[0]["params"] == untuned and first.trials[0]["defaults"]
+    assert first.best_value >= first.trials[0]["value"]
     # Resumed: the two finished trials stay, one more runs.
     second = pipelines.tune("advertising", trials=3, space=space, out=str(out), data_dir=str(real_data_dir), **QUICK)
     assert [t["number"] for t in second.trials] == [0, 1, 2]

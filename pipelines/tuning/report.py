@@ -71,6 +71,8 @@ def write_study_report(study: Any, result: Any, record: dict[str, Any]) -> None:
 
 
 def _note(row: dict[str, Any]) -> str:
+    if row["defaults"] and row["state"] == "complete":
+        return "the untuned configuration"
     if row["error"]:
         return row["error"][:200]
     return "its process stopped mid-trial; tried again" if row["state"] == "fail" else ""

@@ -62,6 +62,15 @@ class Dimension:
             return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.kind == "log")  # type: ignore[arg-type]
         return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.kind == "log")  # type: ignore[arg-type]
 
+    def spelling_of(self, value: Any, config: Any) -> Any | None:
+        """`value` as this dimension would draw it (a choice's spelling, or the number), or None
+        when it lies outside the dimension."""
+        if self.kind == "choice":
+            return next((c for c in self.choices if self.parse(c, config) == value), None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return value if self.low <= value <= self.high else None  # type: ignore[operator]
+
     def parse(self, raw: Any, config: Any) -> Any:
         """A value Optuna recorded for this dimension (a choice's spelling, or a number), as the field's type."""
         return check_field(config, self.key, raw, from_strings=self.kind == "choice")

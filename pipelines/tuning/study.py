@@ -177,6 +177,8 @@ def tune(
 
     # With track="mlflow" the study is a parent MLflow run and each trial's run its child.
     with _tracked(base, name, study_dir, record) as log_best:
+        if not study.trials:
+            _enqueue_defaults(study, dims, base)
         done = _finished(optuna, study)
         remaining = max(0, trials - done)
         if remaining:
@@ -252,6 +254,21 @@ def _pruning_callback(trial: Any, metric: str) -> Any:
                 self.model.stop_training = True
 
     return Pruner()
+
+
+def _enqueue_defaults(study: Any, dims: dict[str, Any], base: Any) -> None:
+    """A new study's first trial is the configuration the trials would run untuned (where the
+    space holds it), so the best found is never worse, on these trials' score, than not tuning."""
+    values = {}
+    for key, dim in dims.items():
+        value = base
+        for part in key.split("."):
+            value = getattr(value, part)
+        spelled = dim.spelling_of(value, base)
+        if spelled is not None:
+            values[key] = spelled
+    if values:
+        study.enqueue_trial(values, user_attrs={"defaults": True})
 
 
 def _wait_for_running_trials(optuna: Any, study: Any, heartbeat: int) -> None:
@@ -397,6 +414,7 @@ def _trial_rows(optuna: Any, study: Any) -> list[dict[str, Any]]:
             "run_dir": t.user_attrs.get("run_dir"),
             "worker": t.user_attrs.get("worker"),
             "error": t.user_attrs.get("error"),
+            "defaults": bool(t.user_attrs.get("defaults")),
         }
         for t in study.get_trials(deepcopy=False)
     ]
