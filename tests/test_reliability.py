@@ -75,7 +75,7 @@ def _cli_refuses(argv: list[str], out: Path, message: str, capsys: pytest.Captur
         (["run", "mnist", "--set", "noequals"], "expected key=value. Received: 'noequals'"),
         (
             ["run", "mnist", "--set", "dataset=../../no/such/images"],
-            "dataset must be one of mnist, fashion_mnist, digits, cifar10, a folder of class folders, tfds:NAME or an .npz",
+            "dataset must be one of mnist, fashion_mnist, digits, cifar10, a folder of class folders, tfds:NAME or an",
         ),
         (["run", "sentiment", "--set", "dataset=custom"], "dataset='custom' reads custom_csv: pass custom_csv=PATH"),
     ],
