@@ -290,6 +290,7 @@ def _pairs(texts: Sequence[str], flag: str) -> dict[str, str]:
 
 def _tune(args: argparse.Namespace) -> int:
     """`pipelines tune`: the settings parsed by field type, then the study; prints where its report is."""
+    from pipelines.config import field_value
     from pipelines.data_defaults import resolve_config
     from pipelines.quiet_import import load_tensorflow
     from pipelines.tuning.study import tune
@@ -300,12 +301,7 @@ def _tune(args: argparse.Namespace) -> int:
         sets["verbose"] = "0"
     load_tensorflow(list_devices=False)
     config = resolve_config(registry.get_task(args.name), sets, from_strings=True)
-    typed = {}
-    for key in sets:
-        value = config
-        for part in key.split("."):
-            value = getattr(value, part)
-        typed[key] = value
+    typed = {key: field_value(config, key) for key in sets}
     result = tune(
         args.name,
         trials=args.trials,
@@ -325,13 +321,10 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _print_config(task: registry.Task, config: Any) -> None:
     """One line per field: key, type, value (the default, unless --set or the data chose it), doc."""
-    from pipelines.config import config_to_dict, field_docs
+    from pipelines.config import field_docs, field_value
 
-    values = config_to_dict(config)
     for key, type_name, default, doc in field_docs(task.config_cls):
-        value = values
-        for part in key.split("."):
-            value = value[part]
+        value = field_value(config, key)
         mark = "" if value == default else f" (default {default!r})"
         print(f"{key:28} {type_name:18} {value!r:20} {doc}{mark}")
 

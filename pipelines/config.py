@@ -41,6 +41,8 @@ __all__ = [
     "config_to_dict",
     "validate_config",
     "check_field",
+    "field_value",
+    "TEST_EVALUATION_DOC",
     "check_fields",
     "field_docs",
     "MAX_EPOCHS",
@@ -261,9 +263,19 @@ def check_field(config: Any, key: str, value: Any, *, from_strings: bool = False
     """
     new = apply_overrides(config, {key: value}, from_strings=from_strings, validate=False)
     _validate(new, prefix="")
+    return field_value(new, key)
+
+
+def field_value(config: Any, key: str) -> Any:
+    """The value of the dotted field `key` (`augment.flip`) of `config`."""
     for part in key.split("."):
-        new = getattr(new, part)
-    return new
+        config = getattr(config, part)
+    return config
+
+
+TEST_EVALUATION_DOC = (
+    "Evaluate on the test set at the end; off for tuning trials, which are scored on the validation split."
+)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

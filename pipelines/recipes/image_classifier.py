@@ -27,7 +27,7 @@ from pipelines.calibration import (
     with_temperature,
 )
 from pipelines.class_weights import CLASS_WEIGHT_DOC, check_class_weight, class_weights
-from pipelines.config import MAX_EPOCHS, AugmentConfig, TrainConfig, param
+from pipelines.config import MAX_EPOCHS, TEST_EVALUATION_DOC, AugmentConfig, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.evaluation.classifier_report import add_classification_evaluation
@@ -106,9 +106,7 @@ class ImageClassifierConfig(TrainConfig):
     label_smoothing: float = param(0.0, "Label smoothing of the cross-entropy loss.", ge=0, lt=1)
     class_weight: str | tuple[float, ...] | None = param(None, CLASS_WEIGHT_DOC)
     calibrate: str = param("none", CALIBRATE_DOC, choices=CALIBRATIONS)
-    test_evaluation: bool = param(
-        True, "Evaluate on the test set at the end; off for tuning trials, which are scored on the validation split."
-    )
+    test_evaluation: bool = param(True, TEST_EVALUATION_DOC)
     init_from: str | None = param(
         None,
         f"Start from a trained model: {SOURCE_HELP} (a classifier, or a denoising_autoencoder's encoder); "

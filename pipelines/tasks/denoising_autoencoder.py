@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from pipelines.budget import make_budgeted_optimizer
-from pipelines.config import MAX_EPOCHS, TrainConfig, param
+from pipelines.config import MAX_EPOCHS, TEST_EVALUATION_DOC, TrainConfig, param
 from pipelines.epoch_seeds import EpochSeeds
 from pipelines.errors import ConfigError
 from pipelines.inputs.corruption import CORRUPTIONS, Corruption, ShiftConfig, make_denoising_dataset
@@ -75,9 +75,7 @@ class DenoisingAutoencoderConfig(TrainConfig):
     learning_rate: float = param(3e-3, "Peak learning rate (Adam, cosine decay to 0).", gt=0)
     warmup_epochs: float = param(0.3, "Linear warm-up length before cosine decay.", ge=0)
     steps_per_execution: int = param(16, "Training steps per compiled graph call.", ge=1)
-    test_evaluation: bool = param(
-        True, "Evaluate on the test set at the end; off for tuning trials, which are scored on the validation split."
-    )
+    test_evaluation: bool = param(True, TEST_EVALUATION_DOC)
     time_budget_seconds: float | None = param(
         None, "Train for this wall time: the cosine decay spans it (or `epochs`, if shorter), then stop.", gt=0
     )

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import atomic, registry
+from pipelines.config import field_value
 from pipelines.data_defaults import given
 from pipelines.errors import ConfigError, OutputDirError, PipelinesError
 from pipelines.tuning.space import parse_space
@@ -261,10 +262,7 @@ def _enqueue_defaults(study: Any, dims: dict[str, Any], base: Any) -> None:
     space holds it), so the best found is never worse, on these trials' score, than not tuning."""
     values = {}
     for key, dim in dims.items():
-        value = base
-        for part in key.split("."):
-            value = getattr(value, part)
-        spelled = dim.spelling_of(value, base)
+        spelled = dim.spelling_of(field_value(base, key), base)
         if spelled is not None:
             values[key] = spelled
     if values:
